@@ -1,0 +1,36 @@
+# Developer entry points. Everything runs from .venv, created by scripts/bootstrap.sh.
+
+VENV := .venv
+BIN := $(VENV)/bin
+SRC := ferryman tests
+PYTEST_ARGS ?=
+
+.PHONY: all venv test lint fmt demo clean
+
+all: test
+
+venv:
+	./scripts/bootstrap.sh
+
+lint: venv
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy
+
+test: venv
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+fmt: venv
+	$(BIN)/ruff format $(SRC)
+	$(BIN)/ruff check --fix $(SRC)
+
+demo: venv
+	$(BIN)/python -m ferryman.demo
+
+clean:
+	$(BIN)/python -c "from ferryman.testing.servers import cleanup_leftovers as c; c()" 2>/dev/null || true
+	rm -rf build dist .mypy_cache .pytest_cache .ruff_cache
+	find ferryman tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,82 @@
+"""Engines register here by URL scheme; front ends open endpoints through :func:`open_endpoint`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ferryman.core.errors import ConfigError
+from ferryman.core.protocols import Endpoint
+from ferryman.core.url import DatabaseURL, parse_url
+
+EndpointFactory = Callable[[DatabaseURL], Endpoint]
+
+
+class _Registration:
+    def __init__(self, factory: EndpointFactory, options: frozenset[str]) -> None:
+        self.factory = factory
+        self.options = options
+
+
+_engines: dict[str, _Registration] = {}
+
+
+PROTOCOL_MEMBERS = (
+    "server_info",
+    "namespace",
+    "introspect",
+    "check",
+    "translate",
+    "existing_tables",
+    "apply",
+    "close",
+)
+
+
+def register_engine(
+    schemes: tuple[str, ...], factory: EndpointFactory, *, options: frozenset[str]
+) -> None:
+    """Register ``factory`` for each URL scheme; ``options`` are the query options it accepts.
+
+    A class factory is checked here, at import time, for every member of the Endpoint protocol
+    (mypy checks the signatures statically).
+    """
+    if isinstance(factory, type):
+        missing = [m for m in PROTOCOL_MEMBERS if not hasattr(factory, m)]
+        if missing:
+            raise TypeError(f"{factory.__name__} lacks Endpoint members: {', '.join(missing)}")
+    for scheme in schemes:
+        _engines[scheme] = _Registration(factory, options)
+
+
+def registered_schemes() -> list[str]:
+    return sorted(_engines)
+
+
+def resolve(url: str | DatabaseURL) -> DatabaseURL:
+    """Parse ``url`` and validate its query options against the engine of its scheme."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    registration = _registration(parsed)
+    unknown = sorted(set(parsed.options) - registration.options)
+    if unknown:
+        raise ConfigError(
+            f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"in {parsed.scheme}:// URL {parsed}",
+            hint=f"{parsed.scheme}:// URLs accept: {', '.join(sorted(registration.options))}",
+        )
+    return parsed
+
+
+def open_endpoint(url: str | DatabaseURL) -> Endpoint:
+    """Connect to ``url``. Raises ConfigError for a bad URL and ConnectError when unreachable."""
+    parsed = resolve(url)
+    return _registration(parsed).factory(parsed)
+
+
+def _registration(url: DatabaseURL) -> _Registration:
+    try:
+        return _engines[url.scheme]
+    except KeyError:
+        raise ConfigError(
+            f"no engine is registered for {url.scheme}:// (URL {url})",
+            hint=f"use one of {', '.join(s + '://' for s in registered_schemes())}",
+        ) from None

@@ -1,0 +1,93 @@
+"""Per-table preflight findings, computed from the schema model alone. Pure."""
+
+from __future__ import annotations
+
+from ferryman.core.findings import Finding, Level
+from ferryman.core.schema import Kind, Schema
+
+
+def table_findings(schema: Schema, role: str) -> list[Finding]:
+    """What in each table stops or complicates a live move.
+
+    Source role: a row key (primary key or unique NOT NULL key) is required to copy in chunks and
+    to apply changes by key; column types without a logical mapping cannot be moved across
+    engines; foreign keys and triggers are reported. Target role: triggers fire on every applied
+    change and foreign keys can reject out-of-order apply, so both are reported.
+    """
+    out: list[Finding] = []
+    for table in schema.tables:
+        name = table.name
+        key = table.row_key()
+        if key is None and role == "source":
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "primary_key",
+                    name,
+                    f"table {name} has no primary key and no unique NOT NULL key, so rows "
+                    "cannot be copied in chunks or changes applied by key",
+                    "add a primary key (ALTER TABLE ... ADD PRIMARY KEY (...)) or leave the "
+                    "table out with --tables",
+                )
+            )
+        elif key is not None and key is not table.primary_key:
+            out.append(
+                Finding(
+                    Level.OK,
+                    "primary_key",
+                    name,
+                    f"table {name} has no primary key; unique key {key.name} "
+                    f"({', '.join(key.column_names)}) identifies rows",
+                )
+            )
+        else:
+            out.append(Finding(Level.OK, "primary_key", name, f"table {name} has a primary key"))
+        for col in table.columns:
+            if col.type.kind is Kind.UNSUPPORTED:
+                out.append(
+                    Finding(
+                        Level.FAIL if role == "source" else Level.WARN,
+                        "column_type",
+                        f"{name}.{col.name}",
+                        f"column {name}.{col.name} has type {col.native}, which ferryman "
+                        "cannot move to another engine",
+                        f"map it with --type-override {name}.{col.name}=TYPE, or leave table "
+                        f"{name} out with --tables",
+                    )
+                )
+        if table.foreign_keys:
+            refs = ", ".join(f"{fk.name} → {fk.ref_table}" for fk in table.foreign_keys)
+            out.append(
+                Finding(
+                    Level.WARN,
+                    "foreign_keys",
+                    name,
+                    f"table {name} has foreign keys ({refs})",
+                    "move the referenced tables in the same move; on the target, foreign keys "
+                    "are created after the copy (schema --defer-indexes prints them last)",
+                )
+            )
+        if table.triggers:
+            trig = ", ".join(table.triggers)
+            fix = (
+                "triggers fire on the target for every applied change: drop or disable them "
+                "on the target until cutover"
+                if role == "target"
+                else "recreate the triggers on the target after cutover; ferryman does not copy "
+                "them"
+            )
+            out.append(
+                Finding(Level.WARN, "triggers", name, f"table {name} has triggers ({trig})", fix)
+            )
+        if table.storage_engine and table.storage_engine.lower() not in ("innodb",):
+            out.append(
+                Finding(
+                    Level.WARN,
+                    "storage_engine",
+                    name,
+                    f"table {name} uses {table.storage_engine}, which is not transactional: "
+                    "a consistent snapshot cannot cover it",
+                    f"ALTER TABLE {name} ENGINE=InnoDB, or copy it while writes are stopped",
+                )
+            )
+    return out

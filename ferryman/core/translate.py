@@ -1,0 +1,70 @@
+"""Engine-neutral parts of schema translation, shared by every target dialect. Pure."""
+
+from __future__ import annotations
+
+from ferryman.core.errors import UnsupportedType
+from ferryman.core.plan import TranslateOptions
+from ferryman.core.schema import Column, Index, Kind, Table
+
+# defaults we know how to carry across engines, keyed by lower-cased source expression
+PORTABLE_FUNCTIONS = {
+    "mysql": {"uuid()": "uuid", "curdate()": "current_date", "current_date()": "current_date"},
+    "postgresql": {
+        "gen_random_uuid()": "uuid",
+        "uuid_generate_v4()": "uuid",
+        "current_date": "current_date",
+        "('now'::text)::date": "current_date",
+    },
+}
+
+
+def override(options: TranslateOptions, table: Table, column: Column) -> str | None:
+    """The ``--type-override`` for ``table.column``, if any."""
+    return options.type_overrides.get((table.name, column.name))
+
+
+def unsupported(table: Table, column: Column, target: str) -> UnsupportedType:
+    return UnsupportedType(
+        f"column {table.name}.{column.name} has type {column.native}, which has no {target} "
+        "equivalent",
+        hint=f"map it with --type-override {table.name}.{column.name}=TYPE (a {target} type "
+        f"such as text), or leave table {table.name!r} out of --tables",
+        obj=f"{table.name}.{column.name}",
+    )
+
+
+def deferred(table: Table, index: Index, options: TranslateOptions) -> bool:
+    """Is ``index`` created after the data (``--defer-indexes``)? The row key never is."""
+    return options.defer_indexes and index is not table.row_key()
+
+
+def portable_function(source_engine: str, expression: str) -> str | None:
+    """A known, portable meaning of a default expression (``uuid``, ``current_date``) or None."""
+    key = expression.strip().lower()
+    return PORTABLE_FUNCTIONS.get(source_engine, {}).get(key)
+
+
+def key_columns(table: Table) -> dict[str, int]:
+    """For each column used in a key (primary or any index): how many key parts that key has.
+
+    Used to size text columns that a target can only index with a bounded length."""
+    out: dict[str, int] = {}
+    indexes = [*([table.primary_key] if table.primary_key else []), *table.indexes]
+    for index in indexes:
+        width = len(index.columns)
+        for part in index.columns:
+            if part.name is not None and part.prefix is None:
+                out[part.name] = max(out.get(part.name, 0), width)
+    return out
+
+
+def is_zero_date(value: str) -> bool:
+    return value.startswith("0000-00-00")
+
+
+def bits_literal(value: str, length: int) -> str:
+    """A bit string of ``length`` bits for the integer ``value`` (MySQL BIT default)."""
+    return format(int(value), "b").zfill(length)
+
+
+NUMERIC_KINDS = frozenset({Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT, Kind.YEAR})

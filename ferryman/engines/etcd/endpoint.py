@@ -1,0 +1,128 @@
+"""The etcd endpoint (``etcd://host:2379/prefix``): a sync target that holds rows as keys.
+
+etcd has no relational schema: rows of table ``t`` live under ``<prefix>/<t>/<key>`` (the layout is
+defined by the sync pipeline). So this endpoint checks the server and that the prefix is writable,
+and its translation is an empty plan with a note; it cannot be a source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from etcd3gw.client import Etcd3Client
+
+from ferryman.core.errors import ConfigError, ConnectError, SchemaError
+from ferryman.core.findings import Finding, Level
+from ferryman.core.plan import SchemaPlan, TranslateOptions
+from ferryman.core.protocols import Endpoint
+from ferryman.core.schema import Schema, ServerInfo
+from ferryman.core.url import DatabaseURL
+
+URL_OPTIONS = frozenset({"cacert", "cert", "key", "tls", "timeout"})
+
+
+class EtcdEndpoint:
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        tls = url.options.get("tls", "").lower() in ("1", "true", "yes") or "cacert" in url.options
+        try:
+            timeout = float(url.options.get("timeout", "10"))
+        except ValueError:
+            raise ConfigError(f"timeout in {url} is not a number", hint="timeout=SECONDS") from None
+        self.client = Etcd3Client(
+            host=url.host,
+            port=url.port,
+            protocol="https" if tls else "http",
+            ca_cert=url.options.get("cacert"),
+            cert_key=url.options.get("key"),
+            cert_cert=url.options.get("cert"),
+            timeout=timeout,
+        )
+        self._status = self._connect()
+
+    def _connect(self) -> dict[str, Any]:
+        try:
+            if self.url.user:
+                reply = self.client.post(
+                    self.client.get_url("/auth/authenticate"),
+                    json={"name": self.url.user, "password": self.url.password or ""},
+                )
+                self.client.session.headers["Authorization"] = reply["token"]
+            return dict(self.client.status())
+        except requests.exceptions.ConnectionError:
+            raise ConnectError(
+                f"cannot reach etcd at {self.url.host}:{self.url.port} ({self.url})",
+                hint="check host and port and that etcd listens on its client URL",
+            ) from None
+        except Exception as exc:  # etcd3gw raises its own exception types for HTTP errors
+            raise ConnectError(
+                f"etcd at {self.url.host}:{self.url.port} refused us ({self.url}): {exc}",
+                hint="check the user name and password, and the TLS options",
+            ) from None
+
+    @property
+    def namespace(self) -> str:
+        return (self.url.database or "").strip("/")
+
+    def server_info(self) -> ServerInfo:
+        version = str(self._status.get("version", "0"))
+        parts = tuple(int(x) for x in version.split(".") if x.isdigit())
+        return ServerInfo(flavor="etcd", version=version, version_tuple=parts)
+
+    def introspect(self, tables: Sequence[str] | None = None) -> Schema:
+        raise SchemaError(
+            f"{self.url} is etcd, which holds no tables to read",
+            hint="etcd can only be a target (ferryman sync SRC_URL etcd://...)",
+        )
+
+    def check(self, role: str, tables: Sequence[str] | None = None) -> list[Finding]:
+        info = self.server_info()
+        out = [Finding(Level.INFO, "server_version", "server", f"etcd {info.version}")]
+        if role == "source":
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "role",
+                    "server",
+                    "etcd cannot be a source",
+                    "use etcd as the target of ferryman sync",
+                )
+            )
+            return out
+        probe = f"/{self.namespace}/_ferryman/check".replace("//", "/")
+        try:
+            self.client.put(probe, "ok")
+            self.client.delete(probe)
+            out.append(Finding(Level.OK, "writable", probe, "prefix is writable"))
+        except Exception as exc:
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "writable",
+                    probe,
+                    f"cannot write under the prefix: {exc}",
+                    "grant the user readwrite on the prefix (etcdctl role grant-permission)",
+                )
+            )
+        return out
+
+    def translate(self, source: Schema, options: TranslateOptions) -> SchemaPlan:
+        plan = SchemaPlan("etcd", options.target_namespace)
+        for table in source.tables:
+            plan.note(table.name, f"rows are stored as keys under {self.namespace}/{table.name}/")
+        return plan
+
+    def existing_tables(self, namespace: str) -> set[str]:
+        return set()
+
+    def apply(self, plan: SchemaPlan, phases: Sequence[str]) -> None:
+        """Nothing to create: etcd keys need no schema."""
+
+    def close(self) -> None:
+        self.client.session.close()
+
+
+def _conforms(endpoint: EtcdEndpoint) -> Endpoint:  # mypy proves the protocol is met
+    return endpoint

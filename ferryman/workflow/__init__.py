@@ -1,0 +1,1 @@
+"""Named workflows (``ferryman move``): lifecycle, cutover journal and state store."""
