@@ -152,7 +152,7 @@ def check(
 def _print_finding(finding: Finding) -> None:
     word, style = LEVEL_STYLE[finding.level]
     out.print(f"[{style}]{word:>4}[/] {finding.check:<22} {_esc(finding.message)}")
-    if finding.fix and finding.level in (Level.WARN, Level.FAIL):
+    if finding.fix and finding.level is not Level.OK:
         out.print(f"     {'':<22} [dim]fix:[/] {_esc(finding.fix)}")
 
 

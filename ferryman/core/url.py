@@ -116,9 +116,9 @@ def _mask_raw(text: str) -> str:
     """Mask the password of a URL we could not parse (best effort, for error messages)."""
     head, sep, rest = text.partition("://")
     if not sep:
-        return text
+        head, rest = "", text
     userinfo, at, hostpart = rest.rpartition("@")
     if not at or ":" not in userinfo:
         return text
     user = userinfo.split(":", 1)[0]
-    return f"{head}://{user}:{MASK}@{hostpart}"
+    return f"{head}{sep}{user}:{MASK}@{hostpart}"

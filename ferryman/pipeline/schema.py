@@ -33,7 +33,7 @@ def parse_type_overrides(items: Sequence[str]) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     for item in items:
         target, eq, native = item.partition("=")
-        table, dot, column = target.rpartition(".")
+        table, dot, column = target.strip().rpartition(".")
         if not eq or not dot or not table or not column or not native.strip():
             raise ConfigError(
                 f"--type-override {item!r} is not of the form table.column=TYPE",
