@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ferryman.core.errors import UnsupportedType
-from ferryman.core.plan import TranslateOptions
-from ferryman.core.schema import Column, Index, Kind, Table
+from ferryman.core.plan import SchemaPlan, TranslateOptions
+from ferryman.core.schema import Column, ForeignKey, Index, Kind, Table
 
 # defaults we know how to carry across engines, keyed by lower-cased source expression
 PORTABLE_FUNCTIONS = {
@@ -65,6 +67,40 @@ def is_zero_date(value: str) -> bool:
 def bits_literal(value: str, length: int) -> str:
     """A bit string of ``length`` bits for the integer ``value`` (MySQL BIT default)."""
     return format(int(value), "b").zfill(length)
+
+
+FK_RULES = frozenset({"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"})
+
+
+def foreign_key_sql(
+    table: Table,
+    fk: ForeignKey,
+    *,
+    selected: set[str],
+    plan: SchemaPlan,
+    quote: Callable[[str], str],
+    qualify: Callable[[str], str],
+    name: str,
+) -> str | None:
+    """``ALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY`` for ``fk``, or None (with a note) when it
+    references a table outside this schema translation."""
+    if fk.ref_table not in selected or fk.ref_namespace != table.namespace:
+        plan.note(
+            f"{table.name} foreign key {fk.name}",
+            f"references {fk.ref_namespace}.{fk.ref_table}, which is not part of this schema; "
+            "not created",
+        )
+        return None
+    rules = ""
+    if fk.on_update.upper() in FK_RULES:
+        rules += f" ON UPDATE {fk.on_update.upper()}"
+    if fk.on_delete.upper() in FK_RULES:
+        rules += f" ON DELETE {fk.on_delete.upper()}"
+    return (
+        f"ALTER TABLE {qualify(table.name)} ADD CONSTRAINT {quote(name)} FOREIGN KEY "
+        f"({', '.join(quote(c) for c in fk.columns)}) REFERENCES {qualify(fk.ref_table)} "
+        f"({', '.join(quote(c) for c in fk.ref_columns)}){rules}"
+    )
 
 
 NUMERIC_KINDS = frozenset({Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT, Kind.YEAR})

@@ -32,6 +32,7 @@ from ferryman.core.schema import (
 )
 from ferryman.core.translate import (
     deferred,
+    foreign_key_sql,
     is_zero_date,
     key_columns,
     override,
@@ -45,7 +46,6 @@ MAX_IDENT = 64
 KEY_BYTES = 3072  # InnoDB index key limit (DYNAMIC row format)
 _TEXT_CAPS = ((255, "TINYTEXT"), (65535, "TEXT"), (16777215, "MEDIUMTEXT"))
 _BLOB_CAPS = ((255, "TINYBLOB"), (65535, "BLOB"), (16777215, "MEDIUMBLOB"))
-_FK_RULES = {"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 _TRANSACTIONAL = {"innodb"}
 _EXPR_DEFAULT_ONLY = ("TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT", "JSON", "BLOB", "LONGBLOB")
 
@@ -403,26 +403,17 @@ class _MyRenderer:
         if not self.options.foreign_keys:
             return
         for fk in table.foreign_keys:
-            if fk.ref_table not in self.selected or fk.ref_namespace != table.namespace:
-                self.plan.note(
-                    f"{table.name} foreign key {fk.name}",
-                    f"references {fk.ref_namespace}.{fk.ref_table}, which is not part of this "
-                    "schema; not created",
-                )
-                continue
-            rules = ""
-            if fk.on_update.upper() in _FK_RULES:
-                rules += f" ON UPDATE {fk.on_update.upper()}"
-            if fk.on_delete.upper() in _FK_RULES:
-                rules += f" ON DELETE {fk.on_delete.upper()}"
-            self.add(
-                Phase.POST_DATA,
-                table.name,
-                f"ALTER TABLE {self.qname(table.name)} ADD CONSTRAINT "
-                f"{q(bounded_name(fk.name, max_bytes=MAX_IDENT))} FOREIGN KEY "
-                f"({', '.join(q(c) for c in fk.columns)}) REFERENCES {self.qname(fk.ref_table)} "
-                f"({', '.join(q(c) for c in fk.ref_columns)}){rules}",
+            sql = foreign_key_sql(
+                table,
+                fk,
+                selected=self.selected,
+                plan=self.plan,
+                quote=q,
+                qualify=self.qname,
+                name=bounded_name(fk.name, max_bytes=MAX_IDENT),
             )
+            if sql:
+                self.add(Phase.POST_DATA, table.name, sql)
 
     def render(self) -> SchemaPlan:
         self.add(

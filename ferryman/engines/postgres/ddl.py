@@ -38,6 +38,7 @@ from ferryman.core.schema import (
 from ferryman.core.translate import (
     bits_literal,
     deferred,
+    foreign_key_sql,
     is_zero_date,
     override,
     portable_function,
@@ -49,7 +50,6 @@ from ferryman.engines.postgres.connection import quote_literal as lit
 
 MAX_IDENT = 63
 _TIME_BOUND = "838:59:59"
-_FK_RULES = {"NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"}
 
 
 class _PgRenderer:
@@ -400,26 +400,18 @@ class _PgRenderer:
         if not self.options.foreign_keys:
             return
         for fk in table.foreign_keys:
-            if fk.ref_table not in self.selected or fk.ref_namespace != table.namespace:
-                self.plan.note(
-                    f"{table.name} foreign key {fk.name}",
-                    f"references {fk.ref_namespace}.{fk.ref_table}, which is not part of this "
-                    "schema; not created",
-                )
-                continue
-            rules = ""
-            if fk.on_update.upper() in _FK_RULES:
-                rules += f" ON UPDATE {fk.on_update.upper()}"
-            if fk.on_delete.upper() in _FK_RULES:
-                rules += f" ON DELETE {fk.on_delete.upper()}"
             name = fk.name if self.same else bounded_name(fk.name, max_bytes=MAX_IDENT)
-            self.add(
-                Phase.POST_DATA,
-                table.name,
-                f"ALTER TABLE {self.qname(table.name)} ADD CONSTRAINT {q(name)} FOREIGN KEY "
-                f"({', '.join(q(c) for c in fk.columns)}) REFERENCES {self.qname(fk.ref_table)} "
-                f"({', '.join(q(c) for c in fk.ref_columns)}){rules}",
+            sql = foreign_key_sql(
+                table,
+                fk,
+                selected=self.selected,
+                plan=self.plan,
+                quote=q,
+                qualify=self.qname,
+                name=name,
             )
+            if sql:
+                self.add(Phase.POST_DATA, table.name, sql)
 
     def render(self) -> SchemaPlan:
         self.add(Phase.PRE_DATA, None, f"CREATE SCHEMA IF NOT EXISTS {q(self.ns)}")
