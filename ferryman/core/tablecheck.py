@@ -15,6 +15,7 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
     change and foreign keys can reject out-of-order apply, so both are reported.
     """
     out: list[Finding] = []
+    with_pk: list[str] = []
     for table in schema.tables:
         name = table.name
         key = table.row_key()
@@ -41,7 +42,7 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                 )
             )
         else:
-            out.append(Finding(Level.OK, "primary_key", name, f"table {name} has a primary key"))
+            with_pk.append(name)
         for col in table.columns:
             if col.type.kind is Kind.UNSUPPORTED:
                 out.append(
@@ -90,4 +91,17 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                     f"ALTER TABLE {name} ENGINE=InnoDB, or copy it while writes are stopped",
                 )
             )
+    if with_pk:
+        shown = ", ".join(with_pk[:8]) + (
+            f" and {len(with_pk) - 8} more" if len(with_pk) > 8 else ""
+        )
+        out.insert(
+            0,
+            Finding(
+                Level.OK,
+                "primary_key",
+                "tables",
+                f"{len(with_pk)} table(s) with a primary key: {shown}",
+            ),
+        )
     return out
