@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ferryman.core.errors import UnsupportedType
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.schema import Column, ForeignKey, Index, Kind, Table
+from ferryman.core.schema import Column, ForeignKey, Index, Table
 
 # defaults we know how to carry across engines, keyed by lower-cased source expression
 PORTABLE_FUNCTIONS = {
@@ -101,6 +101,3 @@ def foreign_key_sql(
         f"({', '.join(quote(c) for c in fk.columns)}) REFERENCES {qualify(fk.ref_table)} "
         f"({', '.join(quote(c) for c in fk.ref_columns)}){rules}"
     )
-
-
-NUMERIC_KINDS = frozenset({Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT, Kind.YEAR})

@@ -32,10 +32,6 @@ class DatabaseURL:
     database: str | None = None
     options: dict[str, str] = field(default_factory=dict, compare=False)
 
-    @property
-    def engine_scheme(self) -> str:
-        return self.scheme
-
     def redacted(self) -> str:
         """The URL as a person may see it: password replaced by ``***``."""
         auth = ""

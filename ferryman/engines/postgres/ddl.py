@@ -110,9 +110,7 @@ class _PgRenderer:
         if (table.name, col.name) in self.enum_names:
             enum = self.qname(self.enum_names[(table.name, col.name)])
             return (enum + "[]" if t.kind in (Kind.SET, Kind.ARRAY) else enum), []
-        if self.same and col.domain is None and t.kind is not Kind.UNSUPPORTED:
-            return col.native, []
-        if self.same and t.kind is Kind.UNSUPPORTED:
+        if self.same and (col.domain is None or t.kind is Kind.UNSUPPORTED):
             return col.native, []
         return self.logical(table, col, t)
 
@@ -206,7 +204,7 @@ class _PgRenderer:
             return inner + "[]", []
         raise unsupported(table, col, "PostgreSQL")
 
-    def default(self, table: Table, col: Column, pg_type: str) -> str | None:
+    def default(self, table: Table, col: Column) -> str | None:
         d: Default | None = col.default
         if d is None or col.identity is not None or col.generated is not None:
             return None
@@ -279,7 +277,7 @@ class _PgRenderer:
             self.plan.note(where, f"auto-increment on {col.native} is not an integer; dropped")
         if not col.nullable:
             parts.append("NOT NULL")
-        default = self.default(table, col, pg_type)
+        default = self.default(table, col)
         if default is not None:
             parts.append(f"DEFAULT {default}")
         for check in checks:

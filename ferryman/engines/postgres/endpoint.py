@@ -32,10 +32,6 @@ class PostgresEndpoint:
     def namespace(self) -> str:
         return self.url.options.get("schema") or DEFAULT_SCHEMA
 
-    @property
-    def namespace_explicit(self) -> bool:
-        return bool(self.url.options.get("schema"))
-
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
 
