@@ -34,3 +34,8 @@ clean:
 	$(BIN)/python -c "from ferryman.testing.servers import cleanup_leftovers as c; c()" 2>/dev/null || true
 	rm -rf build dist .mypy_cache .pytest_cache .ruff_cache
 	find ferryman tests -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: bench
+bench:
+	./bench/setup.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

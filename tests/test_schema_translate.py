@@ -54,7 +54,7 @@ MYSQL_TO_PG = {
     "t_set": "everything_t_set[]",
     "t_uuid": "uuid",
     "t_inet6": "inet",
-    "t_gen": "integer",
+    "t_gen": "bigint",
 }
 
 PG_TO_MARIADB = {
@@ -94,7 +94,7 @@ PG_TO_MARIADB = {
     "t_text_arr": "longtext",
     "t_mood": "enum('sad','ok','it''s great')",
     "t_moods": "longtext",
-    "t_gen": "int(11)",
+    "t_gen": "bigint(20)",
 }
 
 

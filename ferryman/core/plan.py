@@ -42,6 +42,10 @@ class TranslateOptions:
     type_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     defer_indexes: bool = False
     foreign_keys: bool = True
+    renames: dict[str, str] = field(default_factory=dict)  # source table -> target table
+
+    def target_name(self, table: str) -> str:
+        return self.renames.get(table, table)
 
 
 @dataclass

@@ -7,12 +7,14 @@ and ``Sink`` protocols (chunk reads, change streams, atomic apply with checkpoin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from ferryman.core.copy import Chunk, KeyRange, TableCopy, Wire, WireFormat
 from ferryman.core.findings import Finding
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.schema import Schema, ServerInfo
+from ferryman.core.position import Position
+from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.url import DatabaseURL
 
 
@@ -35,8 +37,11 @@ class Endpoint(Protocol):
         """The namespace this endpoint works in: MySQL database, PostgreSQL schema, etcd prefix."""
         ...
 
-    def introspect(self, tables: Sequence[str] | None = None) -> Schema:
-        """Read the schema of ``tables`` (all base tables when None) in :attr:`namespace`.
+    def introspect(
+        self, tables: Sequence[str] | None = None, namespace: str | None = None
+    ) -> Schema:
+        """Read the schema of ``tables`` (all base tables when None) in ``namespace`` (default
+        :attr:`namespace`).
 
         Raises :class:`~ferryman.core.errors.NotFound` naming every requested table that does not
         exist. Read-only; idempotent.
@@ -68,3 +73,70 @@ class Endpoint(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class ChunkReader(Protocol):
+    """Reads one key range of a table inside the copy's consistent snapshot."""
+
+    def read(self, tc: TableCopy, rng: KeyRange) -> Chunk:
+        """Rows of ``tc`` with ``rng.low < key <= rng.high``, encoded for ``tc.wire_format``.
+
+        Raises InvalidValue (naming the row key) for a value the target cannot hold. Read-only;
+        the same range read twice in one snapshot gives the same bytes."""
+        ...
+
+
+class ChunkWriter(Protocol):
+    """Loads chunks into the target; each ``write`` commits on its own (all rows or none)."""
+
+    def write(self, chunk: Chunk) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SnapshotReaders(Protocol):
+    """Readers that all see the source as of ``position`` (None when the source keeps no log)."""
+
+    position: Position | None
+    method: str
+    readers: list[ChunkReader]
+
+    def close(self) -> None:
+        """End the snapshot transactions. Idempotent."""
+        ...
+
+
+class CopySource(Protocol):
+    """What a copy needs from its source endpoint."""
+
+    def open_snapshot(self, workers: int) -> SnapshotReaders:
+        """``workers`` readers sharing one consistent snapshot (see the engine's snapshot
+        module for how). Raises PermissionDenied when consistency needs a privilege."""
+        ...
+
+    def key_ranges(self, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
+        """Ranges that together cover the whole key space of ``tc`` (computed outside the
+        snapshot; about ``chunk_rows`` rows each)."""
+        ...
+
+
+class CopyTarget(Protocol):
+    """What a copy needs from its target endpoint."""
+
+    def open_writer(self) -> ChunkWriter: ...
+
+    def wire_for(self, column: Column, wire_format: WireFormat) -> Wire:
+        """How values of target ``column`` must travel in ``wire_format``."""
+        ...
+
+    def has_rows(self, namespace: str, table: str) -> bool: ...
+
+    def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
+        """Drop objects named ``table:NAME`` / ``type:NAME`` (made by a failed run). Idempotent."""
+        ...
+
+    def truncate(self, namespace: str, table: str) -> None: ...
+
+    def sync_identity(self, table: Table) -> None:
+        """Move identity/auto-increment counters of target ``table`` past its largest value."""
+        ...

@@ -23,7 +23,7 @@ MYSQL_EVERY_TYPE = [
   t_medblob MEDIUMBLOB, t_longblob LONGBLOB,
   t_json JSON, t_enum ENUM('small','medium','it''s large') DEFAULT 'small',
   t_set SET('red','green','blue') DEFAULT 'red,blue',
-  t_uuid UUID, t_inet6 INET6, t_gen INT AS (t_int * 2) STORED,
+  t_uuid UUID, t_inet6 INET6, t_gen BIGINT AS (t_int * 2) STORED,
   UNIQUE KEY uq_vc (t_vc), KEY k_text (t_text(20)), KEY k_multi (t_int, t_date DESC)
 ) COMMENT='one column of every type'""",
     'CREATE TABLE `order` (`a b` INT NOT NULL, `x"; drop` VARCHAR(20) NOT NULL, qty INT, '
@@ -52,7 +52,7 @@ POSTGRES_EVERY_TYPE = [
   t_bytea bytea, t_json json, t_jsonb jsonb, t_uuid uuid DEFAULT gen_random_uuid(),
   t_inet inet, t_cidr cidr, t_macaddr macaddr,
   t_int_arr integer[], t_text_arr text[], t_mood mood DEFAULT 'ok', t_moods mood[],
-  t_gen integer GENERATED ALWAYS AS (t_int * 2) STORED
+  t_gen bigint GENERATED ALWAYS AS (t_int::bigint * 2) STORED
 )""",
     "CREATE UNIQUE INDEX everything_vc ON everything (t_vc)",
     "CREATE INDEX everything_multi ON everything (t_int, t_date DESC)",

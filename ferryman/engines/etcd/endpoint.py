@@ -71,7 +71,9 @@ class EtcdEndpoint:
         parts = tuple(int(x) for x in version.split(".") if x.isdigit())
         return ServerInfo(flavor="etcd", version=version, version_tuple=parts)
 
-    def introspect(self, tables: Sequence[str] | None = None) -> Schema:
+    def introspect(
+        self, tables: Sequence[str] | None = None, namespace: str | None = None
+    ) -> Schema:
         raise SchemaError(
             f"{self.url} is etcd, which holds no tables to read",
             hint="etcd can only be a target (ferryman sync SRC_URL etcd://...)",

@@ -39,8 +39,13 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def connect(url: DatabaseURL, *, database: bool = True) -> MySQLdb.connections.Connection:
+def connect(
+    url: DatabaseURL, *, database: bool = True, raw: bool = False, local_infile: bool = False
+) -> MySQLdb.connections.Connection:
     """Open a connection for ``url`` in autocommit mode with utf8mb4 and UTC session time zone.
+
+    ``raw``: strings arrive as bytes (the copy path passes them on undecoded).
+    ``local_infile``: allow ``LOAD DATA LOCAL INFILE`` (the copy's MySQL loader).
 
     Raises ConnectError (unreachable, TLS, login), NotFound (unknown database) or ConfigError
     (bad option value); every message names the URL without its password.
@@ -51,11 +56,13 @@ def connect(url: DatabaseURL, *, database: bool = True) -> MySQLdb.connections.C
         "user": url.user or "root",
         "password": url.password or "",
         "charset": url.options.get("charset", "utf8mb4"),
-        "use_unicode": True,
+        "use_unicode": not raw,
         "autocommit": True,
         "connect_timeout": _int_option(url, "connect_timeout", 10),
         "init_command": "SET time_zone = '+00:00'",
     }
+    if local_infile:
+        kwargs["local_infile"] = 1
     if database and url.database:
         kwargs["database"] = url.database
     if "unix_socket" in url.options:

@@ -80,6 +80,13 @@ class _MyRenderer:
     def qname(self, name: str) -> str:
         return f"{q(self.ns)}.{q(name)}"
 
+    def tname(self, source_table: str) -> str:
+        """The target name of a source table (``--rename``)."""
+        return self.options.target_name(source_table)
+
+    def qualify(self, source_table: str) -> str:
+        return self.qname(self.tname(source_table))
+
     def add(self, phase: Phase, table: str | None, sql: str, creates: str | None = None) -> None:
         self.plan.statements.append(Statement(phase, table, sql, creates))
 
@@ -391,13 +398,17 @@ class _MyRenderer:
         body = ",\n  ".join(lines)
         self.add(
             Phase.PRE_DATA,
-            table.name,
-            f"CREATE TABLE {self.qname(table.name)} (\n  {body}\n) {' '.join(options)}",
-            creates=f"table:{table.name}",
+            self.tname(table.name),
+            f"CREATE TABLE {self.qualify(table.name)} (\n  {body}\n) {' '.join(options)}",
+            creates=f"table:{self.tname(table.name)}",
         )
         if post:
             adds = ",\n  ".join(f"ADD {c}" for c in post)
-            self.add(Phase.POST_DATA, table.name, f"ALTER TABLE {self.qname(table.name)}\n  {adds}")
+            self.add(
+                Phase.POST_DATA,
+                self.tname(table.name),
+                f"ALTER TABLE {self.qualify(table.name)}\n  {adds}",
+            )
 
     def foreign_keys(self, table: Table) -> None:
         if not self.options.foreign_keys:
@@ -413,7 +424,7 @@ class _MyRenderer:
                 name=bounded_name(fk.name, max_bytes=MAX_IDENT),
             )
             if sql:
-                self.add(Phase.POST_DATA, table.name, sql)
+                self.add(Phase.POST_DATA, self.tname(table.name), sql)
 
     def render(self) -> SchemaPlan:
         self.add(

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import MySQLdb
 
+from ferryman.core.copy import KeyRange, TableCopy, Wire, WireFormat
 from ferryman.core.errors import ConfigError, SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.protocols import Endpoint
-from ferryman.core.schema import Schema, ServerInfo
+from ferryman.core.position import Position
+from ferryman.core.protocols import (
+    ChunkReader,
+    ChunkWriter,
+    CopySource,
+    CopyTarget,
+    Endpoint,
+    SnapshotReaders,
+)
+from ferryman.core.schema import BINARY_KINDS, Column, Kind, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql import ddl
 from ferryman.engines.mysql.check import server_findings
 from ferryman.engines.mysql.connection import Session, connect, quote_ident
+from ferryman.engines.mysql.export import MySQLChunkReader, key_ranges
 from ferryman.engines.mysql.introspect import (
     database_exists,
     introspect,
     require_database,
     table_names,
 )
+from ferryman.engines.mysql.load import MySQLChunkWriter
+from ferryman.engines.mysql.snapshot import Snapshot, open_snapshot
 
 
 class MySQLEndpoint:
@@ -45,8 +57,10 @@ class MySQLEndpoint:
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
 
-    def introspect(self, tables: Sequence[str] | None = None) -> Schema:
-        return introspect(self.session, self.namespace, tables)
+    def introspect(
+        self, tables: Sequence[str] | None = None, namespace: str | None = None
+    ) -> Schema:
+        return introspect(self.session, namespace or self.namespace, tables)
 
     def check(self, role: str, tables: Sequence[str] | None = None) -> list[Finding]:
         findings = server_findings(self.session, role)
@@ -110,9 +124,76 @@ class MySQLEndpoint:
         ):
             self.session.execute(f"DROP DATABASE {quote_ident(namespace)}")
 
+    # -- copy source ---------------------------------------------------------------------------
+
+    def open_snapshot(self, workers: int) -> SnapshotReaders:
+        snap = open_snapshot(self.url, workers, raw=True)
+        return _Readers(snap, [MySQLChunkReader(c) for c in snap.connections])
+
+    def key_ranges(self, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
+        return key_ranges(self.session.query, tc, chunk_rows)
+
+    # -- copy target ---------------------------------------------------------------------------
+
+    def open_writer(self) -> ChunkWriter:
+        return MySQLChunkWriter(self.url)
+
+    def wire_for(self, column: Column, wire_format: WireFormat) -> Wire:
+        if column.type.kind is Kind.BIT:
+            return Wire.BITS
+        if wire_format is WireFormat.CSV and column.type.kind in BINARY_KINDS:
+            return Wire.HEX
+        if wire_format is WireFormat.MYSQL_TSV and column.type.kind in (Kind.UUID, Kind.INET):
+            return Wire.CHARS  # in a binary load these types would expect their raw form
+        return Wire.TEXT
+
+    def has_rows(self, namespace: str, table: str) -> bool:
+        return bool(
+            self.session.query(
+                f"SELECT 1 FROM {quote_ident(namespace)}.{quote_ident(table)} LIMIT 1"
+            )
+        )
+
+    def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
+        for item in reversed(creates):
+            kind, _, name = item.partition(":")
+            if kind == "table":
+                self.session.execute(
+                    f"DROP TABLE IF EXISTS {quote_ident(namespace)}.{quote_ident(name)}"
+                )
+
+    def truncate(self, namespace: str, table: str) -> None:
+        self.session.execute(f"TRUNCATE TABLE {quote_ident(namespace)}.{quote_ident(table)}")
+
+    def sync_identity(self, table: Table) -> None:
+        """InnoDB moves AUTO_INCREMENT past every explicit value it stores: nothing to do."""
+
     def close(self) -> None:
         self.session.close()
 
 
-def _conforms(endpoint: MySQLEndpoint) -> Endpoint:  # mypy proves the protocol is met
+class _Readers:
+    def __init__(self, snap: Snapshot, readers: list[ChunkReader]) -> None:
+        self._snap = snap
+        self.position: Position | None = snap.position
+        self.method = snap.method
+        self.readers = readers
+
+    def close(self) -> None:
+        self._snap.close()
+
+
+def _conforms(endpoint: MySQLEndpoint) -> Endpoint:  # mypy proves the protocols are met
     return endpoint
+
+
+def _source(endpoint: MySQLEndpoint) -> CopySource:
+    return endpoint
+
+
+def _target(endpoint: MySQLEndpoint) -> CopyTarget:
+    return endpoint
+
+
+def _readers(readers: _Readers) -> SnapshotReaders:
+    return readers

@@ -49,7 +49,7 @@ from ferryman.engines.postgres.connection import quote_ident as q
 from ferryman.engines.postgres.connection import quote_literal as lit
 
 MAX_IDENT = 63
-_TIME_BOUND = "838:59:59"
+_TIME_BOUND = "838:59:59.999999"  # MariaDB; MySQL stops at .000000
 
 
 class _PgRenderer:
@@ -65,6 +65,13 @@ class _PgRenderer:
 
     def qname(self, name: str) -> str:
         return f"{q(self.ns)}.{q(name)}"
+
+    def tname(self, source_table: str) -> str:
+        """The target name of a source table (``--rename``)."""
+        return self.options.target_name(source_table)
+
+    def qualify(self, source_table: str) -> str:
+        return self.qname(self.tname(source_table))
 
     def add(self, phase: Phase, table: str | None, sql: str, creates: str | None = None) -> None:
         self.plan.statements.append(Statement(phase, table, sql, creates))
@@ -83,10 +90,12 @@ class _PgRenderer:
                 if self.same and ltype.type_name:
                     name = ltype.type_name
                 else:
-                    name = bounded_name(table.name, col.name, max_bytes=MAX_IDENT)
+                    name = bounded_name(self.tname(table.name), col.name, max_bytes=MAX_IDENT)
                 labels = ltype.labels
                 if name in created and created[name] != labels:
-                    name = bounded_name(table.name, col.name, "enum", max_bytes=MAX_IDENT)
+                    name = bounded_name(
+                        self.tname(table.name), col.name, "enum", max_bytes=MAX_IDENT
+                    )
                 self.enum_names[(table.name, col.name)] = name
                 if name in created:
                     continue
@@ -94,7 +103,7 @@ class _PgRenderer:
                 values = ", ".join(lit(v) for v in labels)
                 self.add(
                     Phase.PRE_DATA,
-                    None,
+                    self.tname(table.name),
                     f"CREATE TYPE {self.qname(name)} AS ENUM ({values})",
                     creates=f"type:{name}",
                 )
@@ -293,7 +302,7 @@ class _PgRenderer:
     def index_name(self, table: Table, index: Index) -> str:
         if self.same:
             return index.name
-        return bounded_name(table.name, index.name, max_bytes=MAX_IDENT)
+        return bounded_name(self.tname(table.name), index.name, max_bytes=MAX_IDENT)
 
     def key_part(self, table: Table, index: Index, i: int) -> str | None:
         part = index.columns[i]
@@ -327,10 +336,11 @@ class _PgRenderer:
         where_clause = f" WHERE {index.predicate}" if index.predicate and self.same else ""
         sql = (
             f"CREATE {unique}INDEX {q(self.index_name(table, index))} ON "
-            f"{self.qname(table.name)}{using} ({', '.join(p for p in parts if p)}){where_clause}"
+            f"{self.qualify(table.name)}{using} ({', '.join(p for p in parts if p)})"
+            f"{where_clause}"
         )
         phase = Phase.POST_DATA if deferred(table, index, self.options) else Phase.PRE_DATA
-        self.add(phase, table.name, sql)
+        self.add(phase, self.tname(table.name), sql)
 
     def table(self, table: Table) -> None:
         lines = [self.column(table, col) for col in table.columns]
@@ -353,22 +363,22 @@ class _PgRenderer:
         body = ",\n  ".join(lines)
         self.add(
             Phase.PRE_DATA,
-            table.name,
-            f"CREATE TABLE {self.qname(table.name)} (\n  {body}\n)",
-            creates=f"table:{table.name}",
+            self.tname(table.name),
+            f"CREATE TABLE {self.qualify(table.name)} (\n  {body}\n)",
+            creates=f"table:{self.tname(table.name)}",
         )
         if table.comment:
             self.add(
                 Phase.PRE_DATA,
-                table.name,
-                f"COMMENT ON TABLE {self.qname(table.name)} IS {lit(table.comment)}",
+                self.tname(table.name),
+                f"COMMENT ON TABLE {self.qualify(table.name)} IS {lit(table.comment)}",
             )
         for col in table.columns:
             if col.comment:
                 self.add(
                     Phase.PRE_DATA,
-                    table.name,
-                    f"COMMENT ON COLUMN {self.qname(table.name)}.{q(col.name)} IS "
+                    self.tname(table.name),
+                    f"COMMENT ON COLUMN {self.qualify(table.name)}.{q(col.name)} IS "
                     f"{lit(col.comment)}",
                 )
         for index in table.indexes:
@@ -409,7 +419,7 @@ class _PgRenderer:
                 name=name,
             )
             if sql:
-                self.add(Phase.POST_DATA, table.name, sql)
+                self.add(Phase.POST_DATA, self.tname(table.name), sql)
 
     def render(self) -> SchemaPlan:
         self.add(Phase.PRE_DATA, None, f"CREATE SCHEMA IF NOT EXISTS {q(self.ns)}")

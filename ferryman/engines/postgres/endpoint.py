@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import psycopg
+from psycopg import sql
 
+from ferryman.core.copy import KeyRange, TableCopy, Wire, WireFormat
 from ferryman.core.errors import SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.protocols import Endpoint
-from ferryman.core.schema import Schema, ServerInfo
+from ferryman.core.position import Position
+from ferryman.core.protocols import (
+    ChunkReader,
+    ChunkWriter,
+    CopySource,
+    CopyTarget,
+    Endpoint,
+    SnapshotReaders,
+)
+from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres import ddl
 from ferryman.engines.postgres.check import server_findings
 from ferryman.engines.postgres.connection import Session, connect
+from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
 from ferryman.engines.postgres.introspect import introspect
+from ferryman.engines.postgres.load import PostgresChunkWriter
+from ferryman.engines.postgres.snapshot import Snapshot, open_snapshot
 
 DEFAULT_SCHEMA = "public"
 
@@ -35,8 +48,10 @@ class PostgresEndpoint:
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
 
-    def introspect(self, tables: Sequence[str] | None = None) -> Schema:
-        return introspect(self.session, self.namespace, tables)
+    def introspect(
+        self, tables: Sequence[str] | None = None, namespace: str | None = None
+    ) -> Schema:
+        return introspect(self.session, namespace or self.namespace, tables)
 
     def schema_exists(self, namespace: str) -> bool:
         return bool(
@@ -92,9 +107,90 @@ class PostgresEndpoint:
                 obj=current.table if current else None,
             ) from None
 
+    # -- copy source ---------------------------------------------------------------------------
+
+    def open_snapshot(self, workers: int) -> SnapshotReaders:
+        snap = open_snapshot(self.url, workers)
+        return _Readers(snap, [PostgresChunkReader(c) for c in snap.connections])
+
+    def key_ranges(self, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
+        return key_ranges(self.session.query, tc, chunk_rows)
+
+    # -- copy target ---------------------------------------------------------------------------
+
+    def open_writer(self) -> ChunkWriter:
+        return PostgresChunkWriter(self.url)
+
+    def wire_for(self, column: Column, wire_format: WireFormat) -> Wire:
+        return Wire.TEXT
+
+    def has_rows(self, namespace: str, table: str) -> bool:
+        query = sql.SQL("SELECT 1 FROM {}.{} LIMIT 1").format(
+            sql.Identifier(namespace), sql.Identifier(table)
+        )
+        return bool(self.session.query(query))
+
+    def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
+        for item in reversed(creates):
+            kind, _, name = item.partition(":")
+            word = {"table": "TABLE", "type": "TYPE"}.get(kind)
+            if word:
+                self.session.query(
+                    sql.SQL("DROP {} IF EXISTS {}.{} CASCADE").format(
+                        sql.SQL(word), sql.Identifier(namespace), sql.Identifier(name)
+                    )
+                )
+
+    def truncate(self, namespace: str, table: str) -> None:
+        self.session.query(
+            sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(namespace), sql.Identifier(table))
+        )
+
+    def sync_identity(self, table: Table) -> None:
+        """COPY with explicit values does not advance sequences: move each identity/serial
+        sequence to the largest value now in the table."""
+        for col in table.columns:
+            if col.identity is None or not col.identity.sequence:
+                continue
+            self.session.query(
+                sql.SQL(
+                    "SELECT setval({seq}::regclass, m) FROM (SELECT max({c}) AS m FROM {t}) x "
+                    "WHERE m IS NOT NULL"
+                ).format(
+                    seq=sql.Literal(col.identity.sequence),
+                    c=sql.Identifier(col.name),
+                    t=sql.SQL("{}.{}").format(
+                        sql.Identifier(table.namespace), sql.Identifier(table.name)
+                    ),
+                )
+            )
+
     def close(self) -> None:
         self.session.close()
 
 
-def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocol is met
+class _Readers:
+    def __init__(self, snap: Snapshot, readers: list[ChunkReader]) -> None:
+        self._snap = snap
+        self.position: Position | None = snap.position
+        self.method = snap.method
+        self.readers = readers
+
+    def close(self) -> None:
+        self._snap.close()
+
+
+def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocols are met
     return endpoint
+
+
+def _source(endpoint: PostgresEndpoint) -> CopySource:
+    return endpoint
+
+
+def _target(endpoint: PostgresEndpoint) -> CopyTarget:
+    return endpoint
+
+
+def _readers(readers: _Readers) -> SnapshotReaders:
+    return readers

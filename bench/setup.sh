@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idempotent set-up for `make bench` on Debian 12: everything scripts/bootstrap.sh installs
+# (servers, clients, .venv) plus the peer tools the benchmark compares ferryman with.
+#
+# The peer tools are needed by the benchmark only, never by `make test`. apt-get update runs
+# only when a package is missing; package scripts are kept from starting system services.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf 'bench-setup: %s\n' "$*"; }
+
+./scripts/bootstrap.sh
+
+# mariadb-dump/mariadb come with mariadb-client and pg_dump/psql with postgresql-client-15
+# (both installed by bootstrap.sh); listed again so the benchmark's needs are in one place.
+PACKAGES=(mydumper pgloader mariadb-client postgresql-client-15)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == installed ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    say "peer tools present (${PACKAGES[*]})"
+    exit 0
+fi
+
+say "installing ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null; then
+    SUDO=(sudo -n)
+else
+    say "not root and no sudo: install these packages first: ${missing[*]}" >&2
+    exit 1
+fi
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+    "${SUDO[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    trap '"${SUDO[@]}" rm -f "$policy"' EXIT
+fi
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" </dev/null
+say "ready"

@@ -1,0 +1,149 @@
+"""The data model of a chunked copy. Pure: no driver, no I/O.
+
+A copy moves each :class:`TableCopy` in key-ordered chunks. A chunk is a key range
+``(low, high]`` (``None`` = unbounded) read by a source worker inside one consistent snapshot
+and encoded *by the source database* into the target's bulk-load format, so that Python only
+moves bytes:
+
+* ``pg-text``: PostgreSQL ``COPY ... FROM STDIN`` text format (MySQL builds the lines with SQL;
+  PostgreSQL produces them with ``COPY ... TO STDOUT``);
+* ``csv``: CSV with every value quoted and an unquoted ``NULL`` for SQL NULL (PostgreSQL
+  ``COPY ... TO STDOUT (FORMAT csv, FORCE_QUOTE *, NULL 'NULL')``), loaded by MySQL
+  ``LOAD DATA ... ENCLOSED BY '"' ESCAPED BY ''``;
+* ``mysql-tsv``: MySQL ``LOAD DATA`` default format (tab-separated, backslash escapes, ``\\N``),
+  built by a MySQL source in a binary connection so bytes pass unconverted.
+
+Per column, a :class:`Wire` says how the value travels when the loader must convert it
+(hex for binary columns, a bit string for BIT columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ferryman.core.errors import FerrymanError
+from ferryman.core.schema import Column, Table
+
+
+class WireFormat(StrEnum):
+    PG_TEXT = "pg-text"
+    CSV = "csv"
+    MYSQL_TSV = "mysql-tsv"
+
+
+class Wire(StrEnum):
+    TEXT = "text"  # the value's text, as the target parses it
+    HEX = "hex"  # binary value as hex digits (loader applies UNHEX)
+    BITS = "bits"  # bit value as a string of 0/1 (loader converts)
+    CHARS = "chars"  # text inside a binary load (loader converts it to utf8mb4 first)
+
+
+class ZeroDate(StrEnum):
+    ERROR = "error"  # stop the copy naming the row
+    NULL = "null"  # load MySQL zero dates as NULL (only into nullable columns)
+
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """Rows with ``low < key <= high``; None means unbounded on that side."""
+
+    low: Key | None
+    high: Key | None
+
+
+@dataclass(frozen=True)
+class TableCopy:
+    """One table to copy: source table, target name, the columns that travel, how."""
+
+    source: Table
+    target_namespace: str
+    target_name: str
+    columns: tuple[Column, ...]  # source columns, in load order
+    target_columns: tuple[str, ...]  # target column names, same order
+    key: tuple[str, ...]  # source row key columns (chunk order)
+    wires: tuple[Wire, ...]  # per column
+    wire_format: WireFormat
+    target_types: tuple[str, ...] = ()  # target native types, same order (for validation)
+    where: str | None = None  # user filter (source SQL)
+    zero_date: ZeroDate = ZeroDate.ERROR
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def target_label(self) -> str:
+        return f"{self.target_namespace}.{self.target_name}"
+
+
+@dataclass
+class Chunk:
+    """Encoded rows of one key range, ready for the target's bulk loader."""
+
+    table: TableCopy
+    range: KeyRange
+    data: bytes
+    rows: int
+    last_key: Key | None = None
+
+
+@dataclass
+class TableProgress:
+    table: str
+    target: str
+    rows_estimated: int
+    rows: int = 0
+    bytes: int = 0
+    chunks: int = 0
+    started: float | None = None
+    finished: float | None = None
+    done: bool = False
+
+    @property
+    def seconds(self) -> float:
+        if self.started is None:
+            return 0.0
+        end = self.finished if self.finished is not None else self.started
+        return max(0.0, end - self.started)
+
+
+@dataclass
+class CopyResult:
+    position: Any
+    snapshot_method: str
+    tables: list[TableProgress] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class InvalidValue(FerrymanError):
+    """A source value the target cannot hold (the copy stops; nothing is changed silently)."""
+
+    def __init__(self, table: str, key: Key, column: str, detail: str, hint: str) -> None:
+        key_text = ", ".join(repr(k) for k in key)
+        super().__init__(
+            f"row ({key_text}) of table {table}: column {column} {detail}",
+            hint=hint,
+            obj=f"{table}.{column}",
+        )
+
+
+def integer_ranges(low: int, high: int, rows: int, chunk_rows: int) -> Iterator[KeyRange]:
+    """Split ``[low, high]`` into ranges of about ``chunk_rows`` rows (assuming an even spread);
+    the first range is open below and the last open above, so no row is missed."""
+    span = high - low + 1
+    pieces = max(1, -(-max(rows, 1) // chunk_rows))
+    step = max(1, -(-span // pieces))
+    bound: int | None = None
+    edge = low - 1 + step
+    while edge < high:
+        yield KeyRange(None if bound is None else (bound,), (edge,))
+        bound = edge
+        edge += step
+    yield KeyRange(None if bound is None else (bound,), None)

@@ -1,0 +1,65 @@
+"""Bulk loading into PostgreSQL with ``COPY ... FROM STDIN`` (text format)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import psycopg
+from psycopg import sql
+
+from ferryman.core.copy import Chunk, TableCopy
+from ferryman.core.errors import FerrymanError, SchemaError
+from ferryman.core.url import DatabaseURL
+from ferryman.engines.postgres.connection import connect
+
+
+def copy_statement(tc: TableCopy) -> sql.Composed:
+    return sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
+        sql.Identifier(tc.target_namespace),
+        sql.Identifier(tc.target_name),
+        sql.SQL(", ").join(sql.Identifier(c) for c in tc.target_columns),
+    )
+
+
+class PostgresChunkWriter:
+    """Loads chunks through one connection; each COPY commits on its own."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.conn = connect(url)
+        self.conn.execute("SET synchronous_commit = off")
+        self._statements: dict[tuple[str, str], sql.Composed] = {}
+
+    def write(self, chunk: Chunk) -> None:
+        if not chunk.rows:
+            return
+        tc = chunk.table
+        key = (tc.target_namespace, tc.target_name)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = copy_statement(tc)
+        try:
+            with self.conn.cursor() as cur, cur.copy(statement) as cp:
+                cp.write(chunk.data)
+        except psycopg.Error as exc:
+            raise load_error(tc, exc) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
+
+
+def load_error(tc: TableCopy, exc: psycopg.Error) -> FerrymanError:
+    diag = exc.diag
+    detail = diag.message_primary or str(exc)
+    where = f" ({diag.context.splitlines()[0]})" if diag.context else ""
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return SchemaError(
+            f"not allowed to write into {tc.target_label}: {detail}",
+            hint=f"GRANT INSERT ON {tc.target_label} TO the target user",
+            obj=tc.target_label,
+        )
+    return SchemaError(
+        f"PostgreSQL rejected rows for {tc.target_label}: {detail}{where}",
+        hint="the target table or a value does not fit; see the message",
+        obj=tc.target_label,
+    )

@@ -1,0 +1,133 @@
+"""Copy progress for people: Rich bars on a terminal, a log line every few seconds otherwise."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ferryman.core.copy import TableProgress
+from ferryman.core.position import Position
+
+
+class RichObserver:
+    """One bar per table (rows, rows/s, ETA) plus a total, on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description:<28}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>12}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self.total: TaskID | None = None
+        self.lock = threading.Lock()
+        self.t0 = time.monotonic()
+
+    def started(self, tables: list[TableProgress], position: Position | None, method: str) -> None:
+        self.console.print(f"snapshot at [bold]{position or 'n/a'}[/] ({method})")
+        self.progress.start()
+        estimate = sum(t.rows_estimated for t in tables)
+        self.total = self.progress.add_task("total", total=estimate or None, rate="")
+        for t in tables:
+            self.tasks[t.table] = self.progress.add_task(
+                t.table[:28], total=t.rows_estimated or None, rate=""
+            )
+
+    def chunk_done(self, table: TableProgress, rows: int, size: int) -> None:
+        with self.lock:
+            task = self.tasks[table.table]
+            rate = table.rows / max(time.monotonic() - (table.started or self.t0), 1e-3)
+            total = max(table.rows_estimated, table.rows)
+            self.progress.update(task, completed=table.rows, total=total, rate=f"{rate:,.0f} r/s")
+            if self.total is not None:
+                done = sum(self.progress.tasks[i].completed for i in self.tasks.values())
+                overall = done / max(time.monotonic() - self.t0, 1e-3)
+                grand = sum(self.progress.tasks[i].total or 0 for i in self.tasks.values())
+                self.progress.update(
+                    self.total, completed=done, total=grand, rate=f"{overall:,.0f} r/s"
+                )
+
+    def table_done(self, table: TableProgress) -> None:
+        with self.lock:
+            self.progress.update(self.tasks[table.table], completed=table.rows, total=table.rows)
+
+    def phase(self, text: str) -> None:
+        self.console.print(text)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class LogObserver:
+    """Without a terminal: a line every ``interval`` seconds, and one per finished table."""
+
+    def __init__(self, console: Console, interval: float = 5.0) -> None:
+        self.console = console
+        self.interval = interval
+        self.tables: list[TableProgress] = []
+        self.t0 = time.monotonic()
+        self.last = self.t0
+        self.lock = threading.Lock()
+
+    def started(self, tables: list[TableProgress], position: Position | None, method: str) -> None:
+        self.tables = tables
+        estimate = sum(t.rows_estimated for t in tables)
+        self.console.print(
+            f"copying {len(tables)} table(s), ~{estimate:,} rows, snapshot at "
+            f"{position or 'n/a'} ({method})"
+        )
+
+    def chunk_done(self, table: TableProgress, rows: int, size: int) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now - self.last < self.interval:
+                return
+            self.last = now
+        copied = sum(t.rows for t in self.tables)
+        done = sum(t.done for t in self.tables)
+        rate = copied / max(now - self.t0, 1e-3)
+        self.console.print(
+            f"copied {copied:,} rows ({rate:,.0f} rows/s), {done}/{len(self.tables)} tables done"
+        )
+
+    def table_done(self, table: TableProgress) -> None:
+        self.console.print(
+            f"table {table.table} → {table.target}: {table.rows:,} rows in {table.seconds:.1f}s"
+        )
+
+    def phase(self, text: str) -> None:
+        self.console.print(text)
+
+    def close(self) -> None:
+        pass
+
+
+def summary_rows(tables: list[TableProgress]) -> list[dict[str, Any]]:
+    return [
+        {
+            "table": t.table,
+            "target": t.target,
+            "rows": t.rows,
+            "bytes": t.bytes,
+            "seconds": round(t.seconds, 3),
+        }
+        for t in tables
+    ]
