@@ -46,7 +46,8 @@ def mysql_rows(
                 exprs.append(f"{ident} + 0")
             else:
                 exprs.append(ident)
-        cur.execute(f"SELECT {', '.join(exprs)} FROM `{table}` ORDER BY 1")
+        order = "1, 2" if len(cols) > 1 else "1"  # composite keys: the first column repeats
+        cur.execute(f"SELECT {', '.join(exprs)} FROM `{table}` ORDER BY {order}")
         rows = [
             tuple(_mysql_value(v, c[1], c[2]) for v, c in zip(r, cols, strict=False))
             for r in cur.fetchall()
@@ -83,7 +84,8 @@ def pg_rows(
             else:
                 exprs.append(ident)
         rows = conn.execute(
-            f'SELECT {", ".join(exprs)} FROM "{schema}"."{table}" ORDER BY 1'
+            f'SELECT {", ".join(exprs)} FROM "{schema}"."{table}" '
+            f"ORDER BY {'1, 2' if len(cols) > 1 else '1'}"
         ).fetchall()
         return [c[0] for c in cols], [
             tuple(_pg_value(v, c[1]) for v, c in zip(r, cols, strict=False)) for r in rows

@@ -137,6 +137,10 @@ class CopyTarget(Protocol):
 
     def truncate(self, namespace: str, table: str) -> None: ...
 
+    def reconnect(self) -> None:
+        """Replace the endpoint's control connection (after a failure may have broken it)."""
+        ...
+
     def sync_identity(self, table: Table) -> None:
         """Move identity/auto-increment counters of target ``table`` past its largest value."""
         ...

@@ -41,6 +41,7 @@ from ferryman.core.plan import Phase, SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.protocols import CopySource, CopyTarget, Endpoint, SnapshotReaders
 from ferryman.core.schema import Schema, Table
+from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.schema import target_namespace
 
 log = logging.getLogger("ferryman.copy")
@@ -169,6 +170,7 @@ class Copier:
                     for tc in copies
                 ]
                 self.observer.started(progress, snapshot.position, snapshot.method)
+                pause_point("snapshot_open")
                 self.copy_rows(copies, progress, snapshot)
             finally:
                 snapshot.close()
@@ -377,6 +379,7 @@ class Copier:
                     if chunk is None:
                         break
                     writer.write(chunk)
+                    pause_point("chunk_written")
                     tracker.done(copies.index(chunk.table), chunk.rows, len(chunk.data))
             finally:
                 writer.close()
@@ -422,6 +425,7 @@ class Copier:
     def restore_target(self, exc: BaseException) -> None:
         """Put the target back as it was: drop what this run created, empty what it filled."""
         try:
+            self.dst.reconnect()  # the failure may have been a lost connection
             if self.created:
                 self.dst.drop_objects(self.namespace, self.created)
             for name in self.loaded_existing:

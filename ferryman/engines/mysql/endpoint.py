@@ -165,6 +165,10 @@ class MySQLEndpoint:
     def truncate(self, namespace: str, table: str) -> None:
         self.session.execute(f"TRUNCATE TABLE {quote_ident(namespace)}.{quote_ident(table)}")
 
+    def reconnect(self) -> None:
+        self.session.close()
+        self.session = Session(self.url, connect(self.url, database=False))
+
     def sync_identity(self, table: Table) -> None:
         """InnoDB moves AUTO_INCREMENT past every explicit value it stores: nothing to do."""
 

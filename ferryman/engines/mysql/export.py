@@ -26,6 +26,7 @@ from ferryman.core.copy import (
     ZeroDate,
     integer_ranges,
 )
+from ferryman.core.errors import ConnectError, FerrymanError, NotFound, SchemaError
 from ferryman.core.schema import BINARY_KINDS, Column, Kind
 from ferryman.engines.mysql.connection import quote_ident as q
 from ferryman.engines.mysql.connection import quote_literal
@@ -189,6 +190,8 @@ class MySQLChunkReader:
         try:
             cur.execute(sql, params)
             rows = cur.fetchall()
+        except MySQLdb.Error as exc:
+            raise read_error(tc, exc) from None
         finally:
             cur.close()
         if not rows:
@@ -210,6 +213,32 @@ class MySQLChunkReader:
         raise InvalidValue(tc.name, key, column, message, hint)
 
 
+def read_error(tc: TableCopy, exc: Exception) -> FerrymanError:
+    """A source failure while copying ``tc``, as a message about the table."""
+    code = exc.args[0] if exc.args else None
+    detail = exc.args[-1] if exc.args else str(exc)
+    name = f"{tc.source.namespace}.{tc.source.name}"
+    if code == 1146:
+        return NotFound(
+            f"source table {name} was dropped during the copy ({detail})",
+            hint="rerun the copy without it (--exclude) or after restoring it",
+            obj=name,
+        )
+    if code in (1412, 1054):
+        return SchemaError(
+            f"source table {name} was altered during the copy ({detail})",
+            hint="rerun the copy once the schema change is done",
+            obj=name,
+        )
+    if code in (2006, 2013, 1927, 2055):
+        return ConnectError(
+            f"lost the connection to the source while reading {name} ({detail})",
+            hint="check the source server and the network, then rerun the copy",
+            obj=name,
+        )
+    return SchemaError(f"reading {name} failed: {detail}", hint="see the message", obj=name)
+
+
 def _plain(value: Any) -> Any:
     return value.decode(errors="replace") if isinstance(value, bytes | bytearray) else value
 
@@ -220,6 +249,13 @@ def key_ranges(session_query: Any, tc: TableCopy, chunk_rows: int) -> Iterator[K
 
     A single integer key is split arithmetically from MIN/MAX; other keys are walked with an
     ordered ``LIMIT 1 OFFSET chunk_rows - 1`` probe per boundary."""
+    try:
+        yield from _key_ranges(session_query, tc, chunk_rows)
+    except MySQLdb.Error as exc:
+        raise read_error(tc, exc) from None
+
+
+def _key_ranges(session_query: Any, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
     table = f"{q(tc.source.namespace)}.{q(tc.source.name)}"
     keys = ", ".join(q(k) for k in tc.key)
     key_col = tc.source.column(tc.key[0])

@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import MySQLdb
 
 from ferryman.core.copy import Chunk, TableCopy, Wire, WireFormat
-from ferryman.core.errors import FerrymanError, SchemaError
+from ferryman.core.errors import ConnectError, FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect, quote_literal
 from ferryman.engines.mysql.connection import quote_ident as q
@@ -26,6 +27,10 @@ LOADER_SESSION = (
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
     "foreign_key_checks = 0, unique_checks = 0"
 )
+# fewer gap locks between parallel loaders (works on MySQL and MariaDB alike)
+LOADER_ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+_RETRYABLE = (1213, 1205)  # deadlock, lock wait timeout: the chunk rolled back whole
+_ATTEMPTS = 5
 _FORMATS = {
     WireFormat.CSV: "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' ENCLOSED BY '\"' "
     "ESCAPED BY '' LINES TERMINATED BY '\\n'",
@@ -67,6 +72,7 @@ class MySQLChunkWriter:
         self.conn = connect(url, database=False, local_infile=True)
         cur = self.conn.cursor()
         cur.execute(LOADER_SESSION)
+        cur.execute(LOADER_ISOLATION)
         cur.close()
         shm = Path("/dev/shm")
         fd, name = tempfile.mkstemp(
@@ -86,6 +92,16 @@ class MySQLChunkWriter:
             self._statements[(tc.target_namespace, tc.target_name)] = statement
         with open(self.path, "wb") as fh:
             fh.write(chunk.data)
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                self._load(tc, statement, chunk.rows)
+                return
+            except MySQLdb.OperationalError as exc:
+                if exc.args[0] not in _RETRYABLE or attempt == _ATTEMPTS:
+                    raise load_error(tc, exc) from None
+                time.sleep(0.05 * attempt)
+
+    def _load(self, tc: TableCopy, statement: str, rows: int) -> None:
         cur = self.conn.cursor()
         try:
             cur.execute(statement)
@@ -99,13 +115,17 @@ class MySQLChunkWriter:
                     "(--type-override) and rerun",
                     obj=tc.target_label,
                 )
+        except MySQLdb.OperationalError as exc:
+            if exc.args and exc.args[0] in _RETRYABLE:
+                raise
+            raise load_error(tc, exc) from None
         except MySQLdb.Error as exc:
             raise load_error(tc, exc) from None
         finally:
             cur.close()
-        if loaded != chunk.rows:
+        if loaded != rows:
             raise SchemaError(
-                f"MySQL loaded {loaded} rows into {tc.target_label}, expected {chunk.rows}",
+                f"MySQL loaded {loaded} rows into {tc.target_label}, expected {rows}",
                 hint="check the target table for triggers or a different definition",
                 obj=tc.target_label,
             )
@@ -124,6 +144,12 @@ def load_error(tc: TableCopy, exc: Exception) -> FerrymanError:
         return SchemaError(
             f"the target refuses LOAD DATA LOCAL INFILE ({detail})",
             hint="enable it on the target: SET GLOBAL local_infile = 1",
+            obj=tc.target_label,
+        )
+    if code in (2006, 2013, 1927, 2055):
+        return ConnectError(
+            f"lost the connection to the target while loading {tc.target_label}: {detail}",
+            hint="check the target server and the network, then rerun the copy",
             obj=tc.target_label,
         )
     if code in (1142, 1044, 1045):

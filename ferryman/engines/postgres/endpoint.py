@@ -146,6 +146,10 @@ class PostgresEndpoint:
             sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(namespace), sql.Identifier(table))
         )
 
+    def reconnect(self) -> None:
+        self.session.close()
+        self.session = Session(self.url, connect(self.url))
+
     def sync_identity(self, table: Table) -> None:
         """COPY with explicit values does not advance sequences: move each identity/serial
         sequence to the largest value now in the table."""

@@ -25,6 +25,7 @@ from ferryman.core.copy import (
     WireFormat,
     integer_ranges,
 )
+from ferryman.core.errors import ConnectError, FerrymanError, NotFound, SchemaError
 from ferryman.core.schema import BINARY_KINDS, Column, Kind
 from ferryman.engines.postgres.connection import quote_ident as q
 
@@ -147,6 +148,12 @@ class PostgresChunkReader:
         return copy, check
 
     def read(self, tc: TableCopy, rng: KeyRange) -> Chunk:
+        try:
+            return self._read(tc, rng)
+        except psycopg.Error as exc:
+            raise read_error(tc, exc) from None
+
+    def _read(self, tc: TableCopy, rng: KeyRange) -> Chunk:
         copy, check = self._plan(tc)
         predicate = range_predicate(tc.key, rng)
         with self.conn.cursor() as cur:
@@ -171,6 +178,31 @@ class PostgresChunkReader:
         return Chunk(tc, rng, b"".join(parts), max(rows, 0))
 
 
+def read_error(tc: TableCopy, exc: psycopg.Error) -> FerrymanError:
+    """A source failure while copying ``tc``, as a message about the table."""
+    name = f"{tc.source.namespace}.{tc.source.name}"
+    detail = exc.diag.message_primary or str(exc).strip()
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return NotFound(
+            f"source table {name} was dropped during the copy ({detail})",
+            hint="rerun the copy without it (--exclude) or after restoring it",
+            obj=name,
+        )
+    if isinstance(exc, psycopg.errors.UndefinedColumn):
+        return SchemaError(
+            f"source table {name} was altered during the copy ({detail})",
+            hint="rerun the copy once the schema change is done",
+            obj=name,
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        return ConnectError(
+            f"lost the connection to the source while reading {name} ({detail})",
+            hint="check the source server and the network, then rerun the copy",
+            obj=name,
+        )
+    return SchemaError(f"reading {name} failed: {detail}", hint="see the message", obj=name)
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -178,6 +210,13 @@ def _lit(text: str) -> str:
 def key_ranges(query: Any, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
     """Chunk ranges over ``tc``'s key (see the MySQL twin): arithmetic for one integer key,
     otherwise an ordered ``OFFSET`` probe per boundary."""
+    try:
+        yield from _key_ranges(query, tc, chunk_rows)
+    except psycopg.Error as exc:
+        raise read_error(tc, exc) from None
+
+
+def _key_ranges(query: Any, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
     table = sql.SQL("{}.{}").format(sql.Identifier(tc.source.namespace), sql.Identifier(tc.name))
     keys = sql.SQL(", ").join(sql.Identifier(k) for k in tc.key)
     key_col = tc.source.column(tc.key[0])

@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from ferryman.core.copy import Chunk, TableCopy
-from ferryman.core.errors import FerrymanError, SchemaError
+from ferryman.core.errors import ConnectError, FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 
@@ -52,6 +52,12 @@ def load_error(tc: TableCopy, exc: psycopg.Error) -> FerrymanError:
     diag = exc.diag
     detail = diag.message_primary or str(exc)
     where = f" ({diag.context.splitlines()[0]})" if diag.context else ""
+    if isinstance(exc, psycopg.OperationalError):
+        return ConnectError(
+            f"lost the connection to the target while loading {tc.target_label}: {detail}",
+            hint="check the target server and the network, then rerun the copy",
+            obj=tc.target_label,
+        )
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return SchemaError(
             f"not allowed to write into {tc.target_label}: {detail}",
