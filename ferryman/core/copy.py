@@ -10,6 +10,8 @@ moves bytes:
 * ``csv``: CSV with every value quoted and an unquoted ``NULL`` for SQL NULL (PostgreSQL
   ``COPY ... TO STDOUT (FORMAT csv, FORCE_QUOTE *, NULL 'NULL')``), loaded by MySQL
   ``LOAD DATA ... ENCLOSED BY '"' ESCAPED BY ''``;
+* ``pg-binary``: PostgreSQL binary COPY, between PostgreSQL servers when every column has the
+  same type on both sides (no text parsing on the target);
 * ``mysql-tsv``: MySQL ``LOAD DATA`` default format (tab-separated, backslash escapes, ``\\N``),
   built by a MySQL source in a binary connection so bytes pass unconverted.
 
@@ -30,6 +32,7 @@ from ferryman.core.schema import Column, Table
 
 class WireFormat(StrEnum):
     PG_TEXT = "pg-text"
+    PG_BINARY = "pg-binary"  # PostgreSQL to PostgreSQL when every column type is identical
     CSV = "csv"
     MYSQL_TSV = "mysql-tsv"
 
@@ -51,10 +54,14 @@ Key = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class KeyRange:
-    """Rows with ``low < key <= high``; None means unbounded on that side."""
+    """Rows with ``low < key <= high``; None means unbounded on that side.
+
+    With ``blocks`` the range is physical instead: heap blocks ``low[0] <= block < high[0]``
+    (PostgreSQL TID ranges, read in heap order; only valid inside one snapshot)."""
 
     low: Key | None
     high: Key | None
+    blocks: bool = False
 
 
 @dataclass(frozen=True)

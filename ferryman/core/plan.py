@@ -43,6 +43,9 @@ class TranslateOptions:
     defer_indexes: bool = False
     foreign_keys: bool = True
     renames: dict[str, str] = field(default_factory=dict)  # source table -> target table
+    # PostgreSQL: add primary keys after the data too (one sorted build, as pg_dump does);
+    # only for a one-shot copy into tables it creates (a live move needs keys from the start)
+    defer_primary_key: bool = False
 
     def target_name(self, table: str) -> str:
         return self.renames.get(table, table)

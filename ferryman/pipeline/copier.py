@@ -159,11 +159,15 @@ class Copier:
 
     def run(self) -> CopyResult:
         started = time.monotonic()
+        phase = _PhaseClock()
         schema, plan, missing = self.plan()
+        phase("plan")
         try:
             self.create_missing_tables(plan, missing)
             copies = self.table_copies(schema, plan)
+            phase("create tables")
             snapshot = self.src.open_snapshot(max(1, self.request.jobs))
+            phase("open snapshot")
             try:
                 progress = [
                     TableProgress(tc.name, tc.target_label, tc.source.estimated_rows or 0)
@@ -172,9 +176,11 @@ class Copier:
                 self.observer.started(progress, snapshot.position, snapshot.method)
                 pause_point("snapshot_open")
                 self.copy_rows(copies, progress, snapshot)
+                phase("copy rows")
             finally:
                 snapshot.close()
             self.finish(plan, missing, copies)
+            phase("deferred indexes and counters")
         except BaseException as exc:
             self.restore_target(exc)
             raise
@@ -220,6 +226,7 @@ class Copier:
             type_overrides=dict(r.type_overrides),
             defer_indexes=r.defer_indexes,
             renames=dict(r.renames),
+            defer_primary_key=r.defer_indexes,  # honoured by PostgreSQL targets only
         )
         plan = self.target.translate(schema, options)
         existing = self.target.existing_tables(self.namespace)
@@ -299,6 +306,10 @@ class Copier:
             ]
             key = table.row_key()
             assert key is not None  # checked in plan()
+            table_fmt = fmt
+            if fmt is WireFormat.PG_TEXT and self.source.server_info().engine == "postgresql":
+                same = all(src.native == dst.native for src, dst in pairs)
+                table_fmt = WireFormat.PG_BINARY if same else fmt
             out.append(
                 TableCopy(
                     source=table,
@@ -307,8 +318,8 @@ class Copier:
                     columns=tuple(src for src, _ in pairs),
                     target_columns=tuple(dst.name for _, dst in pairs),
                     key=key.column_names,
-                    wires=tuple(self.dst.wire_for(dst, fmt) for _, dst in pairs),
-                    wire_format=fmt,
+                    wires=tuple(self.dst.wire_for(dst, table_fmt) for _, dst in pairs),
+                    wire_format=table_fmt,
                     target_types=tuple(dst.native for _, dst in pairs),
                     where=r.wheres.get(table.name),
                     zero_date=r.zero_date,
@@ -438,6 +449,18 @@ class Copier:
                     f"; the target could not be cleaned up ({cleanup}): drop table(s) {tables} "
                     f"in {self.namespace} by hand"
                 )
+
+
+class _PhaseClock:
+    """Logs how long each phase of a copy took (``--debug``)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        log.debug("phase %s took %.3fs", name, now - self.last)
+        self.last = now
 
 
 class _Tracker:

@@ -351,7 +351,8 @@ class _PgRenderer:
                     table.name, "primary key prefix parts become whole columns in PostgreSQL"
                 )
             cols = ", ".join(q(n) for n in pk.column_names)
-            lines.append(f"PRIMARY KEY ({cols})")
+            if not self.options.defer_primary_key:
+                lines.append(f"PRIMARY KEY ({cols})")
         if self.same:
             for check in table.checks:
                 lines.append(f"CONSTRAINT {q(check.name)} {check.expression}")
@@ -381,6 +382,13 @@ class _PgRenderer:
                     f"COMMENT ON COLUMN {self.qualify(table.name)}.{q(col.name)} IS "
                     f"{lit(col.comment)}",
                 )
+        if pk is not None and self.options.defer_primary_key:
+            self.add(
+                Phase.POST_DATA,
+                self.tname(table.name),
+                f"ALTER TABLE {self.qualify(table.name)} ADD PRIMARY KEY "
+                f"({', '.join(q(n) for n in pk.column_names)})",
+            )
         for index in table.indexes:
             self.index(table, index)
         self._case_note(table)

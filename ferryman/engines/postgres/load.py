@@ -7,14 +7,15 @@ import contextlib
 import psycopg
 from psycopg import sql
 
-from ferryman.core.copy import Chunk, TableCopy
+from ferryman.core.copy import Chunk, TableCopy, WireFormat
 from ferryman.core.errors import ConnectError, FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 
 
 def copy_statement(tc: TableCopy) -> sql.Composed:
-    return sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
+    binary = " (FORMAT binary)" if tc.wire_format is WireFormat.PG_BINARY else ""
+    return sql.SQL("COPY {}.{} ({}) FROM STDIN" + binary).format(
         sql.Identifier(tc.target_namespace),
         sql.Identifier(tc.target_name),
         sql.SQL(", ").join(sql.Identifier(c) for c in tc.target_columns),
