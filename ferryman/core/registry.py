@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from ferryman.core.errors import ConfigError
@@ -12,9 +13,20 @@ EndpointFactory = Callable[[DatabaseURL], Endpoint]
 
 
 class _Registration:
-    def __init__(self, factory: EndpointFactory, options: frozenset[str]) -> None:
-        self.factory = factory
+    def __init__(self, factory: EndpointFactory | str, options: frozenset[str]) -> None:
+        self._factory = factory
         self.options = options
+
+    @property
+    def factory(self) -> EndpointFactory:
+        """The endpoint factory; a ``"module:attr"`` registration is imported on first use."""
+        if isinstance(self._factory, str):
+            module, _, attr = self._factory.partition(":")
+            loaded: EndpointFactory = getattr(importlib.import_module(module), attr)
+            _check_members(loaded)
+            self._factory = loaded
+            return loaded
+        return self._factory
 
 
 _engines: dict[str, _Registration] = {}
@@ -33,19 +45,26 @@ PROTOCOL_MEMBERS = (
 
 
 def register_engine(
-    schemes: tuple[str, ...], factory: EndpointFactory, *, options: frozenset[str]
+    schemes: tuple[str, ...], factory: EndpointFactory | str, *, options: frozenset[str]
 ) -> None:
     """Register ``factory`` for each URL scheme; ``options`` are the query options it accepts.
 
-    A class factory is checked here, at import time, for every member of the Endpoint protocol
-    (mypy checks the signatures statically).
+    ``factory`` may be ``"package.module:Class"``: the module (and its driver) is imported only
+    when a URL of that scheme is opened, so a copy between MySQL servers never loads psycopg.
+    A class is checked for every member of the Endpoint protocol when it is loaded (mypy checks
+    the signatures statically, in each engine's endpoint module).
     """
+    if not isinstance(factory, str):
+        _check_members(factory)
+    for scheme in schemes:
+        _engines[scheme] = _Registration(factory, options)
+
+
+def _check_members(factory: object) -> None:
     if isinstance(factory, type):
         missing = [m for m in PROTOCOL_MEMBERS if not hasattr(factory, m)]
         if missing:
             raise TypeError(f"{factory.__name__} lacks Endpoint members: {', '.join(missing)}")
-    for scheme in schemes:
-        _engines[scheme] = _Registration(factory, options)
 
 
 def registered_schemes() -> list[str]:

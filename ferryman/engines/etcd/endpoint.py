@@ -20,8 +20,6 @@ from ferryman.core.url import DatabaseURL
 if TYPE_CHECKING:
     from etcd3gw.client import Etcd3Client
 
-URL_OPTIONS = frozenset({"cacert", "cert", "key", "tls", "timeout"})
-
 
 class EtcdEndpoint:
     def __init__(self, url: DatabaseURL) -> None:

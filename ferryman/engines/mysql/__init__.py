@@ -1,7 +1,8 @@
 """MySQL and MariaDB (``mysql://``, ``mariadb://``): mysqlclient for queries."""
 
 from ferryman.core.registry import register_engine
-from ferryman.engines.mysql.connection import URL_OPTIONS
-from ferryman.engines.mysql.endpoint import MySQLEndpoint
+from ferryman.engines.mysql.options import URL_OPTIONS
 
-register_engine(("mysql", "mariadb"), MySQLEndpoint, options=URL_OPTIONS)
+register_engine(
+    ("mysql", "mariadb"), "ferryman.engines.mysql.endpoint:MySQLEndpoint", options=URL_OPTIONS
+)

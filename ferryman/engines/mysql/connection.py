@@ -13,9 +13,6 @@ from ferryman.core.errors import ConfigError, ConnectError, NotFound, Permission
 from ferryman.core.schema import ServerInfo
 from ferryman.core.url import DatabaseURL
 
-URL_OPTIONS = frozenset(
-    {"ssl-ca", "ssl-cert", "ssl-key", "ssl-mode", "unix_socket", "connect_timeout", "charset"}
-)
 SSL_MODES = {"disabled", "preferred", "required", "verify_ca", "verify_identity"}
 
 # client error codes (CR_*) and server error codes (ER_*) we explain

@@ -1,7 +1,10 @@
 """PostgreSQL (``postgresql://``, ``postgres://``): psycopg 3 for queries."""
 
 from ferryman.core.registry import register_engine
-from ferryman.engines.postgres.connection import URL_OPTIONS
-from ferryman.engines.postgres.endpoint import PostgresEndpoint
+from ferryman.engines.postgres.options import URL_OPTIONS
 
-register_engine(("postgresql", "postgres"), PostgresEndpoint, options=URL_OPTIONS)
+register_engine(
+    ("postgresql", "postgres"),
+    "ferryman.engines.postgres.endpoint:PostgresEndpoint",
+    options=URL_OPTIONS,
+)

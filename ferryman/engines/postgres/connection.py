@@ -14,18 +14,6 @@ from ferryman.core.errors import ConfigError, ConnectError, NotFound
 from ferryman.core.schema import ServerInfo
 from ferryman.core.url import DatabaseURL
 
-URL_OPTIONS = frozenset(
-    {
-        "sslmode",
-        "sslrootcert",
-        "sslcert",
-        "sslkey",
-        "schema",
-        "connect_timeout",
-        "application_name",
-        "host",
-    }
-)
 SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
 
 
