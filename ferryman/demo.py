@@ -3,7 +3,8 @@
 Starts a MariaDB (binlog ROW/FULL) and a PostgreSQL (wal_level=logical) on free loopback ports,
 loads a sample schema with every supported type into each, then runs the real CLI: ``check``
 on both, ``schema`` MariaDB → PostgreSQL (printed, then applied) and PostgreSQL → MariaDB
-(applied), and shows what the targets now hold. Everything is removed at the end.
+(applied), ``copy`` of rows with edge values both ways, and shows what the targets hold.
+Everything is removed at the end.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from ferryman.core.redact import redact, register_secret
+from ferryman.testing.rows import MYSQL_COLUMNS, MYSQL_ROWS, POSTGRES_COLUMNS, POSTGRES_ROWS
 from ferryman.testing.samples import MYSQL_EVERY_TYPE, POSTGRES_EVERY_TYPE
 from ferryman.testing.servers import (
     MariaDBServer,
@@ -124,7 +126,38 @@ def main() -> None:
         run("schema", pg.url("app"), my.url("from_pg"), "--apply")
         show_my_table(my, "from_pg", "everything")
 
-        step("7. Bad input is explained, never a traceback")
+        step("7. Copy the data as of one position: MariaDB → PostgreSQL and PostgreSQL → MariaDB")
+        my.execute(
+            f"INSERT INTO everything ({MYSQL_COLUMNS}) VALUES {', '.join(MYSQL_ROWS)}", "shop"
+        )
+        my.execute(
+            "INSERT INTO customer SELECT seq, CONCAT('name ', seq), NULL FROM seq_1_to_50000",
+            "shop",
+        )
+        pg.execute(
+            f"INSERT INTO everything ({POSTGRES_COLUMNS}) VALUES {', '.join(POSTGRES_ROWS)}", "app"
+        )
+        run(
+            "copy",
+            my.url("shop"),
+            pg.url("warehouse") + "?schema=copied",
+            "--tables",
+            tables,
+            "--jobs",
+            "2",
+        )
+        run("copy", pg.url("app"), my.url("copied_from_pg"), "--jobs", "2")
+        counts = pg.execute(
+            "SELECT (SELECT count(*) FROM copied.everything), "
+            "(SELECT count(*) FROM copied.customer)",
+            "warehouse",
+        )
+        console.print(
+            f"PostgreSQL warehouse.copied: everything {counts[0][0]} rows, "
+            f"customer {counts[0][1]} rows\n"
+        )
+
+        step("8. Bad input is explained, never a traceback")
         run("check", my.url("shop", password="wrong-password"), allow=(2,))
         run("schema", my.url("shop"), pg.url("warehouse"), "--tables", "ordres", allow=(2,))
     finally:

@@ -68,6 +68,13 @@ class RichObserver:
     def table_done(self, table: TableProgress) -> None:
         with self.lock:
             self.progress.update(self.tasks[table.table], completed=table.rows, total=table.rows)
+            if self.total is not None:  # estimates give way to the exact counts
+                tasks = [self.progress.tasks[i] for i in self.tasks.values()]
+                self.progress.update(
+                    self.total,
+                    completed=sum(t.completed for t in tasks),
+                    total=sum(t.total or 0 for t in tasks),
+                )
 
     def phase(self, text: str) -> None:
         self.console.print(text)

@@ -423,7 +423,7 @@ class Copier:
     def finish(self, plan: SchemaPlan, missing: set[str], copies: list[TableCopy]) -> None:
         post = [s for s in plan.phase(Phase.POST_DATA) if s.table in missing]
         if post:
-            self.observer.phase(f"creating {len(post)} deferred index/foreign key statement(s)")
+            self.observer.phase(f"adding deferred keys, indexes and foreign keys ({len(post)})")
             sub = SchemaPlan(plan.target_engine, plan.target_namespace)
             sub.statements = post
             self.target.apply(sub, [Phase.POST_DATA.value])
