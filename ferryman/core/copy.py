@@ -21,12 +21,12 @@ Per column, a :class:`Wire` says how the value travels when the loader must conv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ferryman.core.errors import FerrymanError
+from ferryman.core.errors import ConnectError, FerrymanError, NotFound, SchemaError
 from ferryman.core.schema import Column, Table
 
 
@@ -127,6 +127,49 @@ class CopyResult:
     tables: list[TableProgress] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+class SnapshotReaders:
+    """Readers sharing one snapshot, with its position; ``close`` ends the snapshot."""
+
+    def __init__(
+        self,
+        position: Any,
+        method: str,
+        readers: list[Any],
+        close: Callable[[], None],
+    ) -> None:
+        self.position = position
+        self.method = method
+        self.readers = readers
+        self._close = close
+
+    def close(self) -> None:
+        self._close()
+
+
+def source_table_dropped(name: str, detail: str) -> FerrymanError:
+    return NotFound(
+        f"source table {name} was dropped during the copy ({detail})",
+        hint="rerun the copy without it (--exclude) or after restoring it",
+        obj=name,
+    )
+
+
+def source_table_altered(name: str, detail: str) -> FerrymanError:
+    return SchemaError(
+        f"source table {name} was altered during the copy ({detail})",
+        hint="rerun the copy once the schema change is done",
+        obj=name,
+    )
+
+
+def connection_lost(side: str, what: str, detail: str) -> FerrymanError:
+    return ConnectError(
+        f"lost the connection to the {side} while {what} ({detail})",
+        hint=f"check the {side} server and the network, then rerun the copy",
+        obj=what,
+    )
 
 
 class InvalidValue(FerrymanError):

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from ferryman.core.copy import Chunk, KeyRange, TableCopy, Wire, WireFormat
+from ferryman.core.copy import Chunk, KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.findings import Finding
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.position import Position
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.url import DatabaseURL
 
@@ -92,18 +91,6 @@ class ChunkWriter(Protocol):
     def write(self, chunk: Chunk) -> None: ...
 
     def close(self) -> None: ...
-
-
-class SnapshotReaders(Protocol):
-    """Readers that all see the source as of ``position`` (None when the source keeps no log)."""
-
-    position: Position | None
-    method: str
-    readers: list[ChunkReader]
-
-    def close(self) -> None:
-        """End the snapshot transactions. Idempotent."""
-        ...
 
 
 class CopySource(Protocol):

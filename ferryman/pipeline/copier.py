@@ -31,6 +31,7 @@ from ferryman.core.copy import (
     Chunk,
     CopyResult,
     KeyRange,
+    SnapshotReaders,
     TableCopy,
     TableProgress,
     WireFormat,
@@ -39,7 +40,7 @@ from ferryman.core.copy import (
 from ferryman.core.errors import ConfigError, FerrymanError, NotFound, SchemaError
 from ferryman.core.plan import Phase, SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
-from ferryman.core.protocols import CopySource, CopyTarget, Endpoint, SnapshotReaders
+from ferryman.core.protocols import CopySource, CopyTarget, Endpoint
 from ferryman.core.schema import Schema, Table
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.schema import target_namespace

@@ -6,18 +6,15 @@ from collections.abc import Iterator, Sequence
 
 import MySQLdb
 
-from ferryman.core.copy import KeyRange, TableCopy, Wire, WireFormat
+from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.errors import ConfigError, SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.position import Position
 from ferryman.core.protocols import (
-    ChunkReader,
     ChunkWriter,
     CopySource,
     CopyTarget,
     Endpoint,
-    SnapshotReaders,
 )
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
@@ -33,7 +30,7 @@ from ferryman.engines.mysql.introspect import (
     table_names,
 )
 from ferryman.engines.mysql.load import MySQLChunkWriter
-from ferryman.engines.mysql.snapshot import Snapshot, open_snapshot
+from ferryman.engines.mysql.snapshot import open_snapshot
 
 
 class MySQLEndpoint:
@@ -128,7 +125,8 @@ class MySQLEndpoint:
 
     def open_snapshot(self, workers: int) -> SnapshotReaders:
         snap = open_snapshot(self.url, workers, raw=True)
-        return _Readers(snap, [MySQLChunkReader(c) for c in snap.connections])
+        readers = [MySQLChunkReader(c) for c in snap.connections]
+        return SnapshotReaders(snap.position, snap.method, readers, snap.close)
 
     def key_ranges(self, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
         return key_ranges(self.session.query, tc, chunk_rows)
@@ -176,17 +174,6 @@ class MySQLEndpoint:
         self.session.close()
 
 
-class _Readers:
-    def __init__(self, snap: Snapshot, readers: list[ChunkReader]) -> None:
-        self._snap = snap
-        self.position: Position | None = snap.position
-        self.method = snap.method
-        self.readers = readers
-
-    def close(self) -> None:
-        self._snap.close()
-
-
 def _conforms(endpoint: MySQLEndpoint) -> Endpoint:  # mypy proves the protocols are met
     return endpoint
 
@@ -197,7 +184,3 @@ def _source(endpoint: MySQLEndpoint) -> CopySource:
 
 def _target(endpoint: MySQLEndpoint) -> CopyTarget:
     return endpoint
-
-
-def _readers(readers: _Readers) -> SnapshotReaders:
-    return readers

@@ -24,9 +24,12 @@ from ferryman.core.copy import (
     Wire,
     WireFormat,
     ZeroDate,
+    connection_lost,
     integer_ranges,
+    source_table_altered,
+    source_table_dropped,
 )
-from ferryman.core.errors import ConnectError, FerrymanError, NotFound, SchemaError
+from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.schema import BINARY_KINDS, Column, Kind
 from ferryman.engines.mysql.connection import quote_ident as q
 from ferryman.engines.mysql.connection import quote_literal
@@ -219,23 +222,11 @@ def read_error(tc: TableCopy, exc: Exception) -> FerrymanError:
     detail = exc.args[-1] if exc.args else str(exc)
     name = f"{tc.source.namespace}.{tc.source.name}"
     if code == 1146:
-        return NotFound(
-            f"source table {name} was dropped during the copy ({detail})",
-            hint="rerun the copy without it (--exclude) or after restoring it",
-            obj=name,
-        )
+        return source_table_dropped(name, detail)
     if code in (1412, 1054):
-        return SchemaError(
-            f"source table {name} was altered during the copy ({detail})",
-            hint="rerun the copy once the schema change is done",
-            obj=name,
-        )
+        return source_table_altered(name, detail)
     if code in (2006, 2013, 1927, 2055):
-        return ConnectError(
-            f"lost the connection to the source while reading {name} ({detail})",
-            hint="check the source server and the network, then rerun the copy",
-            obj=name,
-        )
+        return connection_lost("source", f"reading {name}", detail)
     return SchemaError(f"reading {name} failed: {detail}", hint="see the message", obj=name)
 
 

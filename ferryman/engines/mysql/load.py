@@ -17,8 +17,14 @@ from pathlib import Path
 
 import MySQLdb
 
-from ferryman.core.copy import Chunk, TableCopy, Wire, WireFormat
-from ferryman.core.errors import ConnectError, FerrymanError, SchemaError
+from ferryman.core.copy import (
+    Chunk,
+    TableCopy,
+    Wire,
+    WireFormat,
+    connection_lost,
+)
+from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect, quote_literal
 from ferryman.engines.mysql.connection import quote_ident as q
@@ -147,11 +153,7 @@ def load_error(tc: TableCopy, exc: Exception) -> FerrymanError:
             obj=tc.target_label,
         )
     if code in (2006, 2013, 1927, 2055):
-        return ConnectError(
-            f"lost the connection to the target while loading {tc.target_label}: {detail}",
-            hint="check the target server and the network, then rerun the copy",
-            obj=tc.target_label,
-        )
+        return connection_lost("target", f"loading {tc.target_label}", detail)
     if code in (1142, 1044, 1045):
         return SchemaError(
             f"not allowed to write into {tc.target_label}: {detail}",

@@ -7,18 +7,15 @@ from collections.abc import Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from ferryman.core.copy import KeyRange, TableCopy, Wire, WireFormat
+from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.errors import SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.position import Position
 from ferryman.core.protocols import (
-    ChunkReader,
     ChunkWriter,
     CopySource,
     CopyTarget,
     Endpoint,
-    SnapshotReaders,
 )
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
@@ -29,7 +26,7 @@ from ferryman.engines.postgres.connection import Session, connect
 from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
 from ferryman.engines.postgres.introspect import introspect
 from ferryman.engines.postgres.load import PostgresChunkWriter
-from ferryman.engines.postgres.snapshot import Snapshot, open_snapshot
+from ferryman.engines.postgres.snapshot import open_snapshot
 
 DEFAULT_SCHEMA = "public"
 
@@ -111,7 +108,8 @@ class PostgresEndpoint:
 
     def open_snapshot(self, workers: int) -> SnapshotReaders:
         snap = open_snapshot(self.url, workers)
-        return _Readers(snap, [PostgresChunkReader(c) for c in snap.connections])
+        readers = [PostgresChunkReader(c) for c in snap.connections]
+        return SnapshotReaders(snap.position, snap.method, readers, snap.close)
 
     def key_ranges(self, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
         return key_ranges(self.session.query, tc, chunk_rows)
@@ -173,17 +171,6 @@ class PostgresEndpoint:
         self.session.close()
 
 
-class _Readers:
-    def __init__(self, snap: Snapshot, readers: list[ChunkReader]) -> None:
-        self._snap = snap
-        self.position: Position | None = snap.position
-        self.method = snap.method
-        self.readers = readers
-
-    def close(self) -> None:
-        self._snap.close()
-
-
 def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocols are met
     return endpoint
 
@@ -194,7 +181,3 @@ def _source(endpoint: PostgresEndpoint) -> CopySource:
 
 def _target(endpoint: PostgresEndpoint) -> CopyTarget:
     return endpoint
-
-
-def _readers(readers: _Readers) -> SnapshotReaders:
-    return readers

@@ -23,9 +23,12 @@ from ferryman.core.copy import (
     TableCopy,
     Wire,
     WireFormat,
+    connection_lost,
     integer_ranges,
+    source_table_altered,
+    source_table_dropped,
 )
-from ferryman.core.errors import ConnectError, FerrymanError, NotFound, SchemaError
+from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.schema import BINARY_KINDS, Column, Kind
 from ferryman.engines.postgres.connection import quote_ident as q
 
@@ -193,23 +196,11 @@ def read_error(tc: TableCopy, exc: psycopg.Error) -> FerrymanError:
     name = f"{tc.source.namespace}.{tc.source.name}"
     detail = exc.diag.message_primary or str(exc).strip()
     if isinstance(exc, psycopg.errors.UndefinedTable):
-        return NotFound(
-            f"source table {name} was dropped during the copy ({detail})",
-            hint="rerun the copy without it (--exclude) or after restoring it",
-            obj=name,
-        )
+        return source_table_dropped(name, detail)
     if isinstance(exc, psycopg.errors.UndefinedColumn):
-        return SchemaError(
-            f"source table {name} was altered during the copy ({detail})",
-            hint="rerun the copy once the schema change is done",
-            obj=name,
-        )
+        return source_table_altered(name, detail)
     if isinstance(exc, psycopg.OperationalError):
-        return ConnectError(
-            f"lost the connection to the source while reading {name} ({detail})",
-            hint="check the source server and the network, then rerun the copy",
-            obj=name,
-        )
+        return connection_lost("source", f"reading {name}", detail)
     return SchemaError(f"reading {name} failed: {detail}", hint="see the message", obj=name)
 
 

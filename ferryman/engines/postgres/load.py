@@ -7,8 +7,13 @@ import contextlib
 import psycopg
 from psycopg import sql
 
-from ferryman.core.copy import Chunk, TableCopy, WireFormat
-from ferryman.core.errors import ConnectError, FerrymanError, SchemaError
+from ferryman.core.copy import (
+    Chunk,
+    TableCopy,
+    WireFormat,
+    connection_lost,
+)
+from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 
@@ -54,11 +59,7 @@ def load_error(tc: TableCopy, exc: psycopg.Error) -> FerrymanError:
     detail = diag.message_primary or str(exc)
     where = f" ({diag.context.splitlines()[0]})" if diag.context else ""
     if isinstance(exc, psycopg.OperationalError):
-        return ConnectError(
-            f"lost the connection to the target while loading {tc.target_label}: {detail}",
-            hint="check the target server and the network, then rerun the copy",
-            obj=tc.target_label,
-        )
+        return connection_lost("target", f"loading {tc.target_label}", detail)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return SchemaError(
             f"not allowed to write into {tc.target_label}: {detail}",
