@@ -31,6 +31,11 @@ def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def quote_ident_fmt(name: str) -> str:
+    """A quoted identifier for SQL that goes through the driver's ``%s`` formatting."""
+    return quote_ident(name).replace("%", "%%")
+
+
 def quote_literal(value: str) -> str:
     """Quote a string literal (standard SQL escaping; NO_BACKSLASH_ESCAPES-safe for our output)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -32,7 +32,7 @@ from ferryman.core.copy import (
 from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.schema import BINARY_KINDS, Column, Kind
 from ferryman.engines.mysql.connection import quote_ident as q
-from ferryman.engines.mysql.connection import quote_literal
+from ferryman.engines.mysql.connection import quote_ident_fmt, quote_literal
 
 # sql_mode for reader sessions: backslash escapes on, so the literals below mean what they say
 READER_SQL_MODE = "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'"
@@ -119,16 +119,11 @@ def range_predicate(key: Sequence[str], rng: KeyRange) -> tuple[str, list[Any]]:
     return (" AND ".join(parts) or "TRUE"), params
 
 
-def _qp(name: str) -> str:
-    """A quoted identifier for SQL that goes through the driver's %s formatting."""
-    return q(name).replace("%", "%%")
-
-
 def _tuple_compare(key: Sequence[str], values: Sequence[Any], op: str) -> tuple[str, list[Any]]:
     strict = op[0]  # ">" or "<"
     ors: list[str] = []
     params: list[Any] = []
-    names = [_qp(k) for k in key]
+    names = [quote_ident_fmt(k) for k in key]
     for i in range(len(key)):
         ands = [f"{names[j]} = %s" for j in range(i)]
         last = op if i == len(key) - 1 else strict

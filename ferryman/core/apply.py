@@ -1,0 +1,200 @@
+"""Turning ordered changes into an atomic apply batch. Pure: no driver, no I/O.
+
+The applier consumes one ordered stream. Inside one batch it may compact per key (last write
+wins) because the batch and its checkpoint commit atomically in the target: replaying a batch
+after a crash gives the same result (upserts and key deletes are idempotent), so a crash at any
+instant loses nothing, duplicates nothing and resurrects no delete.
+
+Compaction per (table, key), in stream order:
+
+* INSERT / UPDATE -> upsert of the new row;
+* DELETE -> delete of the key;
+* an UPDATE that changes the key -> delete of the old key, upsert of the new one;
+* TRUNCATE -> everything before it for that table is dropped and the truncate is kept
+  (applied before the table's later upserts).
+
+After compaction no key is both deleted and upserted, so deletes can run before upserts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferryman.core.change import UNCHANGED, Change, Op, Row
+from ferryman.core.errors import SchemaError
+
+Key = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class TableTarget:
+    """Where changes of a source table land: target name, column mapping, key."""
+
+    source_namespace: str
+    source_table: str
+    namespace: str
+    table: str
+    columns: tuple[str, ...]  # target column names, in upsert order
+    key: tuple[str, ...]  # target key columns (a subset of ``columns``)
+
+
+@dataclass
+class TableBatch:
+    target: TableTarget
+    truncate: bool = False
+    deletes: list[Key] = field(default_factory=list)
+    upserts: list[Row] = field(default_factory=list)  # rows in ``target.columns`` order
+
+    @property
+    def size(self) -> int:
+        return len(self.deletes) + len(self.upserts) + int(self.truncate)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What resumes a workflow: the stream position and per-table copy cursors (JSON-able)."""
+
+    workflow: str
+    position: dict[str, Any] | None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def to_text(self) -> tuple[str, str]:
+        return json.dumps(self.position, sort_keys=True), json.dumps(self.state, sort_keys=True)
+
+    @staticmethod
+    def from_text(workflow: str, position: str | None, state: str | None) -> Checkpoint:
+        return Checkpoint(
+            workflow,
+            json.loads(position) if position else None,
+            json.loads(state) if state else {},
+        )
+
+
+@dataclass
+class ApplyBatch:
+    tables: list[TableBatch]
+    checkpoint: Checkpoint
+    changes: int = 0  # source row changes folded into this batch
+
+    @property
+    def size(self) -> int:
+        return sum(t.size for t in self.tables)
+
+
+class _Projection:
+    """Maps a stream row (its own column order) to the target's column order and key."""
+
+    def __init__(self, target: TableTarget, stream_columns: tuple[str, ...]) -> None:
+        index = {name: i for i, name in enumerate(stream_columns)}
+        missing = [c for c in target.columns if c not in index]
+        if missing:
+            raise SchemaError(
+                f"changes for {target.source_namespace}.{target.source_table} lack column(s) "
+                f"{', '.join(missing)} that the target {target.namespace}.{target.table} has",
+                hint="the source table changed shape; recreate the move or exec the DDL",
+                obj=f"{target.namespace}.{target.table}",
+            )
+        self.row_index = tuple(index[c] for c in target.columns)
+        self.key_index = tuple(index[c] for c in target.key)
+
+    def row(self, values: Row) -> Row:
+        return tuple(values[i] for i in self.row_index)
+
+    def key(self, values: Row) -> Key:
+        return tuple(values[i] for i in self.key_index)
+
+
+class Compactor:
+    """Folds ordered changes into one :class:`ApplyBatch` per call to :meth:`batch`."""
+
+    def __init__(self, targets: Iterable[TableTarget]) -> None:
+        self.targets = {(t.source_namespace, t.source_table): t for t in targets}
+        self._projections: dict[tuple[str, str, tuple[str, ...]], _Projection] = {}
+        self._pending: dict[tuple[str, str], _Pending] = {}
+        self.changes = 0
+
+    def add(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            target = self.targets.get((change.namespace, change.table))
+            if target is None:
+                continue  # not part of this workflow
+            pending = self._pending.get((change.namespace, change.table))
+            if pending is None:
+                pending = self._pending[(change.namespace, change.table)] = _Pending(target)
+            if change.op is Op.TRUNCATE:
+                pending.truncate()
+                self.changes += 1
+                continue
+            if change.op not in (Op.INSERT, Op.UPDATE, Op.DELETE):
+                continue
+            proj = self._projection(target, change.columns)
+            if change.before is not None:
+                old_key = proj.key(change.before)
+                if change.op is Op.DELETE or (
+                    change.after is not None and proj.key(change.after) != old_key
+                ):
+                    pending.state[old_key] = None
+            if change.after is not None:
+                after = change.after
+                if any(v is UNCHANGED for v in after):
+                    after = _fill_unchanged(change, target)
+                pending.state[proj.key(after)] = proj.row(after)
+            self.changes += 1
+
+    def _projection(self, target: TableTarget, columns: tuple[str, ...]) -> _Projection:
+        cache_key = (target.source_namespace, target.source_table, columns)
+        proj = self._projections.get(cache_key)
+        if proj is None:
+            proj = self._projections[cache_key] = _Projection(target, columns)
+        return proj
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(len(p.state) for p in self._pending.values())
+
+    def batch(self, checkpoint: Checkpoint) -> ApplyBatch:
+        """Everything added since the last batch, compacted, with ``checkpoint``; resets."""
+        tables = [p.table_batch() for p in self._pending.values()]
+        batch = ApplyBatch([t for t in tables if t.size], checkpoint, self.changes)
+        self._pending = {}
+        self.changes = 0
+        return batch
+
+
+def _fill_unchanged(change: Change, target: TableTarget) -> Row:
+    """PostgreSQL leaves unchanged TOASTed values out of an UPDATE; with REPLICA IDENTITY FULL
+    the old row carries them. Without it the value is unknown: stop, naming the fix."""
+    if change.before is None or change.before_key_only:
+        missing = [
+            c for c, v in zip(change.columns, change.after or (), strict=False) if v is UNCHANGED
+        ]
+        raise SchemaError(
+            f"an UPDATE on {change.namespace}.{change.table} left out the unchanged TOASTed "
+            f"value(s) of {', '.join(missing)}, so the target row cannot be written",
+            hint=f"ALTER TABLE {change.namespace}.{change.table} REPLICA IDENTITY FULL on the "
+            "source, then restart the move",
+            obj=f"{target.namespace}.{target.table}",
+        )
+    assert change.after is not None
+    return tuple(
+        b if a is UNCHANGED else a for a, b in zip(change.after, change.before, strict=True)
+    )
+
+
+class _Pending:
+    def __init__(self, target: TableTarget) -> None:
+        self.target = target
+        self.state: dict[Key, Row | None] = {}  # key -> row to upsert, or None to delete
+        self.truncated = False
+
+    def truncate(self) -> None:
+        self.state.clear()
+        self.truncated = True
+
+    def table_batch(self) -> TableBatch:
+        deletes = [k for k, v in self.state.items() if v is None]
+        upserts = [v for v in self.state.values() if v is not None]
+        return TableBatch(self.target, self.truncated, deletes, upserts)

@@ -1,0 +1,123 @@
+"""Applying change batches to MySQL/MariaDB: the rows and the checkpoint in one transaction.
+
+Deletes run before upserts (compaction leaves no key in both). Upserts are multi-row
+``INSERT .. ON DUPLICATE KEY UPDATE`` (mysqlclient folds ``executemany`` into one statement);
+deletes are ``DELETE .. WHERE (key) IN (..)`` in slices. The checkpoint lives in
+``_ferryman.checkpoints`` on the target server, inside the same InnoDB transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import MySQLdb
+
+from ferryman.core.apply import ApplyBatch, Checkpoint, TableBatch
+from ferryman.core.errors import SchemaError
+from ferryman.core.url import DatabaseURL
+from ferryman.engines.mysql.connection import connect
+from ferryman.engines.mysql.connection import quote_ident_fmt as qp
+
+CHECKPOINT_DB = "_ferryman"
+CHECKPOINT_DDL = (
+    f"CREATE DATABASE IF NOT EXISTS {CHECKPOINT_DB} CHARACTER SET utf8mb4",
+    f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_DB}.checkpoints ("
+    "workflow VARCHAR(255) NOT NULL PRIMARY KEY, position LONGTEXT, state LONGTEXT, "
+    "updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) "
+    "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
+)
+_DELETE_SLICE = 1000
+APPLY_SESSION = (
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
+    "foreign_key_checks = 0, time_zone = '+00:00'"
+)
+
+
+class MySQLApplier:
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.conn = connect(url, database=False)
+        cur = self.conn.cursor()
+        for ddl in CHECKPOINT_DDL:
+            cur.execute(ddl)
+        cur.execute(APPLY_SESSION)
+        cur.close()
+        self._upserts: dict[tuple[str, str], str] = {}
+
+    def read_checkpoint(self, workflow: str) -> Checkpoint | None:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(
+                f"SELECT position, state FROM {CHECKPOINT_DB}.checkpoints WHERE workflow = %s",
+                (workflow,),
+            )
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        return None if row is None else Checkpoint.from_text(workflow, row[0], row[1])
+
+    def apply(self, batch: ApplyBatch) -> None:
+        """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
+        current = ""
+        cur = self.conn.cursor()
+        try:
+            cur.execute("START TRANSACTION")
+            for tb in batch.tables:
+                current = f"{tb.target.namespace}.{tb.target.table}"
+                self._apply_table(cur, tb)
+            current = "checkpoint"
+            position, state = batch.checkpoint.to_text()
+            cur.execute(
+                f"INSERT INTO {CHECKPOINT_DB}.checkpoints (workflow, position, state) "
+                "VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE position = VALUES(position), "
+                "state = VALUES(state)",
+                (batch.checkpoint.workflow, position, state),
+            )
+            cur.execute("COMMIT")
+        except MySQLdb.Error as exc:
+            with contextlib.suppress(MySQLdb.Error):
+                cur.execute("ROLLBACK")
+            raise SchemaError(
+                f"applying changes to {current} failed: {exc.args[-1] if exc.args else exc}",
+                hint="nothing of this batch was applied (one transaction); fix the target and "
+                "resume",
+                obj=current,
+            ) from None
+        finally:
+            cur.close()
+
+    def _apply_table(self, cur: Any, tb: TableBatch) -> None:
+        t = tb.target
+        table = f"{qp(t.namespace)}.{qp(t.table)}"  # goes through %s formatting
+        if tb.truncate:
+            # TRUNCATE would commit implicitly; DELETE keeps the batch atomic
+            cur.execute(f"DELETE FROM {table}".replace("%%", "%"))
+        keys = ", ".join(qp(k) for k in t.key)
+        tuple_sql = "(" + ", ".join(["%s"] * len(t.key)) + ")"
+        for i in range(0, len(tb.deletes), _DELETE_SLICE):
+            part = tb.deletes[i : i + _DELETE_SLICE]
+            cur.execute(
+                f"DELETE FROM {table} WHERE ({keys}) IN ({', '.join([tuple_sql] * len(part))})",
+                [v for k in part for v in k],
+            )
+        if tb.upserts:
+            cur.executemany(self._upsert_sql(tb, table), tb.upserts)
+
+    def _upsert_sql(self, tb: TableBatch, table: str) -> str:
+        key = (tb.target.namespace, tb.target.table)
+        stmt = self._upserts.get(key)
+        if stmt is None:
+            t = tb.target
+            cols = ", ".join(qp(c) for c in t.columns)
+            marks = ", ".join(["%s"] * len(t.columns))
+            others = [c for c in t.columns if c not in t.key] or list(t.key[:1])
+            updates = ", ".join(f"{qp(c)} = VALUES({qp(c)})" for c in others)
+            stmt = self._upserts[key] = (
+                f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
+            )
+        return stmt
+
+    def close(self) -> None:
+        with contextlib.suppress(MySQLdb.Error):
+            self.conn.close()

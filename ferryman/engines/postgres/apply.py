@@ -1,0 +1,116 @@
+"""Applying change batches to PostgreSQL: the rows and the checkpoint in one transaction.
+
+Deletes run before upserts (compaction leaves no key in both). Upserts are
+``INSERT .. ON CONFLICT (key) DO UPDATE``; psycopg's ``executemany`` pipelines them. The
+checkpoint lives in ``_ferryman.checkpoints`` of the target database, so a crash at any instant
+leaves rows and position consistent: replay from the stored position is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ferryman.core.apply import ApplyBatch, Checkpoint, TableBatch
+from ferryman.core.errors import SchemaError
+from ferryman.core.url import DatabaseURL
+from ferryman.engines.postgres.connection import connect
+
+CHECKPOINT_SCHEMA = "_ferryman"
+CHECKPOINT_DDL = (
+    f"CREATE SCHEMA IF NOT EXISTS {CHECKPOINT_SCHEMA}",
+    f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_SCHEMA}.checkpoints ("
+    "workflow text PRIMARY KEY, position jsonb, state jsonb, "
+    "updated_at timestamptz NOT NULL DEFAULT now())",
+)
+
+
+class PostgresApplier:
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.conn: psycopg.Connection[Any] = connect(url)
+        for ddl in CHECKPOINT_DDL:
+            self.conn.execute(ddl)
+        self._upserts: dict[tuple[str, str], sql.Composed] = {}
+        self._deletes: dict[tuple[str, str], sql.Composed] = {}
+
+    def read_checkpoint(self, workflow: str) -> Checkpoint | None:
+        row = self.conn.execute(
+            f"SELECT position::text, state::text FROM {CHECKPOINT_SCHEMA}.checkpoints "
+            "WHERE workflow = %s",
+            [workflow],
+        ).fetchone()
+        return None if row is None else Checkpoint.from_text(workflow, row[0], row[1])
+
+    def apply(self, batch: ApplyBatch) -> None:
+        """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
+        current = ""
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                for tb in batch.tables:
+                    current = f"{tb.target.namespace}.{tb.target.table}"
+                    self._apply_table(cur, tb)
+                current = "checkpoint"
+                position, state = batch.checkpoint.to_text()
+                cur.execute(
+                    f"INSERT INTO {CHECKPOINT_SCHEMA}.checkpoints AS c (workflow, position, state)"
+                    " VALUES (%s, %s::jsonb, %s::jsonb) ON CONFLICT (workflow) DO UPDATE SET "
+                    "position = EXCLUDED.position, state = EXCLUDED.state, updated_at = now()",
+                    [batch.checkpoint.workflow, position, state],
+                )
+        except psycopg.Error as exc:
+            raise SchemaError(
+                f"applying changes to {current} failed: "
+                f"{exc.diag.message_primary or str(exc).strip()}",
+                hint="nothing of this batch was applied (one transaction); fix the target and "
+                "resume",
+                obj=current,
+            ) from None
+
+    def _apply_table(self, cur: psycopg.Cursor[Any], tb: TableBatch) -> None:
+        t = tb.target
+        table = sql.SQL("{}.{}").format(sql.Identifier(t.namespace), sql.Identifier(t.table))
+        if tb.truncate:
+            cur.execute(sql.SQL("TRUNCATE {}").format(table))
+        if tb.deletes:
+            cur.executemany(self._delete_sql(tb, table), tb.deletes)
+        if tb.upserts:
+            cur.executemany(self._upsert_sql(tb, table), tb.upserts)
+
+    def _delete_sql(self, tb: TableBatch, table: sql.Composable) -> sql.Composed:
+        key = (tb.target.namespace, tb.target.table)
+        stmt = self._deletes.get(key)
+        if stmt is None:
+            cond = sql.SQL(" AND ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(k)) for k in tb.target.key
+            )
+            stmt = self._deletes[key] = sql.SQL("DELETE FROM {} WHERE {}").format(table, cond)
+        return stmt
+
+    def _upsert_sql(self, tb: TableBatch, table: sql.Composable) -> sql.Composed:
+        key = (tb.target.namespace, tb.target.table)
+        stmt = self._upserts.get(key)
+        if stmt is None:
+            t = tb.target
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in t.columns)
+            marks = sql.SQL(", ").join(sql.Placeholder() for _ in t.columns)
+            keys = sql.SQL(", ").join(sql.Identifier(k) for k in t.key)
+            others = [c for c in t.columns if c not in t.key]
+            action: sql.Composable
+            if others:
+                action = sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others
+                )
+            else:
+                action = sql.SQL("DO NOTHING")
+            stmt = self._upserts[key] = sql.SQL(
+                "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) ON CONFLICT ({}) {}"
+            ).format(table, cols, marks, keys, action)
+        return stmt
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
