@@ -1,0 +1,315 @@
+"""The PostgreSQL change stream against a real server (wal_level=logical): pgoutput end to end."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from datetime import time as dtime
+from typing import Any
+
+import pytest
+
+from ferryman.core.change import UNCHANGED, Change, Op, Transaction
+from ferryman.core.findings import Level
+from ferryman.core.position import LSN
+from ferryman.core.url import DatabaseURL, parse_url
+from ferryman.engines.postgres.connection import connect
+from ferryman.engines.postgres.logical.pgoutput import Relation
+from ferryman.engines.postgres.logical.stream import (
+    PgOutputStream,
+    SlotMissing,
+    create_publication,
+    create_slot,
+    drop_publication,
+    drop_slot,
+    replica_identity_findings,
+)
+from ferryman.testing.rows import POSTGRES_COLUMNS, POSTGRES_ROWS
+from ferryman.testing.samples import POSTGRES_EVERY_TYPE
+from tests.conftest import PostgresDatabase
+
+SLOT = "ferryman_test"
+PUB = "ferryman_pub"
+
+
+@pytest.fixture
+def src(pg_db: PostgresDatabase) -> Iterator[tuple[PostgresDatabase, DatabaseURL]]:
+    url = parse_url(pg_db.url)
+    yield pg_db, url
+    drop_slot(url, SLOT)  # also proves drop_slot is idempotent when a test dropped it
+
+
+def read_all(url: DatabaseURL, **kwargs: Any) -> list[Transaction]:
+    with PgOutputStream(url, SLOT, PUB, until_caught_up=True, **kwargs) as stream:
+        return list(stream.transactions())
+
+
+def changes(txns: list[Transaction]) -> list[Change]:
+    return [c for t in txns for c in t.changes]
+
+
+# Columns read plainly; the decoder keeps the others as the server's text, read with
+# format('%s', ...) (the type's output function, as pgoutput sends it; ::text differs for inet).
+CONVERTED = {
+    "id",
+    "big_id",
+    "ident_always",
+    "ident_default",
+    "t_small",
+    "t_int",
+    "t_big",
+    "t_num",
+    "t_num_ps",
+    "t_real",
+    "t_double",
+    "t_bool",
+    "t_date",
+    "t_ts",
+    "t_ts3",
+    "t_tstz",
+    "t_tstz3",
+    "t_bytea",
+    "t_char",  # kept as text, padding included (a ::text cast would strip it)
+}
+
+
+def selected(url: DatabaseURL, columns: tuple[str, ...], where: str) -> tuple[Any, ...]:
+    """The row as plain psycopg reads it; text-kept columns (and time, for 24:00) as text."""
+    exprs = ", ".join(
+        c if c in CONVERTED else f"CASE WHEN {c} IS NOT NULL THEN format('%s', {c}) END"
+        for c in columns
+    )
+    with contextlib.closing(connect(url)) as conn:
+        row = conn.execute(f"SELECT {exprs} FROM everything WHERE {where}").fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def normalized(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """time values as PostgreSQL prints them (the SELECT side reads time as text)."""
+    return tuple(v.isoformat() if isinstance(v, dtime) else v for v in row)
+
+
+def test_every_type_decodes_like_a_select(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    db, url = src
+    for statement in POSTGRES_EVERY_TYPE:
+        db.execute(statement)
+    create_publication(url, PUB, [("public", "everything")])
+    start = create_slot(url, SLOT)
+    for row in POSTGRES_ROWS:
+        db.execute(f"INSERT INTO everything ({POSTGRES_COLUMNS}) VALUES {row}")
+    txns = read_all(url)
+    assert [len(t.changes) for t in txns] == [1, 1, 1]
+    assert all(isinstance(t.position, LSN) and t.position > start for t in txns)
+    assert [t.position for t in txns] == sorted(t.position for t in txns)
+    for change in changes(txns):
+        assert change.op is Op.INSERT and change.table == "everything"
+        assert change.namespace == "public" and change.after is not None
+        assert "t_gen" not in change.columns  # generated columns are not published
+        ident = change.after[change.columns.index("id")]
+        assert normalized(change.after) == selected(url, change.columns, f"id = {ident}")
+
+    first = txns[-1].position
+    assert isinstance(first, LSN)
+    db.execute("UPDATE everything SET t_int = 7, t_text = 'changed' WHERE id IN (1, 2)")
+    db.execute("UPDATE everything SET id = 30 WHERE id = 3")
+    txns = read_all(url, start=first)
+    assert [len(t.changes) for t in txns] == [2, 1]
+    updates = txns[0].changes + txns[1].changes
+    for change in updates:
+        assert change.op is Op.UPDATE and change.after is not None
+        ident = change.after[0]
+        assert normalized(change.after) == selected(url, change.columns, f"id = {ident}")
+    assert updates[0].before is None  # key unchanged, REPLICA IDENTITY DEFAULT: no old row
+    moved = updates[2]
+    assert moved.before_key_only and moved.before is not None
+    assert moved.before[0] == 3 and set(moved.before[1:]) == {None}
+    last = txns[-1].position
+    db.execute("DELETE FROM everything WHERE id = 1")
+    ((deleted,),) = [t.changes for t in read_all(url, start=last)]
+    assert deleted.op is Op.DELETE and deleted.before_key_only and deleted.after is None
+    assert deleted.before is not None and deleted.before[0] == 1
+
+
+def test_transactions_group_changes_with_truncate_and_messages_in_order(
+    src: tuple[PostgresDatabase, DatabaseURL],
+) -> None:
+    db, url = src
+    db.execute("CREATE TABLE a (id int PRIMARY KEY, v text)")
+    db.execute("CREATE TABLE b (id int PRIMARY KEY)")
+    create_publication(url, PUB, [("public", "a"), ("public", "b")])
+    create_slot(url, SLOT)
+    with contextlib.closing(connect(url)) as conn:
+        with conn.transaction():
+            conn.execute("INSERT INTO a VALUES (1, 'x'), (2, 'y')")
+            conn.execute("SELECT pg_logical_emit_message(true, 'ferryman', 'wm-1')")
+            conn.execute("INSERT INTO b VALUES (10)")
+            conn.execute("UPDATE a SET v = 'z' WHERE id = 2")
+        conn.execute("SELECT pg_logical_emit_message(true, 'ferryman', 'wm-2')")
+        conn.execute("TRUNCATE a, b")
+    txns = read_all(url)
+    assert len(txns) == 3
+    first = [(c.op, c.table, c.after, c.sql) for c in txns[0].changes]
+    assert first == [
+        (Op.INSERT, "a", (1, "x"), None),
+        (Op.INSERT, "a", (2, "y"), None),
+        (Op.MESSAGE, "", None, "wm-1"),
+        (Op.INSERT, "b", (10,), None),
+        (Op.UPDATE, "a", (2, "z"), None),
+    ]
+    assert txns[0].changes[2].prefix == "ferryman"
+    assert txns[0].xid is not None and txns[0].commit_time is not None
+    assert abs(txns[0].commit_time - time.time()) < 60
+    assert [(c.op, c.sql) for c in txns[1].changes] == [(Op.MESSAGE, "wm-2")]
+    assert sorted((c.op, c.table) for c in txns[2].changes) == [
+        (Op.TRUNCATE, "a"),
+        (Op.TRUNCATE, "b"),
+    ]
+
+
+def toast_table(db: PostgresDatabase, url: DatabaseURL, identity: str) -> str:
+    db.execute("CREATE TABLE doc (id int PRIMARY KEY, n int, body text)")
+    db.execute("ALTER TABLE doc ALTER COLUMN body SET STORAGE EXTERNAL")
+    db.execute(f"ALTER TABLE doc REPLICA IDENTITY {identity}")
+    create_publication(url, PUB, [("public", "doc")])
+    create_slot(url, SLOT)
+    big = "".join(f"{i:05d}" for i in range(2000))  # 10 kB, uncompressed: TOASTed
+    db.execute(f"INSERT INTO doc VALUES (1, 1, '{big}')")
+    db.execute("UPDATE doc SET n = 2 WHERE id = 1")
+    return big
+
+
+def test_unchanged_toast_is_marked_with_replica_identity_default(
+    src: tuple[PostgresDatabase, DatabaseURL],
+) -> None:
+    db, url = src
+    big = toast_table(db, url, "DEFAULT")
+    inserted, updated = changes(read_all(url))
+    assert inserted.after == (1, 1, big)
+    assert updated.after == (1, 2, UNCHANGED)
+    findings = replica_identity_findings(url, [("public", "doc")])
+    assert [(f.level, f.check, f.object) for f in findings] == [
+        (Level.WARN, "unchanged_toast", "public.doc")
+    ]
+    assert findings[0].fix == 'ALTER TABLE "public"."doc" REPLICA IDENTITY FULL'
+
+
+def test_unchanged_toast_is_present_with_replica_identity_full(
+    src: tuple[PostgresDatabase, DatabaseURL],
+) -> None:
+    db, url = src
+    big = toast_table(db, url, "FULL")
+    _inserted, updated = changes(read_all(url))
+    assert updated.before == (1, 1, big) and not updated.before_key_only
+    assert updated.after == (1, 2, big)
+    assert replica_identity_findings(url, [("public", "doc")]) == []
+
+
+def test_table_without_key_is_reported(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    db, url = src
+    db.execute("CREATE TABLE nokey (a int)")
+    (finding,) = replica_identity_findings(url, [("public", "nokey")])
+    assert (finding.level, finding.check) == (Level.FAIL, "replica_identity")
+    assert finding.fix is not None and "REPLICA IDENTITY FULL" in finding.fix
+
+
+def slot_flush(db: PostgresDatabase) -> LSN | None:
+    rows = db.execute(
+        f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{SLOT}'"
+    )
+    return LSN.parse(str(rows[0][0])) if rows and rows[0][0] else None
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_confirm_advances_the_slot_and_resume_delivers_exactly_the_rest(
+    src: tuple[PostgresDatabase, DatabaseURL],
+) -> None:
+    db, url = src
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    create_publication(url, PUB, [("public", "t")])
+    start = create_slot(url, SLOT)
+    for i in range(1, 6):
+        db.execute(f"INSERT INTO t VALUES ({i})")
+    with PgOutputStream(url, SLOT, PUB, until_caught_up=True) as stream:
+        txns = list(stream.transactions())
+        assert len(txns) == 5
+        # Nothing confirmed yet: the slot has not passed the first transaction (keepalives were
+        # answered; psycopg2 may have moved it over the WAL before it, which held nothing).
+        flushed = slot_flush(db)
+        assert flushed is not None and start <= flushed < txns[0].position
+        second = txns[1].position
+        assert isinstance(second, LSN)
+        stream.confirm(second)
+        assert wait_for(lambda: slot_flush(db) == second), slot_flush(db)
+    # A new session from the confirmed position: exactly transactions 3, 4, 5.
+    later = read_all(url, start=second)
+    assert [c.after for c in changes(later)] == [(3,), (4,), (5,)]
+    # Without a start position the slot's confirmed position is used: the same three.
+    again = read_all(url)
+    assert [c.after for c in changes(again)] == [(3,), (4,), (5,)]
+    # Reading without confirming never passes an unconfirmed transaction. (psycopg2 may move the
+    # flush position over WAL that held nothing for the slot, when all it read is confirmed.)
+    flushed = slot_flush(db)
+    assert flushed is not None and second <= flushed < txns[2].position
+
+
+def test_stop_at_stops_after_that_transaction(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    db, url = src
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    create_publication(url, PUB, [("public", "t")])
+    create_slot(url, SLOT)
+    for i in range(1, 4):
+        db.execute(f"INSERT INTO t VALUES ({i})")
+    positions = [t.position for t in read_all(url)]
+    stop = positions[1]
+    assert isinstance(stop, LSN)
+    with PgOutputStream(url, SLOT, PUB, stop_at=stop) as stream:
+        got = list(stream.transactions())
+    assert [t.position for t in got] == positions[:2]
+
+
+def test_relation_change_is_detected(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    db, url = src
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    create_publication(url, PUB, [("public", "t")])
+    create_slot(url, SLOT)
+    db.execute("INSERT INTO t VALUES (1)")
+    db.execute("ALTER TABLE t ADD COLUMN v text")
+    db.execute("INSERT INTO t VALUES (2, 'two')")
+    seen: list[tuple[Relation, Relation]] = []
+    txns = read_all(url, on_relation_change=lambda old, new: seen.append((old, new)))
+    assert [c.after for c in changes(txns)] == [(1,), (2, "two")]
+    assert [(old.names, new.names) for old, new in seen] == [(("id",), ("id", "v"))]
+
+
+def test_missing_slot_raises_naming_it(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    db, url = src
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    create_publication(url, PUB, [("public", "t")])
+    with pytest.raises(SlotMissing, match=SLOT) as info:
+        read_all(url)
+    assert info.value.hint is not None and "move create" in info.value.hint
+
+
+def test_publication_and_slot_lifecycle(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    db, url = src
+    db.execute('CREATE TABLE "Odd ""name""" (id int PRIMARY KEY)')
+    create_publication(url, PUB, [("public", 'Odd "name"')])
+    assert db.execute(f"SELECT tablename FROM pg_publication_tables WHERE pubname = '{PUB}'") == [
+        ('Odd "name"',)
+    ]
+    drop_publication(url, PUB)
+    drop_publication(url, PUB)  # idempotent
+    create_slot(url, SLOT)
+    drop_slot(url, SLOT)
+    drop_slot(url, SLOT)  # idempotent
+    assert db.execute(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{SLOT}'") == []
