@@ -17,6 +17,12 @@ say() { printf 'bench-setup: %s\n' "$*"; }
 PACKAGES=(mydumper pgloader mariadb-client postgresql-client-15)
 
 missing=()
+# python-mysql-replication: the peer of bench/binlog_decode.py (bench only, not a dependency)
+if ! .venv/bin/python -c "import pymysqlreplication" 2>/dev/null; then
+    say "installing mysql-replication==1.0.17 into .venv"
+    .venv/bin/pip install -q "mysql-replication==1.0.17"
+fi
+
 for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
     [[ "$status" == installed ]] || missing+=("$pkg")

@@ -1,0 +1,437 @@
+"""Reading a MySQL/MariaDB binlog over the replication protocol (the I/O around the decoder).
+
+:class:`BinlogStream` connects with PyMySQL as a replica (COM_REGISTER_SLAVE + COM_BINLOG_DUMP),
+feeds every event to the pure :class:`~.decoder.BinlogDecoder` and groups the decoded changes into
+:class:`~ferryman.core.change.Transaction` objects:
+
+- GTID (MariaDB, which writes no BEGIN) or ``BEGIN`` … row events … XID or ``COMMIT`` → one
+  transaction whose ``position`` is the end of its commit event (where a stream resumes), with
+  the GTID position *after* it (MariaDB: one ``domain-server-seq`` per domain).
+- any other statement (DDL) → a transaction with one ``Op.DDL`` change (``TRUNCATE t`` →
+  ``Op.TRUNCATE``); DDL is not filtered by ``tables``.
+- transactions whose rows were all filtered out are still yielded (empty), so a consumer can
+  checkpoint their position.
+
+Reconnect: when the connection drops (network error, server restart) the stream reconnects with
+exponential backoff (0.5 s doubling to ``max_backoff``, at most ``reconnect_attempts`` tries in a
+row) and resumes at the position of the last transaction it yielded — by file:pos, or by GTID when
+started with ``use_gtid`` — so a transaction is never yielded twice or half. Server errors other
+than a lost connection are raised as ferryman errors; a purged binlog (error 1236) raises
+:class:`BinlogPositionLost`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pymysql
+
+from ferryman.core.change import Change, Op, Transaction
+from ferryman.core.errors import ConnectError, FerrymanError, PermissionDenied
+from ferryman.core.position import BinlogPosition
+from ferryman.core.url import DatabaseURL, parse_url
+from ferryman.engines.mysql.binlog.decoder import (
+    CHECKSUM_CRC32,
+    CHECKSUM_OFF,
+    LOG_EVENT_ARTIFICIAL_F,
+    BinlogDecoder,
+    Event,
+    FormatDescription,
+    Gtid,
+    GtidList,
+    Query,
+    Rotate,
+    RowsEvent,
+    Xid,
+)
+
+log = logging.getLogger(__name__)
+
+COM_BINLOG_DUMP = 0x12
+COM_REGISTER_SLAVE = 0x15
+BINLOG_DUMP_NON_BLOCK = 1
+_ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236
+_ER_SPECIFIC_ACCESS_DENIED = 1227
+_ER_ACCESS_DENIED = 1045
+_LOST = (2006, 2013, 2003, 2055, 1927, 1053)  # gone away, lost, can't connect, shutdown
+_TRUNCATE = re.compile(
+    r"\s*TRUNCATE\s+(?:TABLE\s+)?(?:`((?:[^`]|``)+)`|(\w+))"
+    r"(?:\s*\.\s*(?:`((?:[^`]|``)+)`|(\w+)))?\s*;?\s*$",
+    re.IGNORECASE,
+)
+
+
+class BinlogPositionLost(FerrymanError):
+    """The server no longer has the binlog the stream must resume from (purged or rotated away),
+    or refuses the position."""
+
+
+def _is_mariadb(conn: Any) -> bool:
+    return "mariadb" in str(conn.get_server_info()).lower()
+
+
+def _query(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall())
+
+
+def _url(url: DatabaseURL | str) -> DatabaseURL:
+    return parse_url(url) if isinstance(url, str) else url
+
+
+def connect(url: DatabaseURL | str, *, read_timeout: float | None = None) -> Any:
+    """A PyMySQL autocommit connection for ``url`` (no database selected)."""
+    u = _url(url)
+    try:
+        return pymysql.connect(
+            host=u.host,
+            port=u.port,
+            user=u.user or "root",
+            password=u.password or "",
+            autocommit=True,
+            charset="utf8mb4",
+            connect_timeout=int(u.options.get("connect_timeout", "10")),
+            read_timeout=read_timeout,
+        )
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else None
+        if code == _ER_ACCESS_DENIED:
+            raise ConnectError(
+                f"login refused by {u.host}:{u.port} for user '{u.user or 'root'}' ({u})",
+                hint="check the user name and password in the URL",
+            ) from None
+        raise ConnectError(
+            f"cannot reach MySQL/MariaDB at {u.host}:{u.port} ({u}): {exc}",
+            hint="check host and port, that the server is running and that no firewall blocks it",
+        ) from None
+
+
+def current_position(url: DatabaseURL | str) -> BinlogPosition:
+    """The server's current binlog end (``SHOW MASTER STATUS``) with its GTID position."""
+    conn = connect(url)
+    try:
+        rows = _query(conn, "SHOW MASTER STATUS")
+        if not rows:
+            raise FerrymanError(
+                f"binary logging is off on {_url(url)}", hint="start the server with log_bin"
+            )
+        file, pos = str(rows[0][0]), int(rows[0][1])
+        if _is_mariadb(conn):
+            gtid = _query(conn, "SELECT @@gtid_binlog_pos")[0][0]
+        else:
+            gtid = str(rows[0][4]).replace("\n", "") if len(rows[0]) > 4 else None
+        return BinlogPosition(file, pos, gtid or None)
+    finally:
+        conn.close()
+
+
+class BinlogStream:
+    """An iterator of the transactions in a server's binlog from ``start``.
+
+    ``start``: where to begin (a position a previous :class:`Transaction` gave, or
+    :func:`current_position`); with ``use_gtid`` (MariaDB) the stream starts and resumes from
+    ``start.gtid`` instead of file:pos. ``server_id``: the replica id to register with (default: a
+    random id that differs from the server's; two replicas with the same id disconnect each
+    other). ``tables``: (namespace, table) pairs whose rows to decode; rows of other tables are
+    skipped undecoded. ``stop_at``: stop after the transaction that reaches this position.
+    ``blocking``: wait for new events (heartbeats every ``heartbeat`` seconds keep the connection
+    checked), or stop at the current end of the log.
+
+    ``position`` is always where the stream would resume: after the last yielded transaction.
+    """
+
+    def __init__(
+        self,
+        url: DatabaseURL | str,
+        start: BinlogPosition,
+        *,
+        server_id: int | None = None,
+        tables: Iterable[tuple[str, str]] | None = None,
+        stop_at: BinlogPosition | None = None,
+        blocking: bool = True,
+        use_gtid: bool = False,
+        heartbeat: float = 5.0,
+        reconnect_attempts: int = 8,
+        max_backoff: float = 30.0,
+        verify_checksum: bool = True,
+    ) -> None:
+        if use_gtid and not start.gtid:
+            raise ValueError("use_gtid needs a start position with a gtid")
+        self.url = _url(url)
+        self.position = start
+        self.server_id = server_id
+        self.tables = None if tables is None else frozenset(tables)
+        self.stop_at = stop_at
+        self.blocking = blocking
+        self.use_gtid = use_gtid
+        self.heartbeat = heartbeat
+        self.reconnect_attempts = reconnect_attempts
+        self.max_backoff = max_backoff
+        self.verify_checksum = verify_checksum
+        self.reconnects = 0
+        self._conn: Any = None
+        self._mariadb = False
+        self._collations: dict[int, str] = {}
+        self._checksum = "NONE"
+
+    # -- lifecycle --
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # closing a broken socket
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> BinlogStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Transaction]:
+        failures = 0
+        while True:
+            try:
+                self._open()
+                for tx in self._read():
+                    failures = 0
+                    yield tx
+                    if self.stop_at is not None and tx.position >= self.stop_at:
+                        return
+                return
+            except pymysql.err.MySQLError as exc:
+                self.close()
+                code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+                if code == _ER_MASTER_FATAL_ERROR_READING_BINLOG:
+                    raise self._lost(exc) from None
+                if code == _ER_SPECIFIC_ACCESS_DENIED:
+                    raise PermissionDenied(
+                        f"user '{self.url.user}' may not read the binlog of {self.url}: {exc}",
+                        hint=f"GRANT REPLICATION SLAVE ON *.* TO '{self.url.user}'",
+                    ) from None
+                if code not in _LOST and not isinstance(exc, pymysql.err.InterfaceError):
+                    raise ConnectError(
+                        f"binlog stream from {self.url} failed: {exc}",
+                        hint="check the server's error log",
+                    ) from None
+                failures += 1
+                if failures > self.reconnect_attempts:
+                    raise ConnectError(
+                        f"lost the binlog stream from {self.url} and could not reconnect "
+                        f"after {self.reconnect_attempts} tries: {exc}",
+                        hint=f"check the server; resume from {self.position}",
+                    ) from None
+                delay = min(self.max_backoff, 0.5 * 2 ** (failures - 1))
+                log.warning(
+                    "binlog stream from %s lost (%s); reconnecting in %.1fs from %s",
+                    self.url,
+                    exc,
+                    delay,
+                    self.position,
+                )
+                self.reconnects += 1
+                time.sleep(delay)
+            except ConnectError:
+                failures += 1
+                if failures > self.reconnect_attempts:
+                    raise
+                time.sleep(min(self.max_backoff, 0.5 * 2 ** (failures - 1)))
+            finally:
+                self.close()
+
+    def _lost(self, exc: Exception) -> BinlogPositionLost:
+        where = f"GTID {self.position.gtid}" if self.use_gtid else f"{self.position}"
+        return BinlogPositionLost(
+            f"{self.url} can no longer send its binlog from {where}: {exc}",
+            hint="the binlog was purged before the stream read it: restart the move from a new "
+            "copy, and raise the source's binlog retention (binlog_expire_logs_seconds / "
+            "expire_logs_days) above the longest expected pause",
+            obj=str(self.position),
+        )
+
+    # -- connecting --
+
+    def _open(self) -> None:
+        read_timeout = max(3 * self.heartbeat, 10.0) if self.blocking else 60.0
+        conn = self._conn = connect(self.url, read_timeout=read_timeout)
+        self._mariadb = _is_mariadb(conn)
+        server_id = int(_query(conn, "SELECT @@server_id")[0][0])
+        if self.server_id is None:
+            while self.server_id is None or self.server_id == server_id:
+                self.server_id = random.randrange(1 << 16, 1 << 31)
+        if not self._collations:
+            rows = _query(
+                conn,
+                "SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS "
+                "WHERE ID IS NOT NULL",
+            )
+            self._collations = {int(i): str(cs) for i, cs in rows}
+        self._checksum = str(_query(conn, "SELECT @@global.binlog_checksum")[0][0]).upper()
+        _query(conn, "SET @master_binlog_checksum = @@global.binlog_checksum")
+        _query(conn, f"SET @master_heartbeat_period = {int(self.heartbeat * 1e9)}")
+        if self._mariadb:
+            _query(conn, "SET @mariadb_slave_capability = 4")
+            if self.use_gtid:
+                gtid = (self.position.gtid or "").replace("'", "")
+                _query(conn, f"SET @slave_connect_state = '{gtid}'")
+                _query(conn, "SET @slave_gtid_strict_mode = 0")
+                _query(conn, "SET @slave_gtid_ignore_duplicates = 0")
+        self._register(conn)
+        flags = 0 if self.blocking else BINLOG_DUMP_NON_BLOCK
+        if self.use_gtid:
+            file, pos = b"", 4
+        else:
+            file, pos = self.position.file.encode(), self.position.pos
+            if pos >= 1 << 32:
+                raise FerrymanError(
+                    f"binlog offset {pos} does not fit COM_BINLOG_DUMP",
+                    hint="resume by GTID",
+                )
+        conn._execute_command(
+            COM_BINLOG_DUMP, struct.pack("<IHI", pos, flags, self.server_id) + file
+        )
+
+    def _register(self, conn: Any) -> None:
+        host = b"ferryman"
+        user = (self.url.user or "").encode()
+        payload = (
+            struct.pack("<I", self.server_id)
+            + bytes([len(host)])
+            + host
+            + bytes([len(user)])
+            + user
+            + b"\x00"  # password
+            + struct.pack("<HII", 0, 0, 0)  # port, rank, master id
+        )
+        conn._execute_command(COM_REGISTER_SLAVE, payload)
+        conn._read_packet()  # OK (an error packet raises)
+
+    # -- reading --
+
+    def _initial_gtid_state(self) -> dict[int, str]:
+        gtid = self.position.gtid
+        if not gtid and self._mariadb and not self.use_gtid:
+            p = self.position
+            conn = connect(self.url)
+            try:
+                gtid = _query(conn, f"SELECT BINLOG_GTID_POS('{p.file}', {int(p.pos)})")[0][0]
+            finally:
+                conn.close()
+        return _parse_gtid_state(gtid or "")
+
+    def _read(self) -> Iterator[Transaction]:
+        conn = self._conn
+        read_packet = conn._read_packet
+        decoder = BinlogDecoder(
+            tables=self.tables,
+            collations=self._collations,
+            verify_checksum=self.verify_checksum,
+            checksum=CHECKSUM_CRC32 if self._checksum == "CRC32" else CHECKSUM_OFF,
+        )
+        decode = decoder.decode
+        state = self._initial_gtid_state() if self._mariadb else {}
+        mysql_gtid: str | None = self.position.gtid if not self._mariadb else None
+        file = self.position.file
+        tx: list[Change] | None = None
+        tx_gtid: Gtid | None = None
+        standalone = False
+        stop = self.stop_at
+
+        def finish(end: int, ts: int, xid: str | None) -> Transaction:
+            nonlocal tx, tx_gtid, mysql_gtid
+            if tx_gtid is not None:
+                if self._mariadb:
+                    state[tx_gtid.domain] = tx_gtid.gtid
+                else:
+                    mysql_gtid = tx_gtid.gtid
+            gtid = ",".join(state[d] for d in sorted(state)) if self._mariadb else mysql_gtid
+            position = BinlogPosition(file, end, gtid or None)
+            self.position = position
+            out = Transaction(position, tx or [], xid or (tx_gtid.gtid if tx_gtid else None))
+            out.commit_time = float(ts)
+            tx, tx_gtid = None, None
+            return out
+
+        while True:
+            data = read_packet().get_all_data()
+            if data[0] == 0xFE and len(data) < 9:  # EOF: end of log (non-blocking)
+                return
+            ev: Event = decode(data, 1)
+            h = ev.header
+            if isinstance(ev, RowsEvent):
+                if tx is None:
+                    tx = []
+                tx.extend(ev.changes)
+                continue
+            if isinstance(ev, Xid):
+                yield finish(h.log_pos, h.timestamp, str(ev.xid))
+                continue
+            if isinstance(ev, Gtid):
+                tx, tx_gtid, standalone = [], ev, ev.standalone
+                continue
+            if isinstance(ev, Query):
+                sql = ev.sql.strip()
+                upper = sql[:9].upper()
+                if upper == "BEGIN":
+                    tx, standalone = [], False
+                    continue
+                if upper in ("COMMIT", "ROLLBACK") and not standalone:
+                    yield finish(h.log_pos, h.timestamp, None)
+                    continue
+                if (
+                    tx is not None
+                    and not standalone
+                    and upper.startswith(("SAVEPOINT", "ROLLBACK"))
+                ):
+                    continue
+                if tx is None:
+                    tx = []
+                tx.append(_statement_change(ev))
+                if tx_gtid is None or standalone:
+                    yield finish(h.log_pos, h.timestamp, None)
+                continue
+            if isinstance(ev, Rotate):
+                file = ev.next_file
+                if not (h.flags & LOG_EVENT_ARTIFICIAL_F or h.log_pos == 0):
+                    self.position = BinlogPosition(file, ev.next_pos, self.position.gtid)
+                continue
+            if isinstance(ev, GtidList) and self._mariadb and tx is None:
+                for g in ev.gtids:
+                    state[int(g.split("-", 1)[0])] = g
+                continue
+            if isinstance(ev, FormatDescription):
+                continue
+            if (
+                stop is not None
+                and tx is None
+                and h.log_pos
+                and BinlogPosition(file, h.log_pos) >= stop
+            ):
+                return
+
+
+def _parse_gtid_state(text: str) -> dict[int, str]:
+    state: dict[int, str] = {}
+    for part in text.replace("\n", "").split(","):
+        part = part.strip()
+        if part and re.fullmatch(r"\d+-\d+-\d+", part):
+            state[int(part.split("-", 1)[0])] = part
+    return state
+
+
+def _statement_change(ev: Query) -> Change:
+    m = _TRUNCATE.match(ev.sql)
+    if m:
+        first = (m.group(1) or "").replace("``", "`") or m.group(2)
+        second = (m.group(3) or "").replace("``", "`") or m.group(4)
+        ns, table = (first, second) if second else (ev.schema, first)
+        return Change(Op.TRUNCATE, ns, table, (), sql=ev.sql)
+    return Change(Op.DDL, ev.schema, "", (), sql=ev.sql)
