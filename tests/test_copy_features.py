@@ -249,3 +249,20 @@ def test_postgres_copy_during_writes_equals_source_at_printed_position(
     maybe = expected_state(initial, writer.ops, lambda p: p[0] < position)
     assert got in (sure, maybe)
     assert any(p[0] > position for p, *_ in writer.ops), "writes ran past the copy"
+
+
+def test_rename_applies_to_foreign_key_references(
+    mysql_db: MySQLDatabase, pg_db: PostgresDatabase
+) -> None:
+    mysql_db.execute("CREATE TABLE parent (id INT PRIMARY KEY)")
+    mysql_db.execute(
+        "CREATE TABLE child (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES parent (id))"
+    )
+    mysql_db.execute("INSERT INTO parent VALUES (1)")
+    mysql_db.execute("INSERT INTO child VALUES (1, 1)")
+    copy_ok(mysql_db.url, pg_db.url + "?schema=r", "--rename", "parent:parent_2024")
+    refs = pg_db.execute(
+        "SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' "
+        "AND conrelid = 'r.child'::regclass"
+    )
+    assert refs == [("r.parent_2024",)]

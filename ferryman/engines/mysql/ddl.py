@@ -420,7 +420,7 @@ class _MyRenderer:
                 selected=self.selected,
                 plan=self.plan,
                 quote=q,
-                qualify=self.qname,
+                qualify=self.qualify,
                 name=bounded_name(fk.name, max_bytes=MAX_IDENT),
             )
             if sql:

@@ -423,7 +423,7 @@ class _PgRenderer:
                 selected=self.selected,
                 plan=self.plan,
                 quote=q,
-                qualify=self.qname,
+                qualify=self.qualify,
                 name=name,
             )
             if sql:
