@@ -369,7 +369,7 @@ class Copier:
             for _ in range(jobs):
                 _put(work, None, stop)
 
-        def read(reader_index: int, out: queue.Queue[Chunk | None]) -> None:
+        def read(reader_index: int, out: queue.Queue[tuple[int, Chunk] | None]) -> None:
             reader = snapshot.readers[reader_index]
             while not stop.is_set():
                 item = _get(work, stop)
@@ -377,28 +377,26 @@ class Copier:
                     break
                 i, rng = item
                 tracker.start(i)
-                chunk = reader.read(copies[i], rng)
-                chunk_index = i
-                _put(out, chunk, stop)
-                del chunk, chunk_index
+                _put(out, (i, reader.read(copies[i], rng)), stop)
             _put(out, None, stop)
 
-        def write(queue_in: queue.Queue[Chunk | None]) -> None:
+        def write(queue_in: queue.Queue[tuple[int, Chunk] | None]) -> None:
             writer = self.dst.open_writer()
             try:
                 while not stop.is_set():
-                    chunk = _get(queue_in, stop)
-                    if chunk is None:
+                    item = _get(queue_in, stop)
+                    if item is None:
                         break
+                    i, chunk = item
                     writer.write(chunk)
                     pause_point("chunk_written")
-                    tracker.done(copies.index(chunk.table), chunk.rows, len(chunk.data))
+                    tracker.done(i, chunk.rows, len(chunk.data))
             finally:
                 writer.close()
 
         threads = [threading.Thread(target=guard(plan_ranges), name="ferryman-plan", daemon=True)]
         for n in range(jobs):
-            pipe: queue.Queue[Chunk | None] = queue.Queue(maxsize=1)
+            pipe: queue.Queue[tuple[int, Chunk] | None] = queue.Queue(maxsize=1)
             threads.append(
                 threading.Thread(
                     target=guard(read, n, pipe), name=f"ferryman-read-{n}", daemon=True
