@@ -19,7 +19,7 @@ After compaction no key is both deleted and upserted, so deletes can run before 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ from ferryman.core.change import UNCHANGED, Change, Op, Row
 from ferryman.core.errors import SchemaError
 
 Key = tuple[Any, ...]
+Converter = Callable[[Any], Any]
+KeyFilter = Callable[["TableTarget", Key], bool]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,22 @@ class TableTarget:
     table: str
     columns: tuple[str, ...]  # target column names, in upsert order
     key: tuple[str, ...]  # target key columns (a subset of ``columns``)
+    # per column of ``columns``: turns a stream value into one the target driver takes
+    # (None: as is); applied to the final rows and keys of a batch, never to compaction keys
+    convert: tuple[Converter | None, ...] = ()
+
+    def converted_row(self, row: Row) -> Row:
+        if not self.convert:
+            return row
+        return tuple(
+            v if f is None or v is None else f(v) for f, v in zip(self.convert, row, strict=True)
+        )
+
+    def converted_key(self, key: Key) -> Key:
+        if not self.convert:
+            return key
+        fs = [self.convert[self.columns.index(k)] for k in self.key]
+        return tuple(v if f is None or v is None else f(v) for f, v in zip(fs, key, strict=True))
 
 
 @dataclass
@@ -110,8 +128,11 @@ class _Projection:
 class Compactor:
     """Folds ordered changes into one :class:`ApplyBatch` per call to :meth:`batch`."""
 
-    def __init__(self, targets: Iterable[TableTarget]) -> None:
+    def __init__(self, targets: Iterable[TableTarget], accept: KeyFilter | None = None) -> None:
+        """``accept(target, key)``: whether a write to ``key`` (source values, target key order)
+        belongs to the target yet (a copy in progress skips keys it has not copied)."""
         self.targets = {(t.source_namespace, t.source_table): t for t in targets}
+        self.accept = accept
         self._projections: dict[tuple[str, str, tuple[str, ...]], _Projection] = {}
         self._pending: dict[tuple[str, str], _Pending] = {}
         self.changes = 0
@@ -131,17 +152,21 @@ class Compactor:
             if change.op not in (Op.INSERT, Op.UPDATE, Op.DELETE):
                 continue
             proj = self._projection(target, change.columns)
+            accept = self.accept
             if change.before is not None:
                 old_key = proj.key(change.before)
-                if change.op is Op.DELETE or (
-                    change.after is not None and proj.key(change.after) != old_key
-                ):
+                if (
+                    change.op is Op.DELETE
+                    or (change.after is not None and proj.key(change.after) != old_key)
+                ) and (accept is None or accept(target, old_key)):
                     pending.state[old_key] = None
             if change.after is not None:
                 after = change.after
-                if any(v is UNCHANGED for v in after):
-                    after = _fill_unchanged(change, target)
-                pending.state[proj.key(after)] = proj.row(after)
+                new_key = proj.key(after)
+                if accept is None or accept(target, new_key):
+                    if any(v is UNCHANGED for v in after):
+                        after = _fill_unchanged(change, target)
+                    pending.state[new_key] = proj.row(after)
             self.changes += 1
 
     def _projection(self, target: TableTarget, columns: tuple[str, ...]) -> _Projection:
@@ -195,6 +220,7 @@ class _Pending:
         self.truncated = True
 
     def table_batch(self) -> TableBatch:
-        deletes = [k for k, v in self.state.items() if v is None]
-        upserts = [v for v in self.state.values() if v is not None]
-        return TableBatch(self.target, self.truncated, deletes, upserts)
+        t = self.target
+        deletes = [t.converted_key(k) for k, v in self.state.items() if v is None]
+        upserts = [t.converted_row(v) for v in self.state.values() if v is not None]
+        return TableBatch(t, self.truncated, deletes, upserts)
