@@ -1,0 +1,244 @@
+"""Change-stream values → values mysqlclient writes exactly into a MySQL/MariaDB target column.
+
+:func:`apply_converters` gives ``TableTarget.convert``: one converter per column, None where the
+stream's value already works. mysqlclient renders values as SQL literals: int, Decimal (``f``
+format, exact), float (``repr``; NaN/infinity refused), bool (1/0), str, bytes, date, datetime
+(wall-clock digits, microseconds kept, tzinfo ignored: the stream's aware datetimes are UTC and
+the applier's session runs with ``time_zone = '+00:00'``), timedelta (``[-]D H:M:S.ffffff``,
+exact for negative and > 24 h TIME). Converters only run on non-NULL values of final rows and keys.
+
+=========================  ====================  ===============================================
+source (stream value)      MySQL target          conversion
+=========================  ====================  ===============================================
+MariaDB UUID 16 bytes      UUID / CHAR(36)       canonical text
+MariaDB INET6/INET4 bytes  INET6 / VARCHAR       address text
+MySQL, other types         the same type         none (zero dates as text, BIT int, SET text, …)
+PostgreSQL real (float)    FLOAT / DOUBLE        the exact float32 value (shortest float4 text
+                                                 read as a double can exceed FLT_MAX)
+PostgreSQL bit(n) '0101'   BIT(n)                int
+PostgreSQL numeric         DECIMAL(p,s)          checked when the source type is wider (or
+                                                 unbounded): NaN, ±Infinity, more digits stop
+                                                 instead of MySQL rounding them
+PostgreSQL arrays text     JSON                  JSON array text, as ``to_json()`` writes it
+PostgreSQL enum[] text     SET                   ``'a,b'``
+PostgreSQL time            TIME                  text (mysqlclient has no ``time`` literal)
+PostgreSQL other types     (ddl translation)     none: bool, int, Decimal, float, bytes, date,
+                                                 datetime (timestamptz UTC → DATETIME in UTC),
+                                                 text (interval, inet, cidr, macaddr, uuid,
+                                                 json/jsonb, enum)
+=========================  ====================  ===============================================
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Sequence
+from datetime import time
+from decimal import Decimal
+from typing import Any
+
+from ferryman.core.apply import Converter
+from ferryman.core.convert import (
+    MYSQL,
+    mariadb_inet_text,
+    mariadb_uuid_text,
+    source_engine,
+    value_error,
+)
+from ferryman.core.schema import BINARY_KINDS, Column, Kind, LogicalType, Table
+
+_F32 = struct.Struct("<f")
+
+
+def apply_converters(
+    source: Table,
+    target: Table,
+    columns: Sequence[str],
+    *,
+    engine: str | None = None,
+) -> tuple[Converter | None, ...]:
+    """Per name in ``columns`` (target column names, equal to the source's): the converter from
+    the source stream's value to the value mysqlclient writes into ``target``'s column, or None.
+
+    ``source``/``target``: the tables as their endpoints introspect them; ``engine``: the source's
+    ``Schema.server.engine`` (guessed from ``source`` when not given)."""
+    pick = _from_mysql if source_engine(source, engine) == MYSQL else _from_postgres
+    return tuple(pick(source, source.column(name), target.column(name)) for name in columns)
+
+
+def _from_mysql(table: Table, src: Column, dst: Column) -> Converter | None:
+    if dst.type.kind in BINARY_KINDS:
+        return None  # raw bytes into a binary column
+    if src.type.kind is Kind.UUID:
+        return mariadb_uuid_text
+    if src.type.kind is Kind.INET:
+        return mariadb_inet_text
+    return None
+
+
+def _from_postgres(table: Table, src: Column, dst: Column) -> Converter | None:
+    sk, dk = src.type.kind, dst.type.kind
+    if sk is Kind.FLOAT and src.type.bits == 32 and dk is Kind.FLOAT:
+        return float32
+    if sk is Kind.BIT and dk in (Kind.BIT, Kind.INTEGER):
+        return bits_int
+    if sk is Kind.DECIMAL and dk is Kind.DECIMAL:
+        return _decimal_check(table, src, dst)
+    if sk is Kind.ARRAY and dk is Kind.JSON:
+        return array_json(src.type.element)
+    if sk is Kind.ARRAY and dk is Kind.SET:
+        return _array_set
+    if sk is Kind.TIME and dk is Kind.TIME:
+        return _time_text
+    return None
+
+
+def float32(value: Any) -> Any:
+    """The float4 a pgoutput real stands for, as the exact double MySQL re-reads."""
+    return _F32.unpack(_F32.pack(value))[0] if type(value) is float else value
+
+
+def bits_int(value: Any) -> Any:
+    return int(value, 2) if type(value) is str else value
+
+
+def _time_text(value: Any) -> Any:
+    return value.isoformat() if type(value) is time else value
+
+
+def _decimal_check(table: Table, src: Column, dst: Column) -> Converter | None:
+    """None when every value of the source type fits the target DECIMAL; else a check that
+    stops on NaN/infinity and on values with more digits (MySQL would round them silently)."""
+    p, s = dst.type.precision or 10, dst.type.scale or 0
+    sp, ss = src.type.precision, src.type.scale or 0
+    if sp is not None and ss <= s and sp - ss <= p - s and not dst.type.unsigned:
+        return None
+    limit = Decimal(10) ** (p - s)
+    unsigned = dst.type.unsigned
+
+    def check(value: Any) -> Any:
+        if type(value) is not Decimal:
+            return value
+        if not value.is_finite():
+            why = f"which MySQL DECIMAL({p},{s}) cannot hold"
+        elif -int(value.as_tuple().exponent) > s:
+            why = f"which has more decimals than DECIMAL({p},{s}) holds"
+        elif abs(value) >= limit or (unsigned and value < 0):
+            why = f"which is out of the range of DECIMAL({p},{s})"
+        else:
+            return value
+        raise value_error(
+            table,
+            src,
+            value,
+            why,
+            f"fix the row on the source, or widen the target column ({dst.name})",
+        )
+
+    return check
+
+
+# --- PostgreSQL array text ----------------------------------------------------------------------
+
+
+def parse_array(text: str) -> list[Any]:
+    """A PostgreSQL array literal as the server prints it (``{1,2,NULL}``, ``{"a,b",NULL}``,
+    ``{{1,2},{3,4}}``, ``[0:1]={1,2}``) → nested lists of element text (None for NULL)."""
+    pos = text.index("=") + 1 if text.startswith("[") else 0
+    value, end = _parse_level(text, pos)
+    if end != len(text):
+        raise ValueError(f"trailing characters in array literal {text!r}")
+    return value
+
+
+def _parse_level(text: str, pos: int) -> tuple[list[Any], int]:
+    if text[pos] != "{":
+        raise ValueError(f"array literal {text!r}: '{{' expected at {pos}")
+    pos += 1
+    out: list[Any] = []
+    if text[pos] == "}":
+        return out, pos + 1
+    while True:
+        ch = text[pos]
+        item: Any
+        if ch == "{":
+            item, pos = _parse_level(text, pos)
+        elif ch == '"':
+            pos += 1
+            buf: list[str] = []
+            while text[pos] != '"':
+                if text[pos] == "\\":
+                    pos += 1
+                buf.append(text[pos])
+                pos += 1
+            pos += 1
+            item = "".join(buf)
+        else:
+            start = pos
+            buf = []
+            while text[pos] not in ",}":
+                if text[pos] == "\\":
+                    pos += 1
+                buf.append(text[pos])
+                pos += 1
+            raw = "".join(buf)
+            escaped = "\\" in text[start:pos]
+            item = None if raw.upper() == "NULL" and not escaped else raw
+        out.append(item)
+        if text[pos] == ",":
+            pos += 1
+        elif text[pos] == "}":
+            return out, pos + 1
+        else:
+            raise ValueError(f"array literal {text!r}: ',' or '}}' expected at {pos}")
+
+
+def _number(text: str) -> str:
+    # to_json writes NaN and infinities of numeric/float as strings
+    if text in ("NaN", "Infinity", "-Infinity"):
+        return json.dumps(text)
+    return text
+
+
+def _element_json(element: LogicalType | None) -> Callable[[str], str]:
+    kind = element.kind if element is not None else Kind.TEXT
+    if kind in (Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT):
+        return _number
+    if kind is Kind.BOOLEAN:
+        return lambda t: "true" if t == "t" else "false"
+    if kind is Kind.JSON:
+        return lambda t: t
+    if kind is Kind.DATETIME:
+        return lambda t: json.dumps(t.replace(" ", "T", 1), ensure_ascii=False)
+    if kind is Kind.TIMESTAMP:
+
+        def instant(t: str) -> str:
+            t = t.replace(" ", "T", 1)
+            if len(t) > 3 and t[-3] in "+-" and t[-3:].lstrip("+-").isdigit():
+                t += ":00"  # '+00' → '+00:00', as to_json writes offsets
+            return json.dumps(t, ensure_ascii=False)
+
+        return instant
+    return lambda t: json.dumps(t, ensure_ascii=False)
+
+
+def array_json(element: LogicalType | None) -> Converter:
+    """PostgreSQL array text → JSON array text, as ``to_json(array)`` writes it (what the copy
+    path loads): numbers and booleans bare, json elements embedded, the rest strings."""
+    elem = _element_json(element)
+
+    def render(items: list[Any]) -> str:
+        parts = ["null" if v is None else render(v) if type(v) is list else elem(v) for v in items]
+        return "[" + ",".join(parts) + "]"
+
+    def convert(value: Any) -> Any:
+        return render(parse_array(value)) if type(value) is str else value
+
+    return convert
+
+
+def _array_set(value: Any) -> Any:
+    if type(value) is not str:
+        return value
+    return ",".join(str(v) for v in parse_array(value) if v is not None)
