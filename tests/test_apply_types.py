@@ -6,6 +6,7 @@ writes for the same rows."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,15 +16,18 @@ import pytest
 
 from ferryman.core.apply import Checkpoint, Compactor, TableTarget
 from ferryman.core.change import Change, Op, Transaction
+from ferryman.core.convert import mariadb_inet_text, mariadb_uuid_text, source_engine
 from ferryman.core.errors import SchemaError
-from ferryman.core.schema import Schema, Table
+from ferryman.core.schema import Column, Kind, LogicalType, Schema, Table
 from ferryman.core.url import parse_url
 from ferryman.engines.mysql.apply import MySQLApplier
 from ferryman.engines.mysql.binlog.stream import BinlogStream, current_position
 from ferryman.engines.mysql.convert import apply_converters as mysql_converters
+from ferryman.engines.mysql.convert import array_json, parse_array
 from ferryman.engines.mysql.endpoint import MySQLEndpoint
 from ferryman.engines.postgres.apply import PostgresApplier
 from ferryman.engines.postgres.convert import apply_converters as pg_converters
+from ferryman.engines.postgres.convert import mysql_time_text, set_array_literal
 from ferryman.engines.postgres.endpoint import PostgresEndpoint
 from ferryman.engines.postgres.logical.stream import (
     PgOutputStream,
@@ -444,6 +448,9 @@ def test_postgres_to_mariadb(pg_db: PostgresDatabase, mysql_db: MySQLDatabase) -
             canon=PG_TO_MYSQL,
             same_as_copy={"t_gen": _no_gen},
         )
+        # arrays: the same JSON text as the copy's to_json(), not only the same JSON value
+        arrays = "SELECT id, t_int_arr, t_text_arr, t_moods FROM everything ORDER BY id"
+        assert mysql_db.execute(arrays) == copied.execute(arrays)
 
 
 # --- values a target cannot hold stop the batch, naming the column -----------------------------
@@ -502,3 +509,63 @@ def test_postgres_values_mysql_cannot_hold_stop_with_the_column(
 
 def _where(change: Change) -> tuple[str, str, tuple[str, ...]]:
     return change.namespace, change.table, change.columns
+
+
+# --- the pure converters -------------------------------------------------------------------------
+
+
+def test_postgres_array_text_becomes_to_json_text() -> None:
+    assert parse_array("{1,2,NULL}") == ["1", "2", None]
+    assert parse_array('{"a,b","q\\"uote",NULL,"","NULL",b\\,c}') == [
+        "a,b",
+        'q"uote',
+        None,
+        "",
+        "NULL",
+        "b,c",
+    ]
+    assert parse_array("[0:1]={{1,2},{3,NULL}}") == [["1", "2"], ["3", None]]
+    assert parse_array("{}") == []
+    ints = array_json(LogicalType(Kind.INTEGER, bits=32))
+    assert ints("{{1,2},{3,NULL}}") == "[[1,2],[3,null]]"
+    nums = array_json(LogicalType(Kind.DECIMAL))
+    assert nums("{1.50,NaN,-Infinity}") == '[1.50,"NaN","-Infinity"]'
+    assert array_json(LogicalType(Kind.BOOLEAN))("{t,f,NULL}") == "[true,false,null]"
+    assert array_json(LogicalType(Kind.JSON))('{"{\\"a\\": 1}",null}') == '[{"a": 1},null]'
+    texts = array_json(LogicalType(Kind.TEXT))
+    assert texts('{"tab\tnew\nline","é","\\\\"}') == '["tab\\tnew\\nline","é","\\\\"]'
+    stamps = array_json(LogicalType(Kind.TIMESTAMP))
+    assert stamps('{"2024-01-01 00:00:00+00",infinity}') == (
+        '["2024-01-01T00:00:00+00:00","infinity"]'
+    )
+
+
+def test_mysql_time_and_set_text_for_postgres() -> None:
+    td = dt.timedelta
+    assert mysql_time_text(td(hours=-838, minutes=-59, seconds=-59, microseconds=-990000)) == (
+        "-838:59:59.990000"
+    )
+    assert mysql_time_text(td(seconds=-1)) == "-0:00:01"
+    assert mysql_time_text(td(hours=25, microseconds=500000)) == "25:00:00.500000"
+    assert mysql_time_text(td(0)) == "0:00:00"
+    assert set_array_literal("") == "{}"
+    assert set_array_literal('a,b "c",d\\e') == '{"a","b \\"c\\"","d\\\\e"}'
+
+
+def test_binlog_uuid_and_inet_bytes_become_text() -> None:
+    raw = bytes.fromhex("123e4567e89b12d3a456426614174000")
+    assert mariadb_uuid_text(raw) == "123e4567-e89b-12d3-a456-426614174000"
+    assert mariadb_uuid_text("already text") == "already text"
+    mapped = bytes.fromhex("00000000000000000000ffff01020304")
+    assert mariadb_inet_text(mapped) == "::ffff:1.2.3.4"
+    assert mariadb_inet_text(bytes(15) + b"\x01") == "::1"
+    assert mariadb_inet_text(b"\x0a\x00\x00\x01") == "10.0.0.1"
+
+
+def test_source_engine_is_read_from_the_introspected_table() -> None:
+    col = Column("id", LogicalType(Kind.INTEGER, bits=64), "bigint")
+    assert source_engine(Table("db", "t", (col,), storage_engine="InnoDB")) == "mysql"
+    assert source_engine(Table("public", "t", (col,))) == "postgresql"
+    assert source_engine(Table("public", "t", (col,)), "mysql") == "mysql"
+    with pytest.raises(ValueError):
+        source_engine(Table("public", "t", (col,)), "oracle")

@@ -21,9 +21,9 @@ PostgreSQL numeric         DECIMAL(p,s)          checked when the source type is
                                                  instead of MySQL rounding them
 PostgreSQL arrays text     JSON                  JSON array text, as ``to_json()`` writes it
 PostgreSQL enum[] text     SET                   ``'a,b'``
-PostgreSQL time            TIME                  text (mysqlclient has no ``time`` literal)
 PostgreSQL other types     (ddl translation)     none: bool, int, Decimal, float, bytes, date,
                                                  datetime (timestamptz UTC → DATETIME in UTC),
+                                                 time (mysqlclient quotes its str()),
                                                  text (interval, inet, cidr, macaddr, uuid,
                                                  json/jsonb, enum)
 =========================  ====================  ===============================================
@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Sequence
-from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -89,8 +88,6 @@ def _from_postgres(table: Table, src: Column, dst: Column) -> Converter | None:
         return array_json(src.type.element)
     if sk is Kind.ARRAY and dk is Kind.SET:
         return _array_set
-    if sk is Kind.TIME and dk is Kind.TIME:
-        return _time_text
     return None
 
 
@@ -101,10 +98,6 @@ def float32(value: Any) -> Any:
 
 def bits_int(value: Any) -> Any:
     return int(value, 2) if type(value) is str else value
-
-
-def _time_text(value: Any) -> Any:
-    return value.isoformat() if type(value) is time else value
 
 
 def _decimal_check(table: Table, src: Column, dst: Column) -> Converter | None:
