@@ -79,6 +79,7 @@ class TableCopy:
     target_types: tuple[str, ...] = ()  # target native types, same order (for validation)
     where: str | None = None  # user filter (source SQL)
     zero_date: ZeroDate = ZeroDate.ERROR
+    key_order: bool = False  # ranges must follow the key (a live move resumes by key)
 
     @property
     def name(self) -> str:

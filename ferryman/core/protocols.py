@@ -7,12 +7,15 @@ and ``Sink`` protocols (chunk reads, change streams, atomic apply with checkpoin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
+from ferryman.core.apply import ApplyBatch, Checkpoint, Converter, Key
+from ferryman.core.change import Transaction
 from ferryman.core.copy import Chunk, KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.findings import Finding
 from ferryman.core.plan import SchemaPlan, TranslateOptions
+from ferryman.core.position import Position
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.url import DatabaseURL
 
@@ -96,9 +99,11 @@ class ChunkWriter(Protocol):
 class CopySource(Protocol):
     """What a copy needs from its source endpoint."""
 
-    def open_snapshot(self, workers: int) -> SnapshotReaders:
+    def open_snapshot(self, workers: int, exact: bool = False) -> SnapshotReaders:
         """``workers`` readers sharing one consistent snapshot (see the engine's snapshot
-        module for how). Raises PermissionDenied when consistency needs a privilege."""
+        module for how). Raises PermissionDenied when consistency needs a privilege. With
+        ``exact`` the position must be exact (a change stream from it delivers exactly the
+        transactions the snapshot lacks), else the call fails."""
         ...
 
     def key_ranges(self, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
@@ -131,3 +136,99 @@ class CopyTarget(Protocol):
     def sync_identity(self, table: Table) -> None:
         """Move identity/auto-increment counters of target ``table`` past its largest value."""
         ...
+
+
+class ChangeFeed(Protocol):
+    """An open change stream: transactions in commit order from a start position."""
+
+    def transactions(self) -> Iterator[Transaction]:
+        """Transactions after the start position, in commit order. Blocks for new ones (unless
+        ``stop_at`` was given); reconnects by itself; raises a FerrymanError (``PositionLost``
+        when the log needed is gone)."""
+        ...
+
+    def confirm(self, position: Position) -> None:
+        """Everything up to ``position`` is committed on the target (the source may free it)."""
+        ...
+
+    def stop(self) -> None:
+        """End :meth:`transactions` soon (callable from another thread)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ChangeSource(Protocol):
+    """What a live move needs from its source endpoint, besides :class:`CopySource`."""
+
+    def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
+        """Make the source keep its changes for ``workflow`` (PostgreSQL: publication and
+        permanent slot) and return the position from which they are kept. Raises
+        PreconditionFailed when it cannot."""
+        ...
+
+    def drop_changes(self, workflow: str) -> None:
+        """Undo :meth:`prepare_changes`. Idempotent."""
+        ...
+
+    def open_changes(
+        self,
+        workflow: str,
+        start: Position,
+        tables: Sequence[str],
+        *,
+        stop_at: Position | None = None,
+        on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+    ) -> ChangeFeed:
+        """A feed of the changes to ``tables`` after ``start``. With ``stop_at`` it ends once
+        every transaction at or before ``stop_at`` was delivered (transactions after it are not
+        yielded). ``on_relation(namespace, table, columns)`` is called when the stream announces
+        a table's columns (PostgreSQL); raise from it to stop."""
+        ...
+
+    def current_position(self) -> Position: ...
+
+    def row_filter(self, table: Table, predicate: str) -> RowFilter:
+        """Evaluates the source-SQL ``predicate`` on rows from the change stream."""
+        ...
+
+
+class RowFilter(Protocol):
+    def matches(self, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """For each row (values as the change stream gives them, in ``columns`` order): does
+        the source's WHERE ``predicate`` hold? Evaluated by the source engine itself."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MoveTarget(Protocol):
+    """What a live move needs from its target endpoint, besides :class:`CopyTarget`."""
+
+    def open_applier(self) -> Applier: ...
+
+    def apply_converters(
+        self, source: Table, target: Table, columns: Sequence[str]
+    ) -> tuple[Converter | None, ...]:
+        """Per target column in ``columns``: how a change-stream value of ``source`` becomes a
+        value the target's driver writes (None: as is)."""
+        ...
+
+
+class Applier(Protocol):
+    """Writes change batches to a target, each atomically with its checkpoint."""
+
+    def read_checkpoint(self, workflow: str) -> Checkpoint | None: ...
+
+    def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
+        """All of ``batch`` with its checkpoint in one transaction (``before_commit`` runs
+        inside it, just before COMMIT)."""
+        ...
+
+    def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
+        """Delete rows whose key sorts after ``cursor`` (all rows when ``cursor`` is ``()``)."""
+        ...
+
+    def drop_checkpoint(self, workflow: str) -> None: ...
+
+    def close(self) -> None: ...

@@ -23,7 +23,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -61,6 +61,7 @@ class CopyRequest:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     create: bool = True
     defer_indexes: bool = True
+    foreign_keys: bool = True
     zero_date: ZeroDate = ZeroDate.ERROR
     type_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
 
@@ -228,6 +229,7 @@ class Copier:
             defer_indexes=r.defer_indexes,
             renames=dict(r.renames),
             defer_primary_key=r.defer_indexes,  # honoured by PostgreSQL targets only
+            foreign_keys=r.foreign_keys,
         )
         plan = self.target.translate(schema, options)
         existing = self.target.existing_tables(self.namespace)
@@ -289,7 +291,7 @@ class Copier:
         self.target.apply(sub, [Phase.PRE_DATA.value])
         self.created = [s.creates for s in sub.statements if s.creates]
 
-    def table_copies(self, schema: Schema, plan: SchemaPlan) -> list[TableCopy]:
+    def table_copies(self, schema: Schema, plan: SchemaPlan | None = None) -> list[TableCopy]:
         r = self.request
         names = {t.name: r.renames.get(t.name, t.name) for t in schema.tables}
         targets = {
@@ -341,9 +343,20 @@ class Copier:
     # -- 4. rows ------------------------------------------------------------------------------
 
     def copy_rows(
-        self, copies: list[TableCopy], progress: list[TableProgress], snapshot: SnapshotReaders
+        self,
+        copies: list[TableCopy],
+        progress: list[TableProgress],
+        snapshot: SnapshotReaders,
+        *,
+        ranges: Callable[[TableCopy], Iterator[KeyRange]] | None = None,
+        chunk_done: Callable[[int, KeyRange, int], None] | None = None,
+        keep_issuing: Callable[[], bool] | None = None,
     ) -> None:
+        """Copy ``copies`` from ``snapshot``. ``ranges``: the key ranges of a table (default:
+        all of it); ``chunk_done(table index, range, rows)`` after each chunk committed;
+        ``keep_issuing()`` false stops handing out new ranges (chunks under way finish)."""
         jobs = len(snapshot.readers)
+        table_ranges = ranges or (lambda tc: self.src.key_ranges(tc, self.request.chunk_rows))
         stop = threading.Event()
         errors: list[BaseException] = []
         work: queue.Queue[tuple[int, KeyRange] | None] = queue.Queue(maxsize=jobs * 2)
@@ -362,10 +375,15 @@ class Copier:
 
         def plan_ranges() -> None:
             for i, tc in enumerate(copies):
-                for rng in self.src.key_ranges(tc, self.request.chunk_rows):
+                for rng in table_ranges(tc):
+                    if keep_issuing is not None and not keep_issuing():
+                        break
                     tracker.issued(i)
                     _put(work, (i, rng), stop)
-                tracker.all_issued(i)
+                else:
+                    tracker.all_issued(i)
+                    continue
+                break
             for _ in range(jobs):
                 _put(work, None, stop)
 
@@ -377,7 +395,9 @@ class Copier:
                     break
                 i, rng = item
                 tracker.start(i)
-                _put(out, (i, reader.read(copies[i], rng)), stop)
+                chunk = reader.read(copies[i], rng)
+                pause_point("after_chunk_read")
+                _put(out, (i, chunk), stop)
             _put(out, None, stop)
 
         def write(queue_in: queue.Queue[tuple[int, Chunk] | None]) -> None:
@@ -390,6 +410,8 @@ class Copier:
                     i, chunk = item
                     writer.write(chunk)
                     pause_point("chunk_written")
+                    if chunk_done is not None:
+                        chunk_done(i, chunk.range, chunk.rows)
                     tracker.done(i, chunk.rows, len(chunk.data))
             finally:
                 writer.close()

@@ -1,34 +1,53 @@
-"""Named pause points, so tests (and people debugging) can stop ferryman at an exact phase.
+"""Named test hooks, so tests (and people debugging) can stop or kill ferryman at an exact phase.
 
-With ``FERRYMAN_PAUSE_AT=<name>`` and ``FERRYMAN_PAUSE_FILE=<path>`` in the environment, the first
-time the process reaches pause point ``<name>`` it creates ``<path>`` and waits until that file is
-removed. A test can then drop a table, cut a connection or SIGKILL the process at that instant
-(as Ghostferry's integration harness does). Without the variables a pause point costs one dict
-lookup.
+Pause: with ``FERRYMAN_PAUSE_AT=<name>`` and ``FERRYMAN_PAUSE_FILE=<path>`` in the environment, the
+first time the process reaches hook ``<name>`` it creates ``<path>`` and waits until that file is
+removed. A test can then drop a table, cut a connection or SIGKILL the process at that instant (as
+Ghostferry's integration harness does).
 
-Pause points: ``snapshot_open`` (readers hold the snapshot, nothing copied yet),
-``chunk_written`` (after the first chunk is committed on the target).
+Die: with ``FERRYMAN_KILL_AT=<name>[:<n>]`` the process SIGKILLs itself the ``n``-th time (default
+first) it reaches hook ``<name>`` — a crash at an exact instant, with nothing cleaned up.
+
+Without the variables a hook costs two dict lookups.
+
+Hooks: ``snapshot_open`` (readers hold the snapshot, nothing copied yet), ``after_chunk_read``
+(a chunk was read, not yet written), ``chunk_written`` (a chunk is committed on the target),
+``before_checkpoint`` (a copy round's rows are written; its checkpoint is not),
+``before_apply_commit`` (a batch's rows and checkpoint are written, not committed),
+``after_apply_commit`` (committed; the source not yet told).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 _fired: set[str] = set()
+_reached: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
 def pause_point(name: str) -> None:
-    if os.environ.get("FERRYMAN_PAUSE_AT") != name:
+    env = os.environ
+    kill = env.get("FERRYMAN_KILL_AT")
+    if kill is not None:
+        point, _, nth = kill.partition(":")
+        if point == name:
+            with _lock:
+                _reached[name] += 1
+                if _reached[name] >= int(nth or 1):
+                    os.kill(os.getpid(), signal.SIGKILL)
+    if env.get("FERRYMAN_PAUSE_AT") != name:
         return
     with _lock:
         if name in _fired:
             return
         _fired.add(name)
-        marker = Path(os.environ.get("FERRYMAN_PAUSE_FILE", f"/tmp/ferryman-pause-{os.getpid()}"))
+        marker = Path(env.get("FERRYMAN_PAUSE_FILE", f"/tmp/ferryman-pause-{os.getpid()}"))
         marker.write_text(str(os.getpid()))
         while marker.exists():
             time.sleep(0.02)

@@ -9,14 +9,16 @@ deletes are ``DELETE .. WHERE (key) IN (..)`` in slices. The checkpoint lives in
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import MySQLdb
 
-from ferryman.core.apply import ApplyBatch, Checkpoint, TableBatch
+from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
 from ferryman.core.errors import SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect
+from ferryman.engines.mysql.connection import quote_ident as qi
 from ferryman.engines.mysql.connection import quote_ident_fmt as qp
 
 CHECKPOINT_DB = "_ferryman"
@@ -57,7 +59,7 @@ class MySQLApplier:
             cur.close()
         return None if row is None else Checkpoint.from_text(workflow, row[0], row[1])
 
-    def apply(self, batch: ApplyBatch) -> None:
+    def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
         """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
         current = ""
         cur = self.conn.cursor()
@@ -74,6 +76,8 @@ class MySQLApplier:
                 "state = VALUES(state)",
                 (batch.checkpoint.workflow, position, state),
             )
+            if before_commit is not None:
+                before_commit()
             cur.execute("COMMIT")
         except MySQLdb.Error as exc:
             with contextlib.suppress(MySQLdb.Error):
@@ -117,6 +121,30 @@ class MySQLApplier:
                 f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
             )
         return stmt
+
+    def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
+        target = f"{qi(namespace)}.{qi(table)}"
+        cur = self.conn.cursor()
+        try:
+            if not cursor:
+                cur.execute(f"DELETE FROM {target}".replace("%", "%%"))
+            else:
+                cols = ", ".join(qi(k) for k in key).replace("%", "%%")
+                marks = ", ".join(["%s"] * len(key))
+                cur.execute(
+                    f"DELETE FROM {target.replace('%', '%%')} WHERE ({cols}) > ({marks})",
+                    list(cursor),
+                )
+            return int(cur.rowcount)
+        finally:
+            cur.close()
+
+    def drop_checkpoint(self, workflow: str) -> None:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(f"DELETE FROM {CHECKPOINT_DB}.checkpoints WHERE workflow = %s", (workflow,))
+        finally:
+            cur.close()
 
     def close(self) -> None:
         with contextlib.suppress(MySQLdb.Error):

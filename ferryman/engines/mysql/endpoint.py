@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import MySQLdb
 
+from ferryman.core.apply import Converter
 from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.errors import ConfigError, SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
+from ferryman.core.position import Position
 from ferryman.core.protocols import (
+    Applier,
+    ChangeFeed,
+    ChangeSource,
     ChunkWriter,
     CopySource,
     CopyTarget,
     Endpoint,
+    MoveTarget,
+    RowFilter,
 )
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
 from ferryman.core.url import DatabaseURL
-from ferryman.engines.mysql import ddl
+from ferryman.engines.mysql import changes, ddl
+from ferryman.engines.mysql.apply import MySQLApplier
+from ferryman.engines.mysql.changes import MySQLChangeFeed
 from ferryman.engines.mysql.check import server_findings
 from ferryman.engines.mysql.connection import Session, connect, quote_ident
 from ferryman.engines.mysql.export import MySQLChunkReader, key_ranges
@@ -123,7 +132,7 @@ class MySQLEndpoint:
 
     # -- copy source ---------------------------------------------------------------------------
 
-    def open_snapshot(self, workers: int) -> SnapshotReaders:
+    def open_snapshot(self, workers: int, exact: bool = False) -> SnapshotReaders:
         snap = open_snapshot(self.url, workers, raw=True)
         readers = [MySQLChunkReader(c) for c in snap.connections]
         return SnapshotReaders(snap.position, snap.method, readers, snap.close)
@@ -170,6 +179,47 @@ class MySQLEndpoint:
     def sync_identity(self, table: Table) -> None:
         """InnoDB moves AUTO_INCREMENT past every explicit value it stores: nothing to do."""
 
+    # -- live move: change source -------------------------------------------------------------
+
+    def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
+        return changes.current_position(self.url)
+
+    def drop_changes(self, workflow: str) -> None:
+        return None
+
+    def open_changes(
+        self,
+        workflow: str,
+        start: Position,
+        tables: Sequence[str],
+        *,
+        stop_at: Position | None = None,
+        on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+    ) -> ChangeFeed:
+        return MySQLChangeFeed(
+            self.url, start, [(self.namespace, t) for t in tables], stop_at=stop_at
+        )
+
+    def current_position(self) -> Position:
+        return changes.current_position(self.url)
+
+    def row_filter(self, table: Table, predicate: str) -> RowFilter:
+        from ferryman.engines.mysql.rowfilter import RowFilter as EngineRowFilter
+
+        return EngineRowFilter(self.url, table, predicate)
+
+    # -- live move: target --------------------------------------------------------------------
+
+    def open_applier(self) -> Applier:
+        return MySQLApplier(self.url)
+
+    def apply_converters(
+        self, source: Table, target: Table, columns: Sequence[str]
+    ) -> tuple[Converter | None, ...]:
+        from ferryman.engines.mysql.convert import apply_converters
+
+        return apply_converters(source, target, columns)
+
     def close(self) -> None:
         self.session.close()
 
@@ -183,4 +233,12 @@ def _source(endpoint: MySQLEndpoint) -> CopySource:
 
 
 def _target(endpoint: MySQLEndpoint) -> CopyTarget:
+    return endpoint
+
+
+def _changes(endpoint: MySQLEndpoint) -> ChangeSource:
+    return endpoint
+
+
+def _move_target(endpoint: MySQLEndpoint) -> MoveTarget:
     return endpoint

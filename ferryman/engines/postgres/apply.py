@@ -9,12 +9,13 @@ leaves rows and position consistent: replay from the stored position is idempote
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from ferryman.core.apply import ApplyBatch, Checkpoint, TableBatch
+from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
 from ferryman.core.errors import SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
@@ -45,7 +46,7 @@ class PostgresApplier:
         ).fetchone()
         return None if row is None else Checkpoint.from_text(workflow, row[0], row[1])
 
-    def apply(self, batch: ApplyBatch) -> None:
+    def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
         """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
         current = ""
         try:
@@ -61,6 +62,8 @@ class PostgresApplier:
                     "position = EXCLUDED.position, state = EXCLUDED.state, updated_at = now()",
                     [batch.checkpoint.workflow, position, state],
                 )
+                if before_commit is not None:
+                    before_commit()
         except psycopg.Error as exc:
             raise SchemaError(
                 f"applying changes to {current} failed: "
@@ -110,6 +113,24 @@ class PostgresApplier:
                 "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) ON CONFLICT ({}) {}"
             ).format(table, cols, marks, keys, action)
         return stmt
+
+    def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
+        target = sql.SQL("{}.{}").format(sql.Identifier(namespace), sql.Identifier(table))
+        if not cursor:
+            cur = self.conn.execute(sql.SQL("DELETE FROM {}").format(target))
+        else:
+            cols = sql.SQL(", ").join(sql.Identifier(k) for k in key)
+            marks = sql.SQL(", ").join(sql.Placeholder() for _ in key)
+            cur = self.conn.execute(
+                sql.SQL("DELETE FROM {} WHERE ({}) > ({})").format(target, cols, marks),
+                list(cursor),
+            )
+        return cur.rowcount
+
+    def drop_checkpoint(self, workflow: str) -> None:
+        self.conn.execute(
+            f"DELETE FROM {CHECKPOINT_SCHEMA}.checkpoints WHERE workflow = %s", [workflow]
+        )
 
     def close(self) -> None:
         with contextlib.suppress(psycopg.Error):

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import psycopg
 from psycopg import sql
 
+from ferryman.core.apply import Converter
 from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.errors import SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
+from ferryman.core.position import Position
 from ferryman.core.protocols import (
+    Applier,
+    ChangeFeed,
+    ChangeSource,
     ChunkWriter,
     CopySource,
     CopyTarget,
     Endpoint,
+    MoveTarget,
+    RowFilter,
 )
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
 from ferryman.core.url import DatabaseURL
-from ferryman.engines.postgres import ddl
+from ferryman.engines.postgres import changes, ddl
+from ferryman.engines.postgres.apply import PostgresApplier
+from ferryman.engines.postgres.changes import PostgresChangeFeed
 from ferryman.engines.postgres.check import server_findings
 from ferryman.engines.postgres.connection import Session, connect
 from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
 from ferryman.engines.postgres.introspect import introspect
 from ferryman.engines.postgres.load import PostgresChunkWriter
-from ferryman.engines.postgres.snapshot import open_snapshot
+from ferryman.engines.postgres.snapshot import REPLICATION_SLOT, open_snapshot
 
 DEFAULT_SCHEMA = "public"
 
@@ -106,8 +115,8 @@ class PostgresEndpoint:
 
     # -- copy source ---------------------------------------------------------------------------
 
-    def open_snapshot(self, workers: int) -> SnapshotReaders:
-        snap = open_snapshot(self.url, workers)
+    def open_snapshot(self, workers: int, exact: bool = False) -> SnapshotReaders:
+        snap = open_snapshot(self.url, workers, force_method=REPLICATION_SLOT if exact else None)
         readers = [PostgresChunkReader(c) for c in snap.connections]
         return SnapshotReaders(snap.position, snap.method, readers, snap.close)
 
@@ -167,6 +176,47 @@ class PostgresEndpoint:
                 )
             )
 
+    # -- live move: change source -------------------------------------------------------------
+
+    def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
+        return changes.prepare(self.url, workflow, [(self.namespace, t) for t in tables])
+
+    def drop_changes(self, workflow: str) -> None:
+        changes.drop(self.url, workflow)
+
+    def open_changes(
+        self,
+        workflow: str,
+        start: Position,
+        tables: Sequence[str],
+        *,
+        stop_at: Position | None = None,
+        on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+    ) -> ChangeFeed:
+        return PostgresChangeFeed(
+            self.url, workflow, start, stop_at=stop_at, on_relation=on_relation
+        )
+
+    def current_position(self) -> Position:
+        return changes.current_position(self.url)
+
+    def row_filter(self, table: Table, predicate: str) -> RowFilter:
+        from ferryman.engines.postgres.rowfilter import RowFilter as EngineRowFilter
+
+        return EngineRowFilter(self.url, table, predicate)
+
+    # -- live move: target --------------------------------------------------------------------
+
+    def open_applier(self) -> Applier:
+        return PostgresApplier(self.url)
+
+    def apply_converters(
+        self, source: Table, target: Table, columns: Sequence[str]
+    ) -> tuple[Converter | None, ...]:
+        from ferryman.engines.postgres.convert import apply_converters
+
+        return apply_converters(source, target, columns)
+
     def close(self) -> None:
         self.session.close()
 
@@ -180,4 +230,12 @@ def _source(endpoint: PostgresEndpoint) -> CopySource:
 
 
 def _target(endpoint: PostgresEndpoint) -> CopyTarget:
+    return endpoint
+
+
+def _changes(endpoint: PostgresEndpoint) -> ChangeSource:
+    return endpoint
+
+
+def _move_target(endpoint: PostgresEndpoint) -> MoveTarget:
     return endpoint

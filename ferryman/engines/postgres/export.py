@@ -252,7 +252,7 @@ def block_ranges(query: Any, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRang
 
 
 def _key_ranges(query: Any, tc: TableCopy, chunk_rows: int) -> Iterator[KeyRange]:
-    blocks = block_ranges(query, tc, chunk_rows)
+    blocks = None if tc.key_order else block_ranges(query, tc, chunk_rows)
     if blocks is not None:
         yield from blocks
         return

@@ -177,12 +177,22 @@ class BinlogStream:
         self.max_backoff = max_backoff
         self.verify_checksum = verify_checksum
         self.reconnects = 0
+        self._stopping = False
         self._conn: Any = None
         self._mariadb = False
         self._collations: dict[int, str] = {}
         self._checksum = "NONE"
 
     # -- lifecycle --
+
+    def stop(self) -> None:
+        """End the iteration soon (from another thread): the blocked read fails and the
+        iterator returns instead of reconnecting."""
+        self._stopping = True
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn._sock.shutdown(2)  # wakes a blocked recv; close() happens in __iter__
 
     def close(self) -> None:
         if self._conn is not None:
@@ -209,6 +219,8 @@ class BinlogStream:
                 return
             except pymysql.err.MySQLError as exc:
                 self.close()
+                if self._stopping:
+                    return
                 code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
                 if code == _ER_MASTER_FATAL_ERROR_READING_BINLOG:
                     raise self._lost(exc) from None
@@ -240,6 +252,8 @@ class BinlogStream:
                 self.reconnects += 1
                 time.sleep(delay)
             except ConnectError:
+                if self._stopping:
+                    return
                 failures += 1
                 if failures > self.reconnect_attempts:
                     raise

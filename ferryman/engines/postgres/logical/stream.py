@@ -244,6 +244,8 @@ class PgOutputStream:
     began (``pg_current_wal_insert_lsn()`` then) has been delivered. ``stop()`` (from a callback or
     another thread) ends the iteration at the next message or poll. ``on_relation_change`` is
     called with (old, new) when a table's definition changes; raise from it to stop.
+    ``on_relation`` is called with every Relation message (each session announces every table
+    before its first change, and again after a change of definition).
 
     Raises :class:`SlotMissing` when the slot does not exist, :class:`FerrymanError` for other
     replication errors. Use as a context manager or call ``close()``.
@@ -261,8 +263,10 @@ class PgOutputStream:
         poll_interval: float = 1.0,
         status_interval: float = 10.0,
         on_relation_change: Callable[[Relation, Relation], None] | None = None,
+        on_relation: Callable[[Relation], None] | None = None,
     ) -> None:
         self.url = url
+        self.on_relation = on_relation
         self.slot = slot
         self.publication = publication
         self.start = start
@@ -273,6 +277,8 @@ class PgOutputStream:
         self.decoder = Decoder(on_relation_change)
         self.confirmed: LSN | None = None
         self._stopping = False
+        self._iterating = False
+        self._sent: LSN | None = None
         self._conn: Any = None
         self._cursor: Any = None
 
@@ -284,8 +290,10 @@ class PgOutputStream:
         if self.confirmed is not None and lsn <= self.confirmed:
             return
         self.confirmed = lsn
-        if self._cursor is not None:
+        if self._cursor is not None and not self._iterating:
             self._cursor.send_feedback(write_lsn=lsn.value, flush_lsn=lsn.value, force=True)
+        # while transactions() runs (maybe in another thread) it sends the feedback itself:
+        # psycopg2's replication cursor must not be used from two threads at once
 
     def stop(self) -> None:
         self._stopping = True
@@ -362,6 +370,19 @@ class PgOutputStream:
 
     def transactions(self) -> Iterator[Transaction]:
         """Yield one :class:`Transaction` per source transaction, in commit order."""
+        self._iterating = True
+        try:
+            yield from self._transactions()
+        finally:
+            self._iterating = False
+
+    def _send_confirmed(self, cursor: Any) -> None:
+        confirmed = self.confirmed
+        if confirmed is not None and confirmed != self._sent:
+            cursor.send_feedback(write_lsn=confirmed.value, flush_lsn=confirmed.value, force=True)
+            self._sent = confirmed
+
+    def _transactions(self) -> Iterator[Transaction]:
         target = current_lsn(self.url).value if self.until_caught_up else None
         cursor = self._cursor or self._open()
         decoder = self.decoder
@@ -370,6 +391,7 @@ class PgOutputStream:
         last_status = time.monotonic()
         while not self._stopping:
             try:
+                self._send_confirmed(cursor)
                 message = cursor.read_message()
             except psycopg2.Error as exc:
                 raise self._replication_error(exc) from None
@@ -418,6 +440,8 @@ class PgOutputStream:
                     pending.changes.append(event.change())
                 else:
                     yield Transaction(LSN(delivered), [event.change()])
+            elif isinstance(event, Relation) and self.on_relation is not None:
+                self.on_relation(event)
             # Origin, TypeInfo, Relation: the decoder keeps what it needs.
 
 
