@@ -404,6 +404,10 @@ def copy(
     out.print(f"position: {position or 'n/a (the source keeps no change log)'}")
 
 
+from ferryman import cli_move  # noqa: E402  (after the shared helpers it uses)
+
+cli_move.register(cli, err, out, _split_tables, tables_options)
+
 # -- entry point ----------------------------------------------------------------------------
 
 

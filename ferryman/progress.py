@@ -138,3 +138,56 @@ def summary_rows(tables: list[TableProgress]) -> list[dict[str, Any]]:
         }
         for t in tables
     ]
+
+
+class MoveRichObserver(RichObserver):
+    """Copy bars per table, then one live line: phase, lag, events/s, position."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self.line: TaskID | None = None
+        self.copy_started = False
+
+    def started(self, tables: list[TableProgress], position: Position | None, method: str) -> None:
+        self.copy_started = True
+        super().started(tables, position, method)
+
+    def status(self, status: dict[str, Any]) -> None:
+        with self.lock:
+            if not self.progress.live.is_started:
+                self.progress.start()
+            text = _status_line(status)
+            if self.line is None:
+                self.line = self.progress.add_task(text, total=None, rate="")
+            self.progress.update(self.line, description=text)
+
+
+class MoveLogObserver(LogObserver):
+    """Without a terminal: the copy lines, then a status line every ``interval`` seconds."""
+
+    def __init__(self, console: Console, interval: float = 5.0) -> None:
+        super().__init__(console, interval)
+        self.last_status = 0.0
+
+    def status(self, status: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - self.last_status < self.interval:
+            return
+        self.last_status = now
+        self.console.print(_status_line(status))
+
+
+def _status_line(status: dict[str, Any]) -> str:
+    phase = status.get("phase", "?")
+    if phase == "copying":
+        tables = status.get("tables", [])
+        done = sum(1 for t in tables if t.get("copy_done"))
+        rows = sum(int(t.get("rows_copied") or 0) for t in tables)
+        return f"copying: {done}/{len(tables)} tables done, {rows:,} rows"
+    lag = status.get("lag_seconds")
+    lag_text = f"{lag:.1f}s" if isinstance(lag, int | float) else "n/a"
+    extra = " (throttled)" if status.get("throttled") else ""
+    return (
+        f"{phase}: lag {lag_text}, {status.get('events_per_second', 0):,.0f} events/s, "
+        f"{status.get('events_applied', 0):,} applied, at {status.get('position')}{extra}"
+    )

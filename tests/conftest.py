@@ -189,3 +189,14 @@ def pg_db(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[
         yield TempDatabase(name=name, url=postgres.url(name), server=postgres)
     finally:
         _drop_pg_database(postgres, name)
+
+
+@pytest.fixture
+def pg_db2(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[PostgresDatabase]:
+    """A second fresh database on ``postgres`` (a PostgreSQL → PostgreSQL target)."""
+    name = _database_name(request) + "_b"
+    postgres.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield TempDatabase(name=name, url=postgres.url(name), server=postgres)
+    finally:
+        _drop_pg_database(postgres, name)

@@ -29,6 +29,8 @@ from ferryman.core.errors import SchemaError
 Key = tuple[Any, ...]
 Converter = Callable[[Any], Any]
 KeyFilter = Callable[["TableTarget", Key], bool]
+# (columns, rows) -> does each row belong to the target (a user's --where, judged by the source)
+RowPredicate = Callable[[tuple[str, ...], list["Row"]], list[bool]]
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class Compactor:
         belongs to the target yet (a copy in progress skips keys it has not copied)."""
         self.targets = {(t.source_namespace, t.source_table): t for t in targets}
         self.accept = accept
+        # per source table: rows a batch would upsert that fail the predicate become deletes
+        self.row_filters: dict[tuple[str, str], RowPredicate] = {}
         self._projections: dict[tuple[str, str, tuple[str, ...]], _Projection] = {}
         self._pending: dict[tuple[str, str], _Pending] = {}
         self.changes = 0
@@ -182,6 +186,10 @@ class Compactor:
 
     def batch(self, checkpoint: Checkpoint) -> ApplyBatch:
         """Everything added since the last batch, compacted, with ``checkpoint``; resets."""
+        for source, pending in self._pending.items():
+            predicate = self.row_filters.get(source)
+            if predicate is not None:
+                pending.filter(predicate)
         tables = [p.table_batch() for p in self._pending.values()]
         batch = ApplyBatch([t for t in tables if t.size], checkpoint, self.changes)
         self._pending = {}
@@ -218,6 +226,16 @@ class _Pending:
     def truncate(self) -> None:
         self.state.clear()
         self.truncated = True
+
+    def filter(self, predicate: RowPredicate) -> None:
+        keys = [k for k, v in self.state.items() if v is not None]
+        if not keys:
+            return
+        rows = [self.state[k] for k in keys]
+        verdicts = predicate(self.target.columns, rows)  # type: ignore[arg-type]
+        for key, ok in zip(keys, verdicts, strict=True):
+            if not ok:
+                self.state[key] = None  # left the filtered set (or never in it): delete
 
     def table_batch(self) -> TableBatch:
         t = self.target

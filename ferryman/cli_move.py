@@ -1,0 +1,249 @@
+"""``ferryman move``: the live-move commands (create, start, status, list)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+from rich.table import Table as RichTable
+
+from ferryman.pipeline.copier import parse_renames, parse_where
+from ferryman.progress import MoveLogObserver, MoveRichObserver
+from ferryman.workflow import move as moves
+from ferryman.workflow.state import StateStore, open_store
+
+
+def _store(ctx: click.Context) -> StateStore:
+    return open_store(ctx.obj.get("state") if isinstance(ctx.obj, dict) else None)
+
+
+def register(
+    cli: click.Group,
+    err: Any,
+    out: Any,
+    split_tables: Any,
+    tables_options: Callable[[Any], Any],
+) -> None:
+    @cli.group()
+    @click.option(
+        "--state",
+        metavar="PATH",
+        envvar="FERRYMAN_STATE",
+        help="State store: a SQLite file (default: the user state dir). Env FERRYMAN_STATE.",
+    )
+    @click.pass_context
+    def move(ctx: click.Context, state: str | None) -> None:
+        """Named live moves: copy while the source keeps writing, then replicate."""
+        ctx.obj = {"state": state}
+
+    @move.command("create")
+    @click.argument("name")
+    @click.option("--source", "source_url", required=True, metavar="URL", help="Source URL.")
+    @click.option("--target", "target_url", required=True, metavar="URL", help="Target URL.")
+    @tables_options
+    @click.option("--all-tables", is_flag=True, help="Every base table of the source (default).")
+    @click.option("--exclude", multiple=True, metavar="A,B", help="Tables to leave out.")
+    @click.option("--where", "wheres", multiple=True, metavar="TABLE:PREDICATE")
+    @click.option("--rename", "renames", multiple=True, metavar="SRC:DST")
+    @click.option("--target-schema", metavar="NAME", help="Target namespace.")
+    @click.option(
+        "--on-ddl",
+        type=click.Choice(moves.ON_DDL),
+        default="stop",
+        show_default=True,
+        help="Source DDL on a moved table: pause, ignore, or run it on the target.",
+    )
+    @click.option("--jobs", "-j", default=2, show_default=True, help="Parallel copy readers.")
+    @click.option("--chunk-rows", default=10_000, show_default=True)
+    @click.option("--max-rows-per-second", type=float, help="Throttle copy and apply.")
+    @click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
+    @click.option("--max-source-lag", type=float, default=5.0, show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+    @click.pass_context
+    def create(
+        ctx: click.Context,
+        name: str,
+        source_url: str,
+        target_url: str,
+        tables: Sequence[str],
+        table: Sequence[str],
+        all_tables: bool,
+        exclude: Sequence[str],
+        wheres: Sequence[str],
+        renames: Sequence[str],
+        target_schema: str | None,
+        on_ddl: str,
+        jobs: int,
+        chunk_rows: int,
+        max_rows_per_second: float | None,
+        lag_query: str | None,
+        max_source_lag: float,
+        as_json: bool,
+    ) -> None:
+        """Create the move NAME: check both sides, create the target tables, make the source
+        keep its changes (PostgreSQL: publication and slot ferryman_NAME). Copies nothing yet:
+        run `ferryman move start NAME`."""
+        chosen = split_tables(tables, table)
+        if all_tables and chosen:
+            raise click.UsageError("give --tables or --all-tables, not both")
+        from ferryman.core.url import parse_url
+
+        rename_map, rename_ns = parse_renames(renames, parse_url(source_url).database or "")
+        store = _store(ctx)
+        spec = moves.create(
+            store,
+            name,
+            source_url,
+            target_url,
+            tables=chosen,
+            exclude=split_tables(exclude, ()) or [],
+            wheres=parse_where(wheres),
+            renames=rename_map,
+            target_namespace=target_schema or rename_ns,
+            on_ddl=on_ddl,
+            jobs=jobs,
+            chunk_rows=chunk_rows,
+            max_rows_per_second=max_rows_per_second,
+            lag_query=lag_query,
+            max_source_lag=max_source_lag,
+            say=(lambda text: None) if as_json else (lambda text: err.print(text)),
+        )
+        if as_json:
+            click.echo(json.dumps(moves.status(store, name), indent=2))
+            return
+        out.print(
+            f"created move [bold]{spec.name}[/]: {len(spec.tables)} table(s) "
+            f"{spec.source} → {spec.target}; changes kept from {spec.start_position}"
+        )
+        out.print(f"next: ferryman move start {spec.name}")
+
+    @move.command("start")
+    @click.argument("name")
+    @click.option("--source", metavar="URL", help="The source URL again (with its password).")
+    @click.option("--target", metavar="URL", help="The target URL again (with its password).")
+    @click.option("--source-password-file", metavar="FILE")
+    @click.option("--target-password-file", metavar="FILE")
+    @click.option("--on-ddl", type=click.Choice(moves.ON_DDL), help="Change the DDL policy.")
+    @click.option("--skip-ddl", is_flag=True, help="Go past the DDL the move paused at.")
+    @click.option("--max-rows-per-second", type=float, help="Throttle (0: no limit).")
+    @click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
+    @click.option("--max-source-lag", type=float)
+    @click.option("--json", "as_json", is_flag=True, help="Final status as JSON on stdout.")
+    @click.pass_context
+    def start(
+        ctx: click.Context,
+        name: str,
+        source: str | None,
+        target: str | None,
+        source_password_file: str | None,
+        target_password_file: str | None,
+        on_ddl: str | None,
+        skip_ddl: bool,
+        max_rows_per_second: float | None,
+        lag_query: str | None,
+        max_source_lag: float | None,
+        as_json: bool,
+    ) -> None:
+        """Run the move NAME in the foreground: copy, then replicate until stopped (Ctrl-C or
+        SIGTERM stop cleanly). Running it again resumes from the target's checkpoint."""
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: Any) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        observer: Any = (
+            MoveRichObserver(err) if err.is_terminal and not as_json else MoveLogObserver(err)
+        )
+        try:
+            final = moves.start(
+                _store(ctx),
+                name,
+                source=source,
+                target=target,
+                source_password_file=source_password_file,
+                target_password_file=target_password_file,
+                on_ddl=on_ddl,
+                skip_ddl=skip_ddl,
+                max_rows_per_second=max_rows_per_second,
+                lag_query=lag_query,
+                max_source_lag=max_source_lag,
+                stop=stop,
+                observer=observer,
+            )
+        finally:
+            observer.close()
+        if as_json:
+            click.echo(json.dumps(final, indent=2))
+        else:
+            err.print(f"stopped; resume with: ferryman move start {name}")
+
+    @move.command("status")
+    @click.argument("name")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+    @click.pass_context
+    def status(ctx: click.Context, name: str, as_json: bool) -> None:
+        """Phase, per-table copy progress, lag and position of the move NAME."""
+        doc = moves.status(_store(ctx), name)
+        if as_json:
+            click.echo(json.dumps(doc, indent=2))
+            return
+        running = "running" if doc["running"] else "not running"
+        out.print(f"[bold]{doc['name']}[/]: {doc['phase']} ({running})")
+        out.print(f"  {doc['source']} → {doc['target']}")
+        grid = RichTable()
+        for title in ("table", "target", "rows copied", "estimated", "copy"):
+            grid.add_column(title)
+        for t in doc["tables"]:
+            grid.add_row(
+                t["source"],
+                t["target"],
+                f"{t['rows_copied']:,}",
+                f"{t['rows_estimated']:,}" if t.get("rows_estimated") is not None else "?",
+                "done" if t["copy_done"] else "…",
+            )
+        out.print(grid)
+        lag = doc["lag_seconds"]
+        out.print(
+            f"  lag: {f'{lag:.1f}s' if lag is not None else 'n/a'}   events applied: "
+            f"{doc['events_applied']:,}   position: {doc['position']}"
+        )
+        if doc["error"]:
+            out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
+
+    @move.command("list")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+    @click.pass_context
+    def list_(ctx: click.Context, as_json: bool) -> None:
+        """Every move in the state store."""
+        docs = moves.list_moves(_store(ctx))
+        if as_json:
+            click.echo(json.dumps(docs, indent=2))
+            return
+        if not docs:
+            out.print(
+                "no moves (create one with: ferryman move create NAME --source .. --target ..)"
+            )
+            return
+        grid = RichTable()
+        for title in ("name", "phase", "running", "tables", "lag", "source", "target"):
+            grid.add_column(title)
+        for d in docs:
+            lag = d["lag_seconds"]
+            grid.add_row(
+                d["name"],
+                d["phase"],
+                "yes" if d["running"] else "no",
+                str(len(d["tables"])),
+                f"{lag:.1f}s" if lag is not None else "",
+                d["source"],
+                d["target"],
+            )
+        out.print(grid)
+
+    list_.name = "list"

@@ -1,0 +1,802 @@
+"""The live move: copy while the source keeps writing, then replicate, all resumable.
+
+How copy and change stream are interleaved (Vitess VReplication's copy / catch-up cycle, built on
+the copy pipeline's consistent snapshots):
+
+1. The change stream's start position P0 is fixed at ``move create`` (PostgreSQL: the permanent
+   slot's consistent point; MySQL/MariaDB: the binlog position), before any row is read.
+2. A *copy round* opens an exact snapshot at position S (MariaDB's consistent snapshot with its
+   binlog position; PostgreSQL's temporary-slot snapshot with its consistent point).
+3. *Catch-up*: the stream is read from the checkpoint position up to S. A change is applied only
+   to keys the target already holds a copy of: whole tables whose copy is done, and keys at or
+   below a table's copy cursor. Changes to keys not yet copied are skipped: the snapshot has them.
+   After catch-up, every copied key on the target is as of S.
+4. The round copies the rest of each unfinished table from the snapshot at S, in key order and in
+   parallel chunks (the ``ferryman copy`` pipeline), for at most ``round_seconds``; the cursor of
+   a table advances over the contiguous prefix of committed chunks.
+5. The round's checkpoint (position S, cursors) is committed in the target. The next round (or
+   the replication phase) resumes the stream from S.
+
+A crash anywhere resumes from the last checkpoint: rows a crashed round copied above a cursor are
+deleted first (they may predate changes that were skipped), then the stream and copy go on. Per
+chunk resume needs keys that compare in Python as in the database (integer keys); other tables
+resume per table.
+
+Replication: one ordered stream, batches of whole source transactions compacted per key and
+committed together with the checkpoint; the source is told (PostgreSQL slot feedback) only after
+the target commit. A source transaction is never split across target commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, cast
+
+from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
+from ferryman.core.change import Change, Op, Transaction
+from ferryman.core.copy import KeyRange, TableCopy, TableProgress
+from ferryman.core.errors import FerrymanError, PreconditionFailed
+from ferryman.core.position import Position
+from ferryman.core.protocols import (
+    Applier,
+    ChangeFeed,
+    ChangeSource,
+    CopySource,
+    Endpoint,
+    MoveTarget,
+    RowFilter,
+)
+from ferryman.core.schema import Kind, Table
+from ferryman.pipeline.copier import Copier, CopyObserver, CopyRequest, NullObserver
+from ferryman.pipeline.hooks import pause_point
+
+log = logging.getLogger("ferryman.move")
+
+
+class DdlSeen(FerrymanError):
+    """The source changed the definition of a moved table; the move pauses (``--on-ddl stop``)."""
+
+    exit_code = 1
+
+
+class PositionLost(FerrymanError):
+    """The source no longer has the changes the move must resume from."""
+
+
+@dataclass
+class MoveSettings:
+    workflow: str
+    tables: list[str]
+    checkpoint_key: str = ""  # unique per created move (default: the workflow name)
+    wheres: dict[str, str] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
+    target_namespace: str | None = None
+    start_position: dict[str, Any] | None = None
+    columns: dict[str, list[str]] = field(default_factory=dict)  # table -> expected columns
+    on_ddl: str = "stop"
+    skip_ddl: bool = False
+    jobs: int = 2
+    chunk_rows: int = 10_000
+    batch_rows: int = 5_000
+    batch_seconds: float = 0.05
+    round_seconds: float = 600.0
+    max_rows_per_second: float | None = None
+    lag_query: str | None = None
+    max_source_lag: float = 5.0
+    status_interval: float = 1.0
+    reconnect_attempts: int = 8
+    max_backoff: float = 15.0
+
+
+class MoveObserver(CopyObserver, Protocol):
+    def status(self, status: dict[str, Any]) -> None: ...
+
+
+class _NullMoveObserver(NullObserver):
+    def status(self, status: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class _Table:
+    source: Table
+    copy: TableCopy
+    target: TableTarget
+    cursor_ok: bool
+    filter: RowFilter | None = None
+
+
+class _Throttle:
+    """``max_rows_per_second`` (a token bucket) and the user's lag query on the source."""
+
+    def __init__(
+        self,
+        settings: MoveSettings,
+        lag: Callable[[], float | None] | None,
+        stop: threading.Event,
+    ) -> None:
+        self.rate = settings.max_rows_per_second
+        self.max_lag = settings.max_source_lag
+        self.lag = lag
+        self.stop = stop
+        self.lock = threading.Lock()
+        self.allowance = 0.0
+        self.last = time.monotonic()
+        self.checked = 0.0
+        self.throttled = False
+
+    def rows(self, n: int) -> None:
+        if not self.rate:
+            return
+        with self.lock:
+            now = time.monotonic()
+            self.allowance = min(self.rate, self.allowance + (now - self.last) * self.rate)
+            self.last = now
+            self.allowance -= n
+            wait = -self.allowance / self.rate if self.allowance < 0 else 0.0
+        if wait > 0:
+            self.stop.wait(wait)
+
+    def source_lag(self) -> None:
+        """Wait while the user's lag query reports more than ``max_source_lag``."""
+        if self.lag is None:
+            return
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now - self.checked < 1.0 and not self.throttled:
+                return
+            self.checked = now
+            value = self.lag()
+            self.throttled = value is not None and value > self.max_lag
+            if not self.throttled:
+                return
+            log.info("source lag %.1fs above %.1fs: throttling", value, self.max_lag)
+            self.stop.wait(1.0)
+
+
+class Mover:
+    """Runs one live move until ``stop`` is set (or a failure / DDL pause raises)."""
+
+    def __init__(
+        self,
+        source: Endpoint,
+        target: Endpoint,
+        settings: MoveSettings,
+        *,
+        stop: threading.Event | None = None,
+        observer: MoveObserver | None = None,
+        publish: Callable[[str, dict[str, Any]], None] | None = None,
+        lag_probe: Callable[[], float | None] | None = None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.src = cast(ChangeSource, source)
+        self.copy_src = cast(CopySource, source)
+        self.dst = cast(MoveTarget, target)
+        self.s = settings
+        self.stop = stop or threading.Event()
+        self.observer: MoveObserver = observer or _NullMoveObserver()
+        self.publish = publish or (lambda phase, status: None)
+        self.throttle = _Throttle(settings, lag_probe, self.stop)
+        self.copier = Copier(
+            source,
+            target,
+            CopyRequest(
+                tables=settings.tables,
+                wheres=settings.wheres,
+                renames=settings.renames,
+                target_namespace=settings.target_namespace,
+                jobs=settings.jobs,
+                chunk_rows=settings.chunk_rows,
+                create=False,
+            ),
+        )
+        self.tables: list[_Table] = []
+        self.by_source: dict[str, _Table] = {}
+        self.applier: Applier | None = None
+        self.position: Position | None = None
+        self.state: dict[str, Any] = {}
+        self.progress: list[TableProgress] = []
+        self.phase = "copying"
+        self.events = 0
+        self.last_commit_time: float | None = None
+        self.lag = 0.0
+        self._rate: list[tuple[float, int]] = []
+        self._published = 0.0
+        self._skip_ddl = settings.skip_ddl
+        self._first_round = True
+        self.key = settings.checkpoint_key or settings.workflow
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        schema = self.source.introspect(self.s.tables)
+        namespace = self.copier.namespace = self.s.target_namespace or self.target.namespace
+        copies = {tc.name: tc for tc in self.copier.table_copies(schema)}
+        targets = {
+            t.name: t
+            for t in self.target.introspect(
+                [self.s.renames.get(n, n) for n in self.s.tables], namespace=namespace
+            ).tables
+        }
+        self.tables = []
+        for table in schema.tables:
+            tc = replace(copies[table.name], key_order=True)
+            target_table = targets[tc.target_name]
+            columns = tc.target_columns
+            tt = TableTarget(
+                table.namespace,
+                table.name,
+                namespace,
+                tc.target_name,
+                columns,
+                tc.key,
+                self.dst.apply_converters(table, target_table, columns),
+            )
+            cursor_ok = all(table.column(k).type.kind is Kind.INTEGER for k in tc.key)
+            where = self.s.wheres.get(table.name)
+            rf = self.src.row_filter(table, where) if where else None
+            self.tables.append(_Table(table, tc, tt, cursor_ok, rf))
+        self.by_source = {t.source.name: t for t in self.tables}
+        self.progress = [
+            TableProgress(t.source.name, t.copy.target_label, t.source.estimated_rows or 0)
+            for t in self.tables
+        ]
+
+    def _load_checkpoint(self) -> None:
+        assert self.applier is not None
+        ckpt = self.applier.read_checkpoint(self.key)
+        if ckpt is None or ckpt.position is None:
+            if self.s.start_position is None:
+                raise PreconditionFailed(
+                    f"workflow {self.s.workflow} has no start position",
+                    hint="create it again with ferryman move create",
+                )
+            self.position = Position.from_json(self.s.start_position)
+            self.state = {"tables": {}, "events": 0}
+        else:
+            self.position = Position.from_json(ckpt.position)
+            self.state = dict(ckpt.state)
+        tables = self.state.setdefault("tables", {})
+        for t in self.tables:
+            tables.setdefault(t.source.name, {"done": False, "cursor": None, "rows": 0})
+        self.events = int(self.state.get("events", 0))
+        for tp, t in zip(self.progress, self.tables, strict=True):
+            st = tables[t.source.name]
+            tp.rows = int(st.get("rows", 0))
+            tp.done = bool(st.get("done"))
+
+    def _table_state(self, name: str) -> dict[str, Any]:
+        return cast(dict[str, Any], self.state["tables"][name])
+
+    def _accept(self, tt: TableTarget, key: Key) -> bool:
+        st = self.state["tables"][tt.source_table]
+        if st["done"]:
+            return True
+        cursor = st["cursor"]
+        return cursor is not None and tuple(key) <= tuple(cursor)
+
+    # -- the procedure --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._open()
+        self.applier = self.dst.open_applier()
+        try:
+            self._load_checkpoint()
+            self._first_round = True
+            while not self._all_copied() and not self.stop.is_set():
+                self.phase = "copying"
+                self._retrying("copy round", self._copy_round)
+            if self.stop.is_set():
+                return
+            if not self.state.get("identity_synced"):
+                self._sync_identities()
+            self.phase = "replicating"
+            self._publish(force=True)
+            self._replicate()
+        finally:
+            self._publish(force=True, running=False)
+            for t in self.tables:
+                if t.filter is not None:
+                    t.filter.close()
+            if self.applier is not None:
+                self.applier.close()
+
+    def _all_copied(self) -> bool:
+        return all(self._table_state(t.source.name)["done"] for t in self.tables)
+
+    def _retrying(self, what: str, fn: Callable[[], None]) -> None:
+        """Run ``fn``; on a lost connection reconnect with backoff and run it again."""
+        failures = 0
+        while True:
+            try:
+                fn()
+                return
+            except (DdlSeen, PositionLost, PreconditionFailed):
+                raise
+            except FerrymanError as exc:
+                if self.stop.is_set():
+                    return
+                failures += 1
+                if failures > self.s.reconnect_attempts or not _transient(exc):
+                    raise
+                delay = min(self.s.max_backoff, 0.5 * 2 ** (failures - 1))
+                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+                self.stop.wait(delay)
+                self._reconnect()
+
+    def _reconnect(self) -> None:
+        if self.applier is not None:
+            with contextlib.suppress(Exception):
+                self.applier.close()
+        self.applier = None
+        while self.applier is None:
+            try:
+                self.applier = self.dst.open_applier()
+                self.copier.dst.reconnect()
+                cast(Any, self.source).reconnect()
+            except FerrymanError as exc:
+                log.warning("target unreachable (%s); retrying", exc)
+                self.applier = None
+                if self.stop.wait(2.0):
+                    raise
+        ckpt = self.applier.read_checkpoint(self.key)
+        if ckpt is not None and ckpt.position is not None:
+            self.position = Position.from_json(ckpt.position)
+            self.state = dict(ckpt.state)
+            self.events = int(self.state.get("events", 0))
+
+    # -- copy -----------------------------------------------------------------------------------
+
+    def _copy_round(self) -> None:
+        assert self.applier is not None
+        pending = [t for t in self.tables if not self._table_state(t.source.name)["done"]]
+        for t in pending:
+            st = self._table_state(t.source.name)
+            cursor = tuple(st["cursor"]) if st["cursor"] is not None else ()
+            removed = self.applier.delete_above(
+                t.target.namespace, t.target.table, t.target.key, cursor
+            )
+            if removed:
+                log.info("removed %d rows above the copy cursor of %s", removed, t.copy.name)
+        snapshot = self.copy_src.open_snapshot(max(1, self.s.jobs), exact=True)
+        try:
+            s_pos = snapshot.position
+            if s_pos is None:
+                raise PreconditionFailed(
+                    f"{self.source.url} gave no log position for the copy snapshot",
+                    hint="turn the binary log on (log_bin) and restart the server",
+                )
+            pause_point("snapshot_open")
+            self._catch_up(s_pos)
+            if self._first_round:
+                self._first_round = False
+                self.observer.started(self.progress, s_pos, snapshot.method)
+            self._copy_from(snapshot, pending)
+        finally:
+            snapshot.close()
+        pause_point("before_checkpoint")
+        self.position = s_pos
+        self._commit(ApplyBatch([], self._checkpoint()))
+
+    def _copy_from(self, snapshot: Any, pending: list[_Table]) -> None:
+        copies = [t.copy for t in pending]
+        progress = [self.progress[self.tables.index(t)] for t in pending]
+        issued: list[list[KeyRange]] = [[] for _ in pending]
+        finished: list[dict[int, int]] = [{} for _ in pending]
+        lock = threading.Lock()
+        deadline = time.monotonic() + self.s.round_seconds
+
+        def ranges(tc: TableCopy) -> Iterator[KeyRange]:
+            i = copies.index(tc)
+            t = pending[i]
+            st = self._table_state(t.source.name)
+            cursor = tuple(st["cursor"]) if st["cursor"] is not None else None
+            for rng in self.copy_src.key_ranges(tc, self.s.chunk_rows):
+                if cursor is not None:
+                    if rng.high is not None and tuple(rng.high) <= cursor:
+                        continue
+                    if rng.low is None or tuple(rng.low) < cursor:
+                        rng = KeyRange(cursor, rng.high)
+                with lock:
+                    issued[i].append(rng)
+                yield rng
+
+        def chunk_done(i: int, rng: KeyRange, rows: int) -> None:
+            self.throttle.rows(rows)
+            with lock:
+                finished[i][issued[i].index(rng)] = rows
+
+        def keep_issuing() -> bool:
+            self.throttle.source_lag()
+            self._publish()
+            return time.monotonic() < deadline and not self.stop.is_set()
+
+        self.copier.copy_rows(
+            copies,
+            progress,
+            snapshot,
+            ranges=ranges,
+            chunk_done=chunk_done,
+            keep_issuing=keep_issuing,
+        )
+        for i, t in enumerate(pending):
+            st = self._table_state(t.source.name)
+            n = 0
+            while n in finished[i]:
+                st["rows"] = int(st.get("rows", 0)) + finished[i][n]
+                high = issued[i][n].high
+                if high is None:
+                    st["done"] = True
+                elif t.cursor_ok:
+                    st["cursor"] = list(high)
+                n += 1
+            if not st["done"] and not t.cursor_ok:
+                st["rows"] = 0  # restarts from scratch next round
+            progress[i].rows = int(st["rows"])
+
+    def _sync_identities(self) -> None:
+        names = [t.target.table for t in self.tables]
+        namespace = self.tables[0].target.namespace if self.tables else ""
+        for table in self.target.introspect(names, namespace=namespace).tables:
+            self.copier.dst.sync_identity(table)
+        self.state["identity_synced"] = True
+
+    # -- the stream -----------------------------------------------------------------------------
+
+    def _open_feed(self, stop_at: Position | None) -> ChangeFeed:
+        assert self.position is not None
+        return self.src.open_changes(
+            self.s.workflow,
+            self.position,
+            [t.source.name for t in self.tables],
+            stop_at=stop_at,
+            on_relation=self._on_relation,
+        )
+
+    def _on_relation(self, namespace: str, table: str, columns: tuple[str, ...]) -> None:
+        t = self.by_source.get(table)
+        if t is None or t.source.namespace != namespace:
+            return
+        expected = tuple(self.s.columns.get(table, [c.name for c in t.source.columns]))
+        if columns == expected:
+            return
+        if self.s.on_ddl == "ignore" or self._skip_ddl:
+            self._skip_ddl = False
+            self.s.columns[table] = list(columns)
+            return
+        raise DdlSeen(
+            f"the definition of {namespace}.{table} changed on the source: columns "
+            f"({', '.join(expected)}) became ({', '.join(columns)})",
+            hint=f"change {t.target.namespace}.{t.target.table} on the target to match, then "
+            f"`ferryman move start {self.s.workflow} --skip-ddl` (or start with --on-ddl ignore "
+            "to go on without changing the target)",
+            obj=f"{namespace}.{table}",
+        )
+
+    def _catch_up(self, until: Position) -> None:
+        """Apply the stream from the checkpoint up to ``until`` (copied keys only)."""
+        assert self.position is not None
+        if self.position >= until:
+            return
+        feed = self._open_feed(until)
+        try:
+            self._consume(feed, feed.transactions(), until=until)
+        finally:
+            feed.close()
+
+    def _replicate(self) -> None:
+        failures = 0
+        while not self.stop.is_set():
+            feed = self._open_feed(None)
+            items: queue.Queue[Transaction | BaseException | None] = queue.Queue(maxsize=4096)
+            reader = threading.Thread(
+                target=_pump, args=(feed, items, self.stop), name="ferryman-stream", daemon=True
+            )
+            reader.start()
+            try:
+                self._consume(feed, _drain(items, self.stop, self._idle), until=None)
+                return
+            except (DdlSeen, PositionLost, PreconditionFailed):
+                raise
+            except FerrymanError as exc:
+                failures += 1
+                if failures > self.s.reconnect_attempts or not _transient(exc):
+                    raise
+                delay = min(self.s.max_backoff, 0.5 * 2 ** (failures - 1))
+                log.warning("replication interrupted (%s); resuming in %.1fs", exc, delay)
+                self.stop.wait(delay)
+                self._reconnect()
+            finally:
+                feed.stop()
+                reader.join(5.0)
+                feed.close()
+
+    def _idle(self) -> None:
+        """Called when the stream has nothing for a while: caught up."""
+        self.lag = 0.0
+        self.throttle.source_lag()
+        self._publish()
+
+    def _consume(
+        self,
+        feed: ChangeFeed,
+        transactions: Iterator[Transaction | None],
+        *,
+        until: Position | None,
+    ) -> None:
+        compactor = Compactor([t.target for t in self.tables], accept=self._accept)
+        for t in self.tables:
+            if t.filter is not None:
+                compactor.row_filters[(t.source.namespace, t.source.name)] = t.filter.matches
+        pending_tx = 0
+        last: Transaction | None = None
+        started = time.monotonic()
+
+        def flush() -> None:
+            nonlocal pending_tx, last, started
+            if last is None:
+                return
+            self.position = last.position
+            self.last_commit_time = last.commit_time
+            self.events += compactor.changes
+            batch = compactor.batch(self._checkpoint())
+            self.throttle.rows(batch.size)
+            self._commit(batch)
+            pause_point("after_apply_commit")
+            feed.confirm(last.position)
+            if last.commit_time:
+                self.lag = max(0.0, time.time() - last.commit_time)
+            self._count(batch.changes)
+            pending_tx, last = 0, None
+            started = time.monotonic()
+            self._publish()
+
+        it = iter(transactions)
+        while True:
+            try:
+                tx = next(it)
+            except StopIteration:
+                break
+            except FerrymanError:
+                flush()  # everything before the stream's failure is whole: keep it
+                raise
+            if tx is None:  # a pause in the stream: flush what we have
+                flush()
+                continue
+            ddl = self._ddl_in(tx)
+            if ddl is not None:
+                flush()
+                self._handle_ddl(ddl, tx)
+                self.position = tx.position
+                self._commit(ApplyBatch([], self._checkpoint()))
+                feed.confirm(tx.position)
+                continue
+            compactor.add(tx.changes)
+            pending_tx += 1
+            last = tx
+            if (
+                compactor.pending_rows >= self.s.batch_rows
+                or time.monotonic() - started >= self.s.batch_seconds
+            ):
+                flush()
+            if self.stop.is_set() and until is None:
+                break
+        flush()
+
+    def _commit(self, batch: ApplyBatch) -> None:
+        assert self.applier is not None
+        self.applier.apply(batch, before_commit=lambda: pause_point("before_apply_commit"))
+
+    def _checkpoint(self) -> Checkpoint:
+        assert self.position is not None
+        self.state["events"] = self.events
+        return Checkpoint(self.key, self.position.to_json(), _copy_state(self.state))
+
+    # -- DDL ------------------------------------------------------------------------------------
+
+    def _ddl_in(self, tx: Transaction) -> Change | None:
+        for change in tx.changes:
+            if change.op is Op.DDL and change.sql and self._touches(change):
+                return change
+        return None
+
+    def _touches(self, change: Change) -> bool:
+        assert change.sql is not None
+        names = _identifiers(change.sql)
+        for t in self.tables:
+            ns, name = t.source.namespace, t.source.name
+            for qualifier, ident in names:
+                if ident == name and (
+                    qualifier == ns or (qualifier is None and change.namespace == ns)
+                ):
+                    return True
+        return False
+
+    def _handle_ddl(self, change: Change, tx: Transaction) -> None:
+        statement = " ".join((change.sql or "").split())
+        if self.s.on_ddl == "ignore":
+            log.warning("ignoring DDL on the source: %s", statement)
+            return
+        if self._skip_ddl:
+            self._skip_ddl = False
+            log.warning("skipping DDL as asked (--skip-ddl): %s", statement)
+            return
+        if self.s.on_ddl == "exec":
+            self._exec_ddl(change, statement)
+            return
+        raise DdlSeen(
+            f"the source ran DDL on a moved table at {tx.position}: {statement[:300]}",
+            hint="apply the equivalent change to the target, then `ferryman move start "
+            f"{self.s.workflow} --skip-ddl`; or `--on-ddl exec` to run it on the target (same "
+            "engine), or `--on-ddl ignore`",
+            obj=statement[:80],
+        )
+
+    def _exec_ddl(self, change: Change, statement: str) -> None:
+        if self.source.server_info().engine != self.target.server_info().engine:
+            raise DdlSeen(
+                f"--on-ddl exec cannot run MySQL DDL on a {self.target.server_info().engine} "
+                f"target: {statement[:300]}",
+                hint=f"apply it by hand, then `ferryman move start {self.s.workflow} --skip-ddl`",
+            )
+        if any(self.s.renames.get(t.source.name) for t in self.tables if self._touches(change)):
+            raise DdlSeen(
+                f"--on-ddl exec cannot run DDL for a renamed table: {statement[:300]}",
+                hint=f"apply it by hand, then `ferryman move start {self.s.workflow} --skip-ddl`",
+            )
+        execute = getattr(self.target, "execute_in", None)
+        if execute is None:
+            raise DdlSeen(f"the target cannot run DDL: {statement[:300]}")
+        namespace = self.tables[0].target.namespace
+        execute(namespace, change.sql)
+        log.warning("ran the source's DDL on the target: %s", statement)
+        self._open()  # the tables' shapes changed
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def _count(self, changes: int) -> None:
+        now = time.monotonic()
+        self._rate.append((now, changes))
+        while self._rate and now - self._rate[0][0] > 10.0:
+            self._rate.pop(0)
+
+    def events_per_second(self) -> float:
+        if len(self._rate) < 2:
+            return 0.0
+        span = self._rate[-1][0] - self._rate[0][0]
+        return sum(n for _, n in self._rate[1:]) / span if span > 0 else 0.0
+
+    def status(self, running: bool = True) -> dict[str, Any]:
+        tables = []
+        for t, tp in zip(self.tables, self.progress, strict=True):
+            st = self.state.get("tables", {}).get(t.source.name, {})
+            tables.append(
+                {
+                    "source": f"{t.source.namespace}.{t.source.name}",
+                    "target": t.copy.target_label,
+                    "rows_copied": max(tp.rows, int(st.get("rows", 0))),
+                    "rows_estimated": tp.rows_estimated,
+                    "copy_done": bool(st.get("done")),
+                }
+            )
+        return {
+            "phase": self.phase,
+            "running": running,
+            "tables": tables,
+            "lag_seconds": round(self.lag, 3) if self.phase == "replicating" else None,
+            "position": str(self.position) if self.position is not None else None,
+            "events_applied": self.events,
+            "events_per_second": round(self.events_per_second(), 1),
+            "throttled": self.throttle.throttled,
+        }
+
+    def _publish(self, force: bool = False, running: bool = True) -> None:
+        now = time.monotonic()
+        if not force and now - self._published < self.s.status_interval:
+            return
+        self._published = now
+        status = self.status(running)
+        self.observer.status(status)
+        with contextlib.suppress(Exception):  # status is advisory; never stop the move for it
+            self.publish(self.phase, status)
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **state,
+        "tables": {k: dict(v) for k, v in state.get("tables", {}).items()},
+    }
+
+
+def _transient(exc: FerrymanError) -> bool:
+    """A lost connection or server restart (worth a reconnect), not a logic error."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    markers = (
+        "connect",
+        "lost",
+        "gone away",
+        "terminat",
+        "shutdown",
+        "shutting down",
+        "closed",
+        "broken pipe",
+        "reset by peer",
+        "timeout",
+        "timed out",
+        "recovery",
+        "starting up",
+        "server closed",
+    )
+    return any(m in text for m in markers)
+
+
+def _pump(
+    feed: ChangeFeed,
+    out: queue.Queue[Transaction | BaseException | None],
+    stop: threading.Event,
+) -> None:
+    try:
+        for tx in feed.transactions():
+            while not stop.is_set():
+                try:
+                    out.put(tx, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        out.put(None)
+    except BaseException as exc:  # handed to the applier thread, in order
+        out.put(exc)
+
+
+def _drain(
+    items: queue.Queue[Transaction | BaseException | None],
+    stop: threading.Event,
+    idle: Callable[[], None],
+) -> Iterator[Transaction | None]:
+    """Transactions from the reader thread; None when none arrived for a moment (flush)."""
+    waiting = False
+    while not stop.is_set():
+        try:
+            item = items.get(timeout=0.02 if not waiting else 0.5)
+        except queue.Empty:
+            if not waiting:
+                waiting = True
+                yield None
+            else:
+                idle()
+            continue
+        waiting = False
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+_IDENT = re.compile(
+    r"(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))(?:\s*\.\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+)))?"
+)
+
+
+def _identifiers(statement: str) -> list[tuple[str | None, str]]:
+    """Every (qualifier, name) a MySQL statement mentions, unquoted."""
+    out: list[tuple[str | None, str]] = []
+    for m in _IDENT.finditer(statement):
+        first = (m.group(1) or "").replace("``", "`") or m.group(2)
+        second = (m.group(3) or "").replace("``", "`") or m.group(4)
+        if second:
+            out.append((first, second))
+            out.append((None, first))
+        else:
+            out.append((None, first))
+    return out

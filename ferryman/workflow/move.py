@@ -1,0 +1,446 @@
+"""``ferryman move``: named live moves — create, start (resume), status, list.
+
+Passwords are never stored. ``create`` keeps the URLs without their passwords; ``start`` gets them
+again from, in order: the ``--source``/``--target`` URL given to ``start``, the environment
+(``FERRYMAN_SOURCE_PASSWORD`` / ``FERRYMAN_TARGET_PASSWORD``), a password file
+(``--source-password-file`` / ``--target-password-file``), or none (trust, peer, .pgpass).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ferryman.core.errors import (
+    ConfigError,
+    ConnectError,
+    FerrymanError,
+    PreconditionFailed,
+)
+from ferryman.core.findings import Level
+from ferryman.core.position import Position
+from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint
+from ferryman.core.registry import open_endpoint
+from ferryman.core.url import DatabaseURL, parse_url
+from ferryman.pipeline.copier import Copier, CopyRequest
+from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
+from ferryman.workflow.state import StateStore, Workflow
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
+ON_DDL = ("stop", "ignore", "exec")
+TERMINAL = ("completed", "cancelled")
+
+
+class MoveSpec(BaseModel):
+    """What ``move create`` decided; stored (JSON) in the state store. No passwords."""
+
+    name: str
+    id: str  # unique per create: the target's checkpoint key is "name/id"
+    source: str
+    target: str
+    source_engine: str
+    target_engine: str
+    tables: list[str]
+    wheres: dict[str, str] = Field(default_factory=dict)
+    renames: dict[str, str] = Field(default_factory=dict)
+    target_namespace: str
+    on_ddl: str = "stop"
+    jobs: int = 2
+    chunk_rows: int = 10_000
+    max_rows_per_second: float | None = None
+    lag_query: str | None = None
+    max_source_lag: float = 5.0
+    start_position: dict[str, Any]
+    columns: dict[str, list[str]] = Field(default_factory=dict)
+    created_tables: list[str] = Field(default_factory=list)
+
+
+def checkpoint_key(spec: MoveSpec) -> str:
+    return f"{spec.name}/{spec.id}"
+
+
+def stored_url(url: DatabaseURL) -> str:
+    """``url`` as the state store keeps it: everything but the password."""
+    return url.redacted().replace(":***@", "@")
+
+
+def _spec(wf: Workflow) -> MoveSpec:
+    try:
+        return MoveSpec.model_validate(wf.spec)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"the stored workflow {wf.name!r} is not readable: {exc.errors()[0]['msg']}",
+            hint="it was written by another ferryman version; create the move again",
+        ) from None
+
+
+@contextlib.contextmanager
+def _endpoint(url: DatabaseURL) -> Iterator[Endpoint]:
+    ep = open_endpoint(url)
+    try:
+        yield ep
+    finally:
+        ep.close()
+
+
+# -- create ---------------------------------------------------------------------------------
+
+
+def create(
+    store: StateStore,
+    name: str,
+    source_url: str,
+    target_url: str,
+    *,
+    tables: list[str] | None,
+    exclude: list[str],
+    wheres: dict[str, str],
+    renames: dict[str, str],
+    target_namespace: str | None,
+    on_ddl: str = "stop",
+    jobs: int = 2,
+    chunk_rows: int = 10_000,
+    max_rows_per_second: float | None = None,
+    lag_query: str | None = None,
+    max_source_lag: float = 5.0,
+    say: Callable[[str], None] = lambda text: None,
+) -> MoveSpec:
+    """Check both sides, create the target tables, make the source keep changes, record it."""
+    if not NAME.fullmatch(name):
+        raise ConfigError(
+            f"{name!r} is not a valid workflow name",
+            hint="use 1 to 48 letters, digits, '_' or '-', starting with a letter or digit",
+        )
+    if on_ddl not in ON_DDL:
+        raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    with contextlib.suppress(FerrymanError):
+        store.get(name)
+        raise PreconditionFailed(
+            f"a workflow named {name!r} already exists in {store.location}",
+            hint=f"choose another name, or look at it: ferryman move status {name}",
+            obj=name,
+        )
+    src_u, dst_u = parse_url(source_url), parse_url(target_url)
+    with _endpoint(src_u) as source, _endpoint(dst_u) as target:
+        src_engine = source.server_info().engine
+        dst_engine = target.server_info().engine
+        if dst_engine not in ("mysql", "postgresql"):
+            raise ConfigError(
+                f"a live move needs a MySQL/MariaDB or PostgreSQL target, not {dst_engine}",
+                hint="use `ferryman sync` for etcd",
+            )
+        if on_ddl == "exec" and src_engine != dst_engine:
+            raise ConfigError(
+                "--on-ddl exec runs the source's DDL on the target, which needs the same engine "
+                f"on both sides ({src_engine} → {dst_engine})",
+                hint="use --on-ddl stop (default) or ignore",
+            )
+        if on_ddl == "exec" and src_engine == "postgresql":
+            raise ConfigError(
+                "--on-ddl exec needs the DDL text, which PostgreSQL's logical replication does "
+                "not carry",
+                hint="use --on-ddl stop (default): the move pauses naming the table",
+            )
+        copier = Copier(
+            source,
+            target,
+            CopyRequest(
+                tables=tables,
+                exclude=exclude,
+                wheres=wheres,
+                renames=renames,
+                target_namespace=target_namespace,
+                jobs=jobs,
+                chunk_rows=chunk_rows,
+                defer_indexes=False,
+                foreign_keys=False,
+            ),
+        )
+        schema, plan, missing = copier.plan()
+        names = [t.name for t in schema.tables]
+        _preflight(source, "source", names)
+        _preflight(target, "target", None)
+        say(f"creating {len(missing)} table(s) in {copier.namespace}")
+        copier.create_missing_tables(plan, missing)
+        created = [c for c in copier.created]
+        try:
+            say("preparing change capture on the source")
+            start = cast(ChangeSource, source).prepare_changes(name, names)
+            try:
+                spec = MoveSpec(
+                    name=name,
+                    id=uuid.uuid4().hex[:16],
+                    source=stored_url(src_u),
+                    target=stored_url(dst_u),
+                    source_engine=src_engine,
+                    target_engine=dst_engine,
+                    tables=names,
+                    wheres=wheres,
+                    renames=renames,
+                    target_namespace=copier.namespace,
+                    on_ddl=on_ddl,
+                    jobs=jobs,
+                    chunk_rows=chunk_rows,
+                    max_rows_per_second=max_rows_per_second,
+                    lag_query=lag_query,
+                    max_source_lag=max_source_lag,
+                    start_position=start.to_json(),
+                    columns={t.name: [c.name for c in t.columns] for t in schema.tables},
+                    created_tables=[c.removeprefix("table:") for c in created],
+                )
+                store.create(Workflow(name, spec.model_dump(), "created"))
+            except BaseException:
+                cast(ChangeSource, source).drop_changes(name)
+                raise
+        except BaseException:
+            if created:
+                cast(CopyTarget, target).drop_objects(copier.namespace, created)
+            raise
+        for note in plan.notes:
+            say(f"note: {note.object}: {note.message}")
+    return spec
+
+
+def _preflight(ep: Endpoint, role: str, tables: list[str] | None) -> None:
+    problems = [f for f in ep.check(role, tables) if f.level is Level.FAIL]
+    if problems:
+        lines = "; ".join(f"{f.object}: {f.message}" for f in problems)
+        fixes = "; ".join(f.fix for f in problems if f.fix)
+        raise PreconditionFailed(
+            f"the {role} {ep.url} is not ready for a live move: {lines}",
+            hint=fixes or f"run `ferryman check {ep.url} --role {role}` for details",
+        )
+
+
+# -- start ----------------------------------------------------------------------------------
+
+
+def resolve_url(
+    stored: str, given: str | None, env: str, password_file: str | None, role: str
+) -> DatabaseURL:
+    """The stored URL with its password supplied again (see the module docstring)."""
+    if given:
+        url = parse_url(given)
+        base = parse_url(stored)
+        if (url.host, url.port, url.user, url.database) != (
+            base.host,
+            base.port,
+            base.user,
+            base.database,
+        ):
+            raise ConfigError(
+                f"--{role} {url} is not the {role} this move was created with ({base})",
+                hint="give the same host, port, user and database, or create another move",
+            )
+        return url
+    url = parse_url(stored)
+    password = os.environ.get(env)
+    if password is None and password_file:
+        try:
+            password = Path(password_file).read_text().strip("\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read --{role}-password-file {password_file}: {exc.strerror}",
+                hint="give a readable file holding only the password",
+            ) from None
+    if password is None:
+        return url
+    return parse_url(_with_password(stored, password))
+
+
+def _with_password(stored: str, password: str) -> str:
+    from urllib.parse import quote
+
+    scheme, _, rest = stored.partition("://")
+    user, at, host = rest.partition("@")
+    if not at:
+        raise ConfigError(
+            f"the stored URL {stored} names no user to give a password to",
+            hint="give the full URL again with --source/--target",
+        )
+    return f"{scheme}://{user}:{quote(password, safe='')}@{host}"
+
+
+def start(
+    store: StateStore,
+    name: str,
+    *,
+    source: str | None = None,
+    target: str | None = None,
+    source_password_file: str | None = None,
+    target_password_file: str | None = None,
+    on_ddl: str | None = None,
+    skip_ddl: bool = False,
+    max_rows_per_second: float | None = None,
+    lag_query: str | None = None,
+    max_source_lag: float | None = None,
+    stop: threading.Event | None = None,
+    observer: MoveObserver | None = None,
+    batch_rows: int | None = None,
+) -> dict[str, Any]:
+    """Run the move in the foreground until ``stop`` is set; returns the last status."""
+    wf = store.get(name)
+    spec = _spec(wf)
+    if wf.phase in TERMINAL:
+        raise PreconditionFailed(
+            f"workflow {name!r} is {wf.phase}", hint="create a new move to move the data again"
+        )
+    if on_ddl is not None and on_ddl not in ON_DDL:
+        raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    changes: dict[str, Any] = {}
+    if on_ddl is not None:
+        changes["on_ddl"] = on_ddl
+    if max_rows_per_second is not None:
+        changes["max_rows_per_second"] = max_rows_per_second or None
+    if lag_query is not None:
+        changes["lag_query"] = lag_query or None
+    if max_source_lag is not None:
+        changes["max_source_lag"] = max_source_lag
+    if changes:
+        spec = spec.model_copy(update=changes)
+        store.update(name, spec=spec.model_dump())
+    src_u = resolve_url(
+        spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
+    )
+    dst_u = resolve_url(
+        spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
+    )
+    stop = stop or threading.Event()
+    with store.runner_lock(name):
+        store.record(name, "start", f"pid {os.getpid()}")
+        with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
+            settings = MoveSettings(
+                workflow=name,
+                checkpoint_key=checkpoint_key(spec),
+                tables=spec.tables,
+                wheres=spec.wheres,
+                renames=spec.renames,
+                target_namespace=spec.target_namespace,
+                start_position=spec.start_position,
+                columns={k: list(v) for k, v in spec.columns.items()},
+                on_ddl=spec.on_ddl,
+                skip_ddl=skip_ddl,
+                jobs=spec.jobs,
+                chunk_rows=spec.chunk_rows,
+                max_rows_per_second=spec.max_rows_per_second,
+                lag_query=spec.lag_query,
+                max_source_lag=spec.max_source_lag,
+            )
+            if batch_rows:
+                settings = replace(settings, batch_rows=batch_rows)
+            probe = _lag_probe(src_u, spec.lag_query) if spec.lag_query else None
+
+            def publish(phase: str, status: dict[str, Any]) -> None:
+                store.update(name, phase=phase, status=status, error=None)
+
+            mover = Mover(
+                src, dst, settings, stop=stop, observer=observer, publish=publish, lag_probe=probe
+            )
+            try:
+                mover.run()
+            except DdlSeen as exc:
+                store.update(name, phase="paused", error=exc.render(), status=mover.status(False))
+                store.record(name, "paused", exc.message)
+                raise
+            except FerrymanError as exc:
+                store.update(name, phase="failed", error=exc.render(), status=mover.status(False))
+                store.record(name, "failed", exc.message)
+                raise
+            except BaseException as exc:
+                text = f"{type(exc).__name__}: {exc}"
+                store.update(name, phase="failed", error=text, status=mover.status(False))
+                raise
+            finally:
+                if settings.columns != spec.columns:  # an ignored/skipped DDL: new shape
+                    spec = spec.model_copy(update={"columns": settings.columns})
+                    store.update(name, spec=spec.model_dump())
+            store.record(name, "stopped")
+            return mover.status(False)
+
+
+@contextlib.contextmanager
+def _connect(url: DatabaseURL, role: str) -> Iterator[Endpoint]:
+    try:
+        ep = open_endpoint(url)
+    except ConnectError as exc:
+        if url.password is None and ("login" in exc.message or "password" in exc.message):
+            exc.hint = (
+                f"ferryman does not store passwords: give the {role}'s again with "
+                f"--{role} URL, FERRYMAN_{role.upper()}_PASSWORD or --{role}-password-file"
+            )
+        raise
+    try:
+        yield ep
+    finally:
+        ep.close()
+
+
+def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
+    holder: dict[str, Any] = {}
+
+    def probe() -> float | None:
+        ep = holder.get("ep")
+        if ep is None:
+            ep = holder["ep"] = open_endpoint(url)
+        try:
+            value = cast(Any, ep).session.scalar(query)
+        except Exception as exc:
+            holder.pop("ep", None)
+            raise ConfigError(
+                f"the lag query failed on {url}: {exc}",
+                hint="give a query that returns one number (seconds), e.g. "
+                "SELECT MAX(lag) FROM replicas",
+            ) from None
+        return None if value is None else float(value)
+
+    return probe
+
+
+# -- status / list --------------------------------------------------------------------------
+
+
+def status(store: StateStore, name: str) -> dict[str, Any]:
+    wf = store.get(name)
+    spec = _spec(wf)
+    st = wf.status or {}
+    tables = st.get("tables") or [
+        {
+            "source": t,
+            "target": f"{spec.target_namespace}.{spec.renames.get(t, t)}",
+            "rows_copied": 0,
+            "rows_estimated": None,
+            "copy_done": False,
+        }
+        for t in spec.tables
+    ]
+    running = bool(st.get("running")) and store.runner_alive(name)
+    return {
+        "name": wf.name,
+        "phase": wf.phase,
+        "running": running,
+        "source": spec.source,
+        "target": spec.target,
+        "tables": tables,
+        "lag_seconds": st.get("lag_seconds") if running else None,
+        "position": st.get("position") or str(Position.from_json(spec.start_position)),
+        "events_applied": st.get("events_applied", 0),
+        "events_per_second": st.get("events_per_second", 0.0) if running else 0.0,
+        "throttled": bool(st.get("throttled")) and running,
+        "on_ddl": spec.on_ddl,
+        "error": wf.error,
+        "updated_at": wf.updated_at,
+        "created_at": wf.created_at,
+    }
+
+
+def list_moves(store: StateStore) -> list[dict[str, Any]]:
+    return [status(store, wf.name) for wf in store.workflows()]

@@ -1,0 +1,284 @@
+"""Where named workflows live between commands: the ``StateStore``.
+
+A workflow record holds what ``move create`` decided (the spec: URLs *without passwords*, tables,
+filters, renames, options), the phase, the last error and the last status snapshot the runner
+wrote (progress, lag, position). The stream position itself lives with the data in the target
+(``_ferryman.checkpoints``), so the store never has to be exact about it.
+
+SQLite is the default store: one file (``--state PATH`` or ``sqlite:///PATH``, env
+``FERRYMAN_STATE``, default ``<user state dir>/ferryman/state.db``), WAL mode so ``status`` reads
+while ``start`` writes. One runner per workflow is enforced with an exclusive ``flock`` on a lock
+file beside the database: the kernel releases it when the runner dies, even by SIGKILL, so a
+crashed runner never blocks the next ``start``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import platformdirs
+
+from ferryman.core.errors import ConfigError, NotFound, PreconditionFailed
+from ferryman.core.redact import redact
+
+PHASES = (
+    "created",
+    "copying",
+    "replicating",
+    "paused",
+    "stopped",
+    "switching",
+    "switched",
+    "completed",
+    "cancelled",
+    "failed",
+)
+
+
+@dataclass
+class Workflow:
+    name: str
+    spec: dict[str, Any]
+    phase: str = "created"
+    error: str | None = None
+    status: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+class StateStore(Protocol):
+    location: str
+
+    def create(self, wf: Workflow) -> None: ...
+
+    def get(self, name: str) -> Workflow: ...
+
+    def workflows(self) -> list[Workflow]: ...
+
+    def update(
+        self,
+        name: str,
+        *,
+        phase: str | None = None,
+        error: str | type[_Keep] | None = ...,
+        status: dict[str, Any] | None = None,
+        spec: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def record(self, name: str, kind: str, detail: str = "") -> None: ...
+
+    def history(self, name: str) -> list[tuple[float, str, str]]: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def runner_lock(self, name: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def runner_alive(self, name: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class _Keep:
+    """Sentinel type: leave a field as it is."""
+
+
+def default_location() -> str:
+    return str(Path(platformdirs.user_state_dir("ferryman")) / "state.db")
+
+
+def open_store(location: str | None = None) -> StateStore:
+    """The store at ``location`` (a path or ``sqlite:///path``; default ``FERRYMAN_STATE`` or the
+    user state dir)."""
+    loc = location or os.environ.get("FERRYMAN_STATE") or default_location()
+    if loc.startswith("sqlite://"):
+        loc = loc.removeprefix("sqlite://") or default_location()
+    elif "://" in loc:
+        raise ConfigError(
+            f"unsupported state store {loc!r}",
+            hint="give a file path or sqlite:///path (etcd stores come with the HA work)",
+        )
+    return SQLiteStateStore(Path(loc).expanduser())
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflows (
+  name TEXT PRIMARY KEY, spec TEXT NOT NULL, phase TEXT NOT NULL, error TEXT,
+  status TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
+  kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS history_workflow ON history (workflow, id);
+"""
+
+
+class SQLiteStateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the state store {path}: {exc}",
+                hint="give a writable path with --state or FERRYMAN_STATE",
+            ) from None
+
+    def create(self, wf: Workflow) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO workflows (name, spec, phase, error, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    wf.name,
+                    _dump(wf.spec),
+                    wf.phase,
+                    wf.error,
+                    _dump(wf.status),
+                    wf.created_at,
+                    wf.updated_at,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise PreconditionFailed(
+                f"a workflow named {wf.name!r} already exists in {self.location}",
+                hint=f"choose another name, or remove it: ferryman move cancel {wf.name}",
+                obj=wf.name,
+            ) from None
+        self.record(wf.name, "created")
+
+    def get(self, name: str) -> Workflow:
+        row = self.conn.execute(
+            "SELECT name, spec, phase, error, status, created_at, updated_at FROM workflows "
+            "WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            names = [w for (w,) in self.conn.execute("SELECT name FROM workflows")]
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "list them with: ferryman move list"
+            raise NotFound(
+                f"no workflow named {name!r} in {self.location}",
+                hint=hint + " (or point --state / FERRYMAN_STATE at the right store)",
+                obj=name,
+            )
+        return _workflow(row)
+
+    def workflows(self) -> list[Workflow]:
+        rows = self.conn.execute(
+            "SELECT name, spec, phase, error, status, created_at, updated_at FROM workflows "
+            "ORDER BY created_at, name"
+        ).fetchall()
+        return [_workflow(r) for r in rows]
+
+    def update(
+        self,
+        name: str,
+        *,
+        phase: str | None = None,
+        error: str | type[_Keep] | None = _Keep,
+        status: dict[str, Any] | None = None,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        sets: list[str] = ["updated_at = ?"]
+        args: list[Any] = [time.time()]
+        if phase is not None:
+            assert phase in PHASES, phase
+            sets.append("phase = ?")
+            args.append(phase)
+        if error is not _Keep:
+            sets.append("error = ?")
+            args.append(redact(error) if isinstance(error, str) else None)
+        if status is not None:
+            sets.append("status = ?")
+            args.append(_dump(status))
+        if spec is not None:
+            sets.append("spec = ?")
+            args.append(_dump(spec))
+        args.append(name)
+        self.conn.execute(f"UPDATE workflows SET {', '.join(sets)} WHERE name = ?", args)
+
+    def record(self, name: str, kind: str, detail: str = "") -> None:
+        self.conn.execute(
+            "INSERT INTO history (workflow, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (name, time.time(), kind, redact(detail)),
+        )
+
+    def history(self, name: str) -> list[tuple[float, str, str]]:
+        rows = self.conn.execute(
+            "SELECT at, kind, detail FROM history WHERE workflow = ? ORDER BY id", (name,)
+        ).fetchall()
+        return [(float(a), str(k), str(d)) for a, k, d in rows]
+
+    def delete(self, name: str) -> None:
+        self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
+        self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
+
+    def _lock_path(self, name: str) -> Path:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:16]
+        return self.path.parent / f"{self.path.name}.{digest}.lock"
+
+    def runner_alive(self, name: str) -> bool:
+        """Does a live process hold ``name``'s runner lock?"""
+        try:
+            fd = os.open(self._lock_path(name), os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    @contextlib.contextmanager
+    def runner_lock(self, name: str) -> Iterator[None]:
+        """Exclusive for the life of one runner of ``name``; raises PreconditionFailed when
+        another live process holds it."""
+        fd = os.open(self._lock_path(name), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                raise PreconditionFailed(
+                    f"workflow {name!r} is already running (process {holder})",
+                    hint="stop that process first (Ctrl-C or kill -TERM), or watch it with "
+                    f"ferryman move status {name}",
+                    obj=name,
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+
+def _dump(value: Any) -> str:
+    return redact(json.dumps(value, sort_keys=True, default=str))
+
+
+def _workflow(row: Any) -> Workflow:
+    name, spec, phase, error, status, created, updated = row
+    return Workflow(
+        name, json.loads(spec), phase, error, json.loads(status or "{}"), created, updated
+    )
