@@ -101,7 +101,17 @@ class PostgresApplier:
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in t.columns)
             marks = sql.SQL(", ").join(sql.Placeholder() for _ in t.columns)
             keys = sql.SQL(", ").join(sql.Identifier(k) for k in t.key)
-            others = [c for c in t.columns if c not in t.key]
+            # GENERATED ALWAYS identities take a value on INSERT (OVERRIDING SYSTEM VALUE) but
+            # refuse one in DO UPDATE SET; their value never changes on the source anyway
+            always = {
+                str(name)
+                for (name,) in self.conn.execute(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attidentity = 'a'",
+                    [table.as_string(self.conn)],
+                ).fetchall()
+            }
+            others = [c for c in t.columns if c not in t.key and c not in always]
             action: sql.Composable
             if others:
                 action = sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
