@@ -129,3 +129,27 @@ def test_mysql_applier(mysql_db: MySQLDatabase) -> None:
         )
     finally:
         applier.close()
+
+
+def test_postgres_applier_stages_large_batches(pg_db: PostgresDatabase) -> None:
+    """From COPY_MIN_ROWS upserts on, a batch goes through COPY and a staging table: a failed
+    batch (its staging table rolled back with it) leaves nothing, later batches still apply."""
+    from ferryman.engines.postgres.apply import COPY_MIN_ROWS
+
+    pg_db.execute("CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL, w int)")
+    applier = PostgresApplier(parse_url(pg_db.url))
+    n = COPY_MIN_ROWS * 3
+    pos = {"kind": "lsn", "lsn": "0/1"}
+    try:
+        c = Compactor([target("public", "big")])
+        c.add([ch(Op.INSERT, after=(i, None if i == n else f"v{i}", i)) for i in range(1, n + 1)])
+        with pytest.raises(SchemaError, match=r"applying changes to public\.big failed"):
+            applier.apply(c.batch(Checkpoint("wf", pos)))
+        assert pg_db.execute("SELECT count(*) FROM big") == [(0,)]
+        for round_ in range(2):  # the second round would update a key twice if rows stayed
+            c.add([ch(Op.INSERT, after=(i, f"r{round_}", i)) for i in range(1, n + 1)])
+            applier.apply(c.batch(Checkpoint("wf", {**pos, "lsn": f"0/{round_ + 2}"})))
+        assert pg_db.execute("SELECT count(*), min(v), max(v) FROM big") == [(n, "r1", "r1")]
+        assert applier.read_checkpoint("wf").position["lsn"] == "0/3"  # type: ignore[union-attr]
+    finally:
+        applier.close()

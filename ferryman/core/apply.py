@@ -46,13 +46,27 @@ class TableTarget:
     # per column of ``columns``: turns a stream value into one the target driver takes
     # (None: as is); applied to the final rows and keys of a batch, never to compaction keys
     convert: tuple[Converter | None, ...] = ()
+    # (index, converter) of the columns that have one (derived from ``convert``)
+    _active: tuple[tuple[int, Converter], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
+    def __post_init__(self) -> None:
+        active = tuple((i, f) for i, f in enumerate(self.convert) if f is not None)
+        object.__setattr__(self, "_active", active)
 
     def converted_row(self, row: Row) -> Row:
-        if not self.convert:
+        active = self._active  # most tables need few converters, or none
+        if not active:
             return row
-        return tuple(
-            v if f is None or v is None else f(v) for f, v in zip(self.convert, row, strict=True)
-        )
+        if len(row) != len(self.convert):
+            raise ValueError(f"row has {len(row)} values for {len(self.convert)} converters")
+        out = list(row)
+        for i, f in active:
+            v = out[i]
+            if v is not None:
+                out[i] = f(v)
+        return tuple(out)
 
     def converted_key(self, key: Key) -> Key:
         if not self.convert:

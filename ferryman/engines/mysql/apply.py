@@ -9,10 +9,12 @@ deletes are ``DELETE .. WHERE (key) IN (..)`` in slices. The checkpoint lives in
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import MySQLdb
+from MySQLdb.times import DateTime2literal
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
 from ferryman.core.errors import SchemaError
@@ -45,6 +47,9 @@ class MySQLApplier:
             cur.execute(ddl)
         cur.execute(APPLY_SESSION)
         cur.close()
+        # mysqlclient formats every datetime in Python (str.format, ~1/4 of the client's time
+        # on a table with a DATETIME column); isoformat writes the same text in C
+        self.conn.encoders = {**self.conn.encoders, datetime.datetime: _datetime_literal}
         self._upserts: dict[tuple[str, str], str] = {}
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
@@ -149,3 +154,10 @@ class MySQLApplier:
     def close(self) -> None:
         with contextlib.suppress(MySQLdb.Error):
             self.conn.close()
+
+
+def _datetime_literal(value: datetime.datetime, conv: Any) -> bytes:
+    """``'YYYY-MM-DD HH:MM:SS[.ffffff]'``, as mysqlclient's own encoder writes it."""
+    if value.tzinfo is not None:
+        return bytes(DateTime2literal(value, conv))
+    return b"'" + value.isoformat(" ").encode() + b"'"

@@ -1,7 +1,10 @@
 """Applying change batches to PostgreSQL: the rows and the checkpoint in one transaction.
 
-Deletes run before upserts (compaction leaves no key in both). Upserts are
-``INSERT .. ON CONFLICT (key) DO UPDATE``; psycopg's ``executemany`` pipelines them. The
+Deletes run before upserts (compaction leaves no key in both). Upserts of a batch are
+``COPY``'d into a temporary staging table (``ON COMMIT DELETE ROWS``, one per target table and
+connection), then ``INSERT .. SELECT .. ON CONFLICT (key) DO UPDATE`` moves them in one
+statement: one round trip and one executor run for thousands of rows, where a statement per row
+cost the server a parse/bind/execute each. A few rows go as pipelined statements instead. The
 checkpoint lives in ``_ferryman.checkpoints`` of the target database, so a crash at any instant
 leaves rows and position consistent: replay from the stored position is idempotent.
 """
@@ -9,6 +12,7 @@ leaves rows and position consistent: replay from the stored position is idempote
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +25,8 @@ from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 
 CHECKPOINT_SCHEMA = "_ferryman"
+#: from this many upserts in one table batch on, they go through COPY and a staging table
+COPY_MIN_ROWS = 64
 CHECKPOINT_DDL = (
     f"CREATE SCHEMA IF NOT EXISTS {CHECKPOINT_SCHEMA}",
     f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_SCHEMA}.checkpoints ("
@@ -36,6 +42,7 @@ class PostgresApplier:
         for ddl in CHECKPOINT_DDL:
             self.conn.execute(ddl)
         self._upserts: dict[tuple[str, str], sql.Composed] = {}
+        self._staged: dict[tuple[str, ...], tuple[sql.Composed, sql.Composed]] = {}
         self._deletes: dict[tuple[str, str], sql.Composed] = {}
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
@@ -65,6 +72,7 @@ class PostgresApplier:
                 if before_commit is not None:
                     before_commit()
         except psycopg.Error as exc:
+            self._staged.clear()  # a staging table created in this transaction is gone
             raise SchemaError(
                 f"applying changes to {current} failed: "
                 f"{exc.diag.message_primary or str(exc).strip()}",
@@ -72,6 +80,9 @@ class PostgresApplier:
                 "resume",
                 obj=current,
             ) from None
+        except BaseException:
+            self._staged.clear()
+            raise
 
     def _apply_table(self, cur: psycopg.Cursor[Any], tb: TableBatch) -> None:
         t = tb.target
@@ -80,8 +91,43 @@ class PostgresApplier:
             cur.execute(sql.SQL("TRUNCATE {}").format(table))
         if tb.deletes:
             cur.executemany(self._delete_sql(tb, table), tb.deletes)
-        if tb.upserts:
+        if len(tb.upserts) >= COPY_MIN_ROWS:
+            copy_sql, insert_sql = self._staging(cur, tb, table)
+            with cur.copy(copy_sql) as copy:
+                for row in tb.upserts:
+                    copy.write_row(row)
+            cur.execute(insert_sql)
+        elif tb.upserts:
             cur.executemany(self._upsert_sql(tb, table), tb.upserts)
+
+    def _staging(
+        self, cur: psycopg.Cursor[Any], tb: TableBatch, table: sql.Composable
+    ) -> tuple[sql.Composed, sql.Composed]:
+        """(COPY into the staging table, INSERT .. SELECT from it into ``table``). The staging
+        table (``table``'s column types, no constraints) is created on first use; its rows go at
+        every commit (ON COMMIT DELETE ROWS) or with a rollback."""
+        t = tb.target
+        key = (t.namespace, t.table, *t.columns)
+        stmts = self._staged.get(key)
+        if stmts is None:
+            digest = hashlib.sha1("\0".join(key).encode()).hexdigest()[:16]
+            stage = sql.Identifier(f"ferryman_stage_{digest}")
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in t.columns)
+            cur.execute(
+                sql.SQL(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS "
+                    "SELECT {} FROM {} WITH NO DATA"
+                ).format(stage, cols, table)
+            )
+            keys, action = self._conflict(tb, table)
+            stmts = self._staged[key] = (
+                sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols),
+                sql.SQL(
+                    "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {} "
+                    "ON CONFLICT ({}) {}"
+                ).format(table, cols, cols, stage, keys, action),
+            )
+        return stmts
 
     def _delete_sql(self, tb: TableBatch, table: sql.Composable) -> sql.Composed:
         key = (tb.target.namespace, tb.target.table)
@@ -100,29 +146,34 @@ class PostgresApplier:
             t = tb.target
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in t.columns)
             marks = sql.SQL(", ").join(sql.Placeholder() for _ in t.columns)
-            keys = sql.SQL(", ").join(sql.Identifier(k) for k in t.key)
-            # GENERATED ALWAYS identities take a value on INSERT (OVERRIDING SYSTEM VALUE) but
-            # refuse one in DO UPDATE SET; their value never changes on the source anyway
-            always = {
-                str(name)
-                for (name,) in self.conn.execute(
-                    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
-                    "AND attidentity = 'a'",
-                    [table.as_string(self.conn)],
-                ).fetchall()
-            }
-            others = [c for c in t.columns if c not in t.key and c not in always]
-            action: sql.Composable
-            if others:
-                action = sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
-                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others
-                )
-            else:
-                action = sql.SQL("DO NOTHING")
+            keys, action = self._conflict(tb, table)
             stmt = self._upserts[key] = sql.SQL(
                 "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) ON CONFLICT ({}) {}"
             ).format(table, cols, marks, keys, action)
         return stmt
+
+    def _conflict(
+        self, tb: TableBatch, table: sql.Composable
+    ) -> tuple[sql.Composed, sql.Composable]:
+        """The ON CONFLICT key list and action of an upsert into ``table``."""
+        t = tb.target
+        keys = sql.SQL(", ").join(sql.Identifier(k) for k in t.key)
+        # GENERATED ALWAYS identities take a value on INSERT (OVERRIDING SYSTEM VALUE) but
+        # refuse one in DO UPDATE SET; their value never changes on the source anyway
+        always = {
+            str(name)
+            for (name,) in self.conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attidentity = 'a'",
+                [table.as_string(self.conn)],
+            ).fetchall()
+        }
+        others = [c for c in t.columns if c not in t.key and c not in always]
+        if not others:
+            return keys, sql.SQL("DO NOTHING")
+        return keys, sql.SQL("DO UPDATE SET ") + sql.SQL(", ").join(
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others
+        )
 
     def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
         target = sql.SQL("{}.{}").format(sql.Identifier(namespace), sql.Identifier(table))
