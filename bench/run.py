@@ -35,6 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from move import LIVE_GROUPS, LIVE_SCENARIOS, LiveBench, LiveResult, live_rows
+from procmem import MemoryProbe
+
 from ferryman.testing.servers import (
     MariaDBServer,
     PostgresServer,
@@ -93,10 +96,12 @@ SCENARIOS = (
     Scenario("ferryman-pp", "ferryman copy", "pp"),
 )
 GROUPS = {
-    "all": [s.name for s in SCENARIOS],
+    "all": [s.name for s in SCENARIOS] + [s.name for s in LIVE_SCENARIOS],
+    "copy": [s.name for s in SCENARIOS],
     "ferryman": [s.name for s in SCENARIOS if s.is_ferryman],
     "peers": [s.name for s in SCENARIOS if not s.is_ferryman],
     **{key: [s.name for s in SCENARIOS if s.direction == key] for key in DIRECTIONS},
+    **LIVE_GROUPS,  # live: binlog-decode and the move-* scenarios; move: the move-* ones
 }
 
 
@@ -151,6 +156,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     rss: dict[str, Any] = field(default_factory=dict)
+    live: list[LiveResult] = field(default_factory=list)
 
 
 def say(message: str = "") -> None:
@@ -424,58 +430,6 @@ class Outcome:
     wall_s: float
     peak_rss_mb: float
     timed_out: bool
-
-
-def _descendants(pid: int) -> list[int]:
-    """``pid`` and all its live descendants (via /proc/PID/task/TID/children)."""
-    found, i = [pid], 0
-    while i < len(found):
-        current = found[i]
-        i += 1
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{current}/task"):
-                with contextlib.suppress(OSError, ValueError):
-                    children = Path(f"/proc/{current}/task/{task}/children").read_text()
-                    found.extend(int(c) for c in children.split())
-    return found
-
-
-def _memory_kb(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of ``pid`` in kB; VmHWM is the process's peak RSS since its exec."""
-    rss = hwm = 0
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith(b"VmHWM:"):
-                    hwm = int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return rss, hwm
-
-
-class MemoryProbe:
-    """Peak memory of a process tree: the largest sum of VmRSS seen over the tree, or the
-    largest single process's own peak (VmHWM), whichever is larger. The kernel's ru_maxrss
-    is no use here: a forked child inherits the high-water mark of its parent (this Python)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak_sum_kb = 0
-        self.peak_one_kb = 0
-
-    def sample(self) -> None:
-        total = 0
-        for pid in _descendants(self.pid):
-            rss, hwm = _memory_kb(pid)
-            total += rss
-            self.peak_one_kb = max(self.peak_one_kb, hwm, rss)
-        self.peak_sum_kb = max(self.peak_sum_kb, total)
-
-    @property
-    def peak_mb(self) -> float:
-        return max(self.peak_sum_kb, self.peak_one_kb) / 1024
 
 
 def _killpg(pid: int, sig: int) -> None:
@@ -921,11 +875,28 @@ def print_report(report: Report) -> None:
     for tool, version in report.versions.items():
         say(f"  {tool}: {version}")
     d = report.dataset
-    say(
-        f"dataset: {d['rows']:,} rows; MariaDB {d['mariadb_mb']} MB (data+index), "
-        f"PostgreSQL {d['postgres_mb']} MB (pg_total_relation_size); "
-        f"generated in {d['generate_total_s']} s; sources identical: {d['sources_identical']}"
-    )
+    if d:
+        say(
+            f"dataset: {d['rows']:,} rows; MariaDB {d['mariadb_mb']} MB (data+index), "
+            f"PostgreSQL {d['postgres_mb']} MB (pg_total_relation_size); "
+            f"generated in {d['generate_total_s']} s; sources identical: {d['sources_identical']}"
+        )
+    if report.results:
+        print_copies(report)
+    if report.live:
+        say()
+        headers, rows = live_rows(report.live)
+        say(_table(headers, rows))
+        peaks = [r.peak_rss_mb for r in report.live if r.peak_rss_mb is not None]
+        if peaks:
+            say()
+            say(
+                f"ferryman move peak RSS: {max(peaks):.1f} MB (target ≤ {RSS_LIMIT_MB:.0f} MB): "
+                f"{'PASS' if max(peaks) <= RSS_LIMIT_MB else 'FAIL'}"
+            )
+
+
+def print_copies(report: Report) -> None:
     say()
     runs = [
         [
@@ -981,7 +952,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Time ferryman copy against mariadb-dump, mydumper, pgloader and pg_dump.",
         epilog="Defaults come from BENCH_ROWS, BENCH_JOBS, BENCH_ONLY, BENCH_KEEP, BENCH_JSON, "
-        f"BENCH_TIMEOUT, BENCH_REPEAT. Names for --only: {', '.join(GROUPS['all'])}; groups: "
+        "BENCH_TIMEOUT, BENCH_REPEAT, BENCH_CHANGES, BENCH_LAG_SECONDS, BENCH_DECODE_ROWS. "
+        f"Names for --only: {', '.join(GROUPS['all'])}; groups: "
         f"{', '.join(k for k in GROUPS if k != 'all')}, all.",
     )
     parser.add_argument("--rows", type=int, default=int(_env_default("BENCH_ROWS", "1000000")))
@@ -1018,6 +990,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="runs per scenario, each on a reset target; the median wall time is reported",
     )
     parser.add_argument(
+        "--changes",
+        type=int,
+        default=int(_env_default("BENCH_CHANGES", "200000")),
+        help="row changes of the move-apply burst (default 200000)",
+    )
+    parser.add_argument(
+        "--lag-seconds",
+        type=float,
+        default=float(_env_default("BENCH_LAG_SECONDS", "30")),
+        help="duration of the move-lag write load (default 30)",
+    )
+    parser.add_argument(
+        "--decode-rows",
+        type=int,
+        default=int(_env_default("BENCH_DECODE_ROWS", "200000")),
+        help="row updates in the binlog-decode binlog (default 200000)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="--json file of an earlier run (e.g. another --rows) to compare ferryman's RSS with",
@@ -1035,6 +1025,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             else:
                 parser.error(f"unknown scenario {name!r} (see --help)")
     args.scenarios = [s for s in SCENARIOS if s.name in selected]
+    args.live = [s for s in LIVE_SCENARIOS if s.name in selected]
     return args
 
 
@@ -1082,22 +1073,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.append(pg)
         bench = Bench(my_src, my_tgt, pg, workdir, args)
         report.versions = tool_versions(bench)
-        say(f"generating {args.rows:,} rows")
-        report.dataset = generate(my_src, pg, args.rows)
-        say(
-            f"  MariaDB {report.dataset['mariadb_mb']} MB in "
-            f"{report.dataset['generate_mariadb_s']} s; PostgreSQL "
-            f"{report.dataset['postgres_mb']} MB; total {report.dataset['generate_total_s']} s"
-        )
-        bench.source_digests()
-        identical = bench.digests["mariadb"] == bench.digests["postgres"]
-        report.dataset["sources_identical"] = "yes" if identical else "NO"
+        if args.scenarios:  # the copy scenarios' dataset
+            say(f"generating {args.rows:,} rows")
+            report.dataset = generate(my_src, pg, args.rows)
+            say(
+                f"  MariaDB {report.dataset['mariadb_mb']} MB in "
+                f"{report.dataset['generate_mariadb_s']} s; PostgreSQL "
+                f"{report.dataset['postgres_mb']} MB; total {report.dataset['generate_total_s']} s"
+            )
+            bench.source_digests()
+            identical = bench.digests["mariadb"] == bench.digests["postgres"]
+            report.dataset["sources_identical"] = "yes" if identical else "NO"
+        total = len(args.scenarios) + len(args.live)
         for i, scenario in enumerate(args.scenarios, 1):
             direction = DIRECTIONS[scenario.direction]
-            say(f"[{i}/{len(args.scenarios)}] {scenario.label} ({direction})")
+            say(f"[{i}/{total}] {scenario.label} ({direction})")
             result = bench.run(scenario)
             report.results.append(result)
             say(f"  {_num(result.wall_s)} s, {_num(result.peak_rss_mb, 1)} MB: {result.detail}")
+        live = LiveBench(
+            my_src,
+            my_tgt,
+            pg,
+            workdir,
+            bench.ferryman,
+            changes=args.changes,
+            lag_seconds=args.lag_seconds,
+            decode_rows=args.decode_rows,
+            decode_repeat=max(3, args.repeat),
+        )
+        for i, live_scenario in enumerate(args.live, len(args.scenarios) + 1):
+            say(f"[{i}/{total}] {live_scenario.label} ({live_scenario.name})")
+            live_result = live.run(live_scenario)
+            report.live.append(live_result)
+            say(f"  {live_result.figure or '-'} ({live_result.verdict}): {live_result.detail}")
         report.comparisons = compare(report.results)
         report.rss = rss_check(report.results, args.rows, args.baseline)
         print_report(report)
@@ -1109,7 +1118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
-    troubled = any(r.status != "ok" or r.exact is False for r in report.results)
+    troubled = any(r.status != "ok" or r.exact is False for r in report.results) or any(
+        r.status == "failed" for r in report.live
+    )
     if args.keep or troubled:
         say(f"logs: {workdir / 'logs'}")
     else:

@@ -23,6 +23,12 @@ if ! .venv/bin/python -c "import pymysqlreplication" 2>/dev/null; then
     .venv/bin/pip install -q "mysql-replication==1.0.17"
 fi
 
+# py-spy: BENCH_PROFILE=DIR records where `ferryman move start` spends its time (bench only)
+if [[ ! -x .venv/bin/py-spy ]]; then
+    say "installing py-spy into .venv"
+    .venv/bin/pip install -q py-spy
+fi
+
 for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
     [[ "$status" == installed ]] || missing+=("$pkg")
