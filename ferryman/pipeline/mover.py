@@ -41,6 +41,7 @@ from typing import Any, Protocol, cast
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
 from ferryman.core.change import Change, Op, Transaction
+from ferryman.core.convert import source_engine
 from ferryman.core.copy import KeyRange, TableCopy, TableProgress
 from ferryman.core.errors import FerrymanError, PreconditionFailed
 from ferryman.core.position import Position
@@ -231,6 +232,11 @@ class Mover:
             tc = replace(copies[table.name], key_order=True)
             target_table = targets[tc.target_name]
             columns = tc.target_columns
+            if source_engine(table, schema.server.engine) == "postgresql":
+                # pgoutput does not send generated columns: a target's plain copy of one keeps
+                # what the copy wrote (a known gap; the other columns are replicated)
+                generated = {c.name for c in table.columns if c.generated is not None}
+                columns = tuple(c for c in columns if c not in generated)
             tt = TableTarget(
                 table.namespace,
                 table.name,
@@ -466,7 +472,10 @@ class Mover:
         if t is None or t.source.namespace != namespace:
             return
         expected = tuple(self.s.columns.get(table, [c.name for c in t.source.columns]))
-        if columns == expected:
+        # pgoutput leaves generated columns out of its relations (the binlog has them): compare
+        # the other columns only, or every table with one would pause at its first change
+        generated = {c.name for c in t.source.columns if c.generated is not None}
+        if _without(columns, generated) == _without(expected, generated):
             return
         if self.s.on_ddl == "ignore" or self._skip_ddl:
             self._skip_ddl = False
@@ -707,6 +716,10 @@ class Mover:
         self.observer.status(status)
         with contextlib.suppress(Exception):  # status is advisory; never stop the move for it
             self.publish(self.phase, status)
+
+
+def _without(columns: tuple[str, ...], names: set[str]) -> tuple[str, ...]:
+    return tuple(c for c in columns if c not in names)
 
 
 def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
