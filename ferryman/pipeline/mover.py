@@ -122,7 +122,9 @@ class _Throttle:
         settings: MoveSettings,
         lag: Callable[[], float | None] | None,
         stop: threading.Event,
+        waiting: Callable[[], None] = lambda: None,
     ) -> None:
+        self.waiting = waiting  # called while held back (status shows throttled: true)
         self.rate = settings.max_rows_per_second
         self.max_lag = settings.max_source_lag
         self.lag = lag
@@ -159,6 +161,7 @@ class _Throttle:
             if not self.throttled:
                 return
             log.info("source lag %.1fs above %.1fs: throttling", value, self.max_lag)
+            self.waiting()
             self.stop.wait(1.0)
 
 
@@ -185,7 +188,7 @@ class Mover:
         self.stop = stop or threading.Event()
         self.observer: MoveObserver = observer or _NullMoveObserver()
         self.publish = publish or (lambda phase, status: None)
-        self.throttle = _Throttle(settings, lag_probe, self.stop)
+        self.throttle = _Throttle(settings, lag_probe, self.stop, lambda: self._publish())
         self.copier = Copier(
             source,
             target,
@@ -227,6 +230,9 @@ class Mover:
                 [self.s.renames.get(n, n) for n in self.s.tables], namespace=namespace
             ).tables
         }
+        for old in self.tables:  # again after --on-ddl exec: close the old filters
+            if old.filter is not None:
+                old.filter.close()
         self.tables = []
         for table in schema.tables:
             tc = replace(copies[table.name], key_order=True)
@@ -541,10 +547,7 @@ class Mover:
         *,
         until: Position | None,
     ) -> None:
-        compactor = Compactor([t.target for t in self.tables], accept=self._accept)
-        for t in self.tables:
-            if t.filter is not None:
-                compactor.row_filters[(t.source.namespace, t.source.name)] = t.filter.matches
+        compactor = self._compactor()
         pending_tx = 0
         last: Transaction | None = None
         started = time.monotonic()
@@ -584,6 +587,7 @@ class Mover:
             if ddl is not None:
                 flush()
                 self._handle_ddl(ddl, tx)
+                compactor = self._compactor()  # --on-ddl exec re-read the tables' shapes
                 self.position = tx.position
                 self._commit(ApplyBatch([], self._checkpoint()))
                 feed.confirm(tx.position)
@@ -599,6 +603,13 @@ class Mover:
             if self.stop.is_set() and until is None:
                 break
         flush()
+
+    def _compactor(self) -> Compactor:
+        compactor = Compactor([t.target for t in self.tables], accept=self._accept)
+        for t in self.tables:
+            if t.filter is not None:
+                compactor.row_filters[(t.source.namespace, t.source.name)] = t.filter.matches
+        return compactor
 
     def _commit(self, batch: ApplyBatch) -> None:
         assert self.applier is not None

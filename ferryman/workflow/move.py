@@ -392,7 +392,7 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
         if ep is None:
             ep = holder["ep"] = open_endpoint(url)
         try:
-            value = cast(Any, ep).session.scalar(query)
+            value = cast(Any, ep).scalar(query)  # in the URL's database
         except Exception as exc:
             holder.pop("ep", None)
             raise ConfigError(

@@ -128,7 +128,11 @@ class SQLiteStateStore:
         self.location = str(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            # the mover publishes status from its copy threads too: share the connection
+            # (sqlite3 is built serialized here, and every method is one autocommit statement)
+            self.conn = sqlite3.connect(
+                str(path), timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(_SCHEMA)

@@ -213,6 +213,19 @@ class MySQLEndpoint:
     def open_applier(self) -> Applier:
         return MySQLApplier(self.url)
 
+    def scalar(self, sql: str) -> object:
+        """The first value ``sql`` returns (None: no rows), with the URL's database as the
+        default database (``--lag-query``). Reads only what ``sql`` reads."""
+        self.session.execute(f"USE {quote_ident(self.namespace)}")
+        return self.session.scalar(sql)
+
+    def execute_in(self, namespace: str, sql: str) -> None:
+        """Run one statement as given (a source's DDL under ``--on-ddl exec``) with
+        ``namespace`` as the default database. Not idempotent; unqualified names resolve in
+        ``namespace``."""
+        self.session.execute(f"USE {quote_ident(namespace)}")
+        self.session.execute(sql)
+
     def apply_converters(
         self, source: Table, target: Table, columns: Sequence[str]
     ) -> tuple[Converter | None, ...]:

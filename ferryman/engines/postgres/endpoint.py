@@ -51,6 +51,11 @@ class PostgresEndpoint:
     def namespace(self) -> str:
         return self.url.options.get("schema") or DEFAULT_SCHEMA
 
+    def scalar(self, sql: str) -> object:
+        """The first value ``sql`` returns (None: no rows), in the URL's database
+        (``--lag-query``). Reads only what ``sql`` reads."""
+        return self.session.scalar(sql)
+
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
 
