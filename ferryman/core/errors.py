@@ -68,3 +68,8 @@ class PreconditionFailed(FerrymanError):
     """A precondition the user can fix is not met (exit code 1)."""
 
     exit_code = 1
+
+
+class PositionLost(FerrymanError):
+    """The source no longer has the changes a stream must resume from (binlog purged, slot
+    dropped): resuming would silently skip changes, so the move fails instead."""

@@ -43,7 +43,15 @@ from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTar
 from ferryman.core.change import Change, Op, Transaction
 from ferryman.core.convert import source_engine
 from ferryman.core.copy import KeyRange, TableCopy, TableProgress
-from ferryman.core.errors import FerrymanError, PreconditionFailed
+from ferryman.core.errors import (
+    ConfigError,
+    ConnectError,
+    FerrymanError,
+    PermissionDenied,
+    PositionLost,
+    PreconditionFailed,
+    SchemaError,
+)
 from ferryman.core.position import Position
 from ferryman.core.protocols import (
     Applier,
@@ -65,10 +73,6 @@ class DdlSeen(FerrymanError):
     """The source changed the definition of a moved table; the move pauses (``--on-ddl stop``)."""
 
     exit_code = 1
-
-
-class PositionLost(FerrymanError):
-    """The source no longer has the changes the move must resume from."""
 
 
 @dataclass
@@ -331,8 +335,6 @@ class Mover:
             try:
                 fn()
                 return
-            except (DdlSeen, PositionLost, PreconditionFailed):
-                raise
             except FerrymanError as exc:
                 if self.stop.is_set():
                     return
@@ -518,9 +520,12 @@ class Mover:
             reader.start()
             try:
                 self._consume(feed, _drain(items, self.stop, self._idle), until=None)
-                return
-            except (DdlSeen, PositionLost, PreconditionFailed):
-                raise
+                if self.stop.is_set():
+                    return
+                raise ConnectError(
+                    f"the change stream from {self.source.url} ended unexpectedly",
+                    hint="ferryman reconnects and resumes from its checkpoint",
+                )
             except FerrymanError as exc:
                 failures += 1
                 if failures > self.s.reconnect_attempts or not _transient(exc):
@@ -561,6 +566,7 @@ class Mover:
             self.events += compactor.changes
             batch = compactor.batch(self._checkpoint())
             self.throttle.rows(batch.size)
+            self.throttle.source_lag()  # checks the user's lag query at most once a second
             self._commit(batch)
             pause_point("after_apply_commit")
             feed.confirm(last.position)
@@ -741,25 +747,11 @@ def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _transient(exc: FerrymanError) -> bool:
-    """A lost connection or server restart (worth a reconnect), not a logic error."""
-    text = f"{type(exc).__name__} {exc}".lower()
-    markers = (
-        "connect",
-        "lost",
-        "gone away",
-        "terminat",
-        "shutdown",
-        "shutting down",
-        "closed",
-        "broken pipe",
-        "reset by peer",
-        "timeout",
-        "timed out",
-        "recovery",
-        "starting up",
-        "server closed",
+    """Worth a reconnect and another try: anything but a logic or configuration error (a lost
+    connection, a restarting server, a replication protocol error after a restart)."""
+    return not isinstance(
+        exc, (SchemaError, ConfigError, PermissionDenied, PreconditionFailed, PositionLost, DdlSeen)
     )
-    return any(m in text for m in markers)
 
 
 def _pump(

@@ -459,6 +459,26 @@ class MariaDBServer(_Handle):
     directory: Path
     pid: int
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    argv: list[str] = field(default_factory=list, repr=False)
+
+    def _accepts_admin(self) -> bool:
+        try:
+            self.connect().close()
+        except Exception:
+            return False
+        return True
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server (SIGTERM: a clean shutdown), wait ``down_seconds``, start it again
+        on the same port and data (tests of reconnects)."""
+        _shutdown(self.pid, self._proc, signal.SIGTERM)
+        time.sleep(down_seconds)
+        errlog = self.directory / "error.log"
+        offset = errlog.stat().st_size if errlog.exists() else 0
+        proc = _spawn(self.argv, self.directory / "console.log", cwd=self.directory)
+        _wait_until(self._accepts_admin, proc, "mariadbd", errlog, offset)
+        self.pid, self._proc = proc.pid, proc
+        (self.directory / "server.pid").write_text(f"{proc.pid}\n")
 
     def url(
         self,
@@ -645,6 +665,7 @@ def _start_mariadb_in(
             directory=directory,
             pid=proc.pid,
             _proc=proc,
+            argv=list(argv),
         )
         server._register()
         return server
@@ -709,6 +730,28 @@ class PostgresServer(_Handle):
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     # SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, checkpoint, exit.
     _stop_signal: ClassVar[int] = signal.SIGINT
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Fast shutdown, wait ``down_seconds``, start again on the same port and data."""
+        pg_ctl = str(_pg_bindir() / "pg_ctl")
+        log_file = self.directory / "postgres.log"
+        _run(
+            _as_postgres([pg_ctl, "-D", str(self.datadir), "-m", "fast", "-w", "stop"]),
+            self.directory / "pg_ctl.log",
+            cwd=self.directory,
+        )
+        time.sleep(down_seconds)
+        _run(
+            _as_postgres(
+                [pg_ctl, "-D", str(self.datadir), "-l", str(log_file), "-w", "-t", "60", "start"]
+            ),
+            self.directory / "pg_ctl.log",
+            cwd=self.directory,
+        )
+        pid = _read_pid(self.datadir / "postmaster.pid")
+        assert pid is not None
+        self.pid = pid
+        (self.directory / "server.pid").write_text(f"{pid}\n")
 
     @property
     def socket_dir(self) -> Path:

@@ -17,7 +17,7 @@ import MySQLdb
 from MySQLdb.times import DateTime2literal
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
-from ferryman.core.errors import SchemaError
+from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect
 from ferryman.engines.mysql.connection import quote_ident as qi
@@ -32,6 +32,7 @@ CHECKPOINT_DDL = (
     "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
 )
 _DELETE_SLICE = 1000
+_LOST = (2006, 2013, 2003, 2055, 1927, 1053, 4031)  # gone away, lost, can't connect, shutdown
 APPLY_SESSION = (
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
     "foreign_key_checks = 0, time_zone = '+00:00'"
@@ -87,6 +88,12 @@ class MySQLApplier:
         except MySQLdb.Error as exc:
             with contextlib.suppress(MySQLdb.Error):
                 cur.execute("ROLLBACK")
+            if exc.args and exc.args[0] in _LOST:
+                raise ConnectError(
+                    f"lost the connection to the target {self.url} while applying changes: "
+                    f"{exc.args[-1]}",
+                    hint="nothing of this batch was applied; ferryman reconnects and resumes",
+                ) from None
             raise SchemaError(
                 f"applying changes to {current} failed: {exc.args[-1] if exc.args else exc}",
                 hint="nothing of this batch was applied (one transaction); fix the target and "

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
-from ferryman.core.errors import SchemaError
+from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 
@@ -73,6 +73,12 @@ class PostgresApplier:
                     before_commit()
         except psycopg.Error as exc:
             self._staged.clear()  # a staging table created in this transaction is gone
+            if isinstance(exc, psycopg.OperationalError) or self.conn.closed:
+                raise ConnectError(
+                    f"lost the connection to the target {self.url} while applying changes: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}",
+                    hint="nothing of this batch was applied; ferryman reconnects and resumes",
+                ) from None
             raise SchemaError(
                 f"applying changes to {current} failed: "
                 f"{exc.diag.message_primary or str(exc).strip()}",

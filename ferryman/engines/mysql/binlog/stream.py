@@ -34,7 +34,7 @@ from typing import Any
 import pymysql
 
 from ferryman.core.change import Change, Op, Transaction
-from ferryman.core.errors import ConnectError, FerrymanError, PermissionDenied
+from ferryman.core.errors import ConnectError, FerrymanError, PermissionDenied, PositionLost
 from ferryman.core.position import BinlogPosition
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.engines.mysql.binlog.decoder import (
@@ -68,7 +68,7 @@ _TRUNCATE = re.compile(
 )
 
 
-class BinlogPositionLost(FerrymanError):
+class BinlogPositionLost(PositionLost):
     """The server no longer has the binlog the stream must resume from (purged or rotated away),
     or refuses the position."""
 
@@ -178,6 +178,7 @@ class BinlogStream:
         self.verify_checksum = verify_checksum
         self.reconnects = 0
         self._stopping = False
+        self._reached_stop = False
         self._conn: Any = None
         self._mariadb = False
         self._collations: dict[int, str] = {}
@@ -193,6 +194,11 @@ class BinlogStream:
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn._sock.shutdown(2)  # wakes a blocked recv; close() happens in __iter__
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(0.1, seconds))
 
     def close(self) -> None:
         if self._conn is not None:
@@ -216,7 +222,28 @@ class BinlogStream:
                     yield tx
                     if self.stop_at is not None and tx.position >= self.stop_at:
                         return
-                return
+                if not self.blocking or self._stopping or self._reached_stop:
+                    return
+                # a blocking dump ends only when the server goes away (it sends EOF when it
+                # shuts down): reconnect and go on from the last position
+                failures += 1
+                if failures > self.reconnect_attempts:
+                    raise ConnectError(
+                        f"the binlog stream from {self.url} keeps ending; could not resume "
+                        f"after {self.reconnect_attempts} tries",
+                        hint=f"check the server; resume from {self.position}",
+                    )
+                delay = min(self.max_backoff, 0.5 * 2 ** (failures - 1))
+                log.warning(
+                    "binlog stream from %s ended (server shutting down?); reconnecting in "
+                    "%.1fs from %s",
+                    self.url,
+                    delay,
+                    self.position,
+                )
+                self.close()
+                self.reconnects += 1
+                self._sleep(delay)
             except pymysql.err.MySQLError as exc:
                 self.close()
                 if self._stopping:
@@ -250,14 +277,14 @@ class BinlogStream:
                     self.position,
                 )
                 self.reconnects += 1
-                time.sleep(delay)
+                self._sleep(delay)
             except ConnectError:
                 if self._stopping:
                     return
                 failures += 1
                 if failures > self.reconnect_attempts:
                     raise
-                time.sleep(min(self.max_backoff, 0.5 * 2 ** (failures - 1)))
+                self._sleep(min(self.max_backoff, 0.5 * 2 ** (failures - 1)))
             finally:
                 self.close()
 
@@ -429,6 +456,7 @@ class BinlogStream:
                 and h.log_pos
                 and BinlogPosition(file, h.log_pos) >= stop
             ):
+                self._reached_stop = True
                 return
 
 

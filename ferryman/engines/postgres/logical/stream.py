@@ -38,7 +38,7 @@ import psycopg2.extras
 from psycopg import errors as pgerrors
 
 from ferryman.core.change import Change, Transaction
-from ferryman.core.errors import FerrymanError, PreconditionFailed
+from ferryman.core.errors import FerrymanError, PositionLost, PreconditionFailed
 from ferryman.core.findings import Finding, Level
 from ferryman.core.position import LSN
 from ferryman.core.url import DatabaseURL
@@ -73,7 +73,7 @@ __all__ = [
 SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1"
 
 
-class SlotMissing(PreconditionFailed):
+class SlotMissing(PositionLost, PreconditionFailed):
     """The replication slot a stream needs does not exist (dropped, or never created)."""
 
 
