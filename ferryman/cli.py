@@ -44,15 +44,22 @@ LEVEL_STYLE = {
 
 
 class Context:
-    def __init__(self, debug: bool) -> None:
+    def __init__(self, debug: bool, state: str | None = None) -> None:
         self.debug = debug
+        self.state = state
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ferryman")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option(
+    "--state",
+    metavar="PATH",
+    envvar="FERRYMAN_STATE",
+    help="Workflow state store (SQLite file). Env FERRYMAN_STATE. Default: user state dir.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, state: str | None) -> None:
     """Move and keep in sync live data between MySQL/MariaDB, PostgreSQL and etcd.
 
     URLs: mysql://USER:PASSWORD@HOST:3306/DATABASE, mariadb://..., postgresql://USER@HOST:5432/DB
@@ -61,7 +68,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Exit codes: 0 success, 1 findings or a failed precondition, 2 error.
     """
     logs.setup(debug)
-    ctx.obj = Context(debug)
+    ctx.obj = Context(debug, state)
 
 
 def _split_tables(tables: Sequence[str], table: Sequence[str]) -> list[str] | None:

@@ -38,7 +38,7 @@ def register(
     @click.pass_context
     def move(ctx: click.Context, state: str | None) -> None:
         """Named live moves: copy while the source keeps writing, then replicate."""
-        ctx.obj = {"state": state}
+        ctx.obj = {"state": state or getattr(ctx.obj, "state", None)}
 
     @move.command("create")
     @click.argument("name")
