@@ -349,8 +349,7 @@ class MoveRunner:
     def stop(self, timeout: float = 60.0) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        return code
+        return self.wait(timeout)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -359,7 +358,13 @@ class MoveRunner:
 
     def wait(self, timeout: float = 120.0) -> int:
         assert self.proc is not None
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()  # never leave a runner behind a failed test
+            raise AssertionError(
+                f"the runner did not exit within {timeout}s:\n{self.output()[-3000:]}"
+            ) from None
 
     def output(self) -> str:
         return self.log.read_text() if self.log.exists() else ""

@@ -106,9 +106,27 @@ def test_mariadb_rejects_a_wrong_password(mariadb: MariaDBServer, password: str)
 def test_mariadb_setup_is_not_in_the_binlog(mariadb: MariaDBServer) -> None:
     """Account set-up ran with sql_log_bin=0: no user statement, no password in the binlog
     (other tests may have written to this shared server since, so only set-up is checked)."""
-    logs = [row[0] for row in mariadb.execute("SHOW BINARY LOGS")]
-    events = [e for log in logs for e in mariadb.execute(f"SHOW BINLOG EVENTS IN '{log}'")]
-    infos = " ".join(str(e[5]) for e in events)
+    import MySQLdb
+
+    # other tests' row events are annotated with their SQL text, which may hold raw bytes
+    conn = MySQLdb.connect(
+        host=mariadb.host,
+        port=mariadb.port,
+        user=mariadb.admin_user,
+        password=mariadb.admin_password,
+        use_unicode=False,
+    )
+    try:
+        cur = conn.cursor()
+        cur.execute("SHOW BINARY LOGS")
+        logs = [row[0].decode() for row in cur.fetchall()]
+        events = []
+        for log in logs:
+            cur.execute(f"SHOW BINLOG EVENTS IN '{log}'")
+            events += list(cur.fetchall())
+    finally:
+        conn.close()
+    infos = " ".join(bytes(e[5] or b"").decode("utf-8", "replace") for e in events)
     assert "CREATE USER" not in infos.upper() and "IDENTIFIED" not in infos.upper()
     assert mariadb.admin_password not in infos
 
