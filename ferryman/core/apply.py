@@ -51,9 +51,18 @@ class TableTarget:
         init=False, repr=False, compare=False, default=()
     )
 
+    # the same for the key columns, in key order (positions within a key)
+    _key_active: tuple[tuple[int, Converter], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
+
     def __post_init__(self) -> None:
         active = tuple((i, f) for i, f in enumerate(self.convert) if f is not None)
         object.__setattr__(self, "_active", active)
+        if self.convert:
+            fs = [self.convert[self.columns.index(k)] for k in self.key]
+            key_active = tuple((i, f) for i, f in enumerate(fs) if f is not None)
+            object.__setattr__(self, "_key_active", key_active)
 
     def converted_row(self, row: Row) -> Row:
         active = self._active  # most tables need few converters, or none
@@ -69,10 +78,15 @@ class TableTarget:
         return tuple(out)
 
     def converted_key(self, key: Key) -> Key:
-        if not self.convert:
+        active = self._key_active
+        if not active:
             return key
-        fs = [self.convert[self.columns.index(k)] for k in self.key]
-        return tuple(v if f is None or v is None else f(v) for f, v in zip(fs, key, strict=True))
+        out = list(key)
+        for i, f in active:
+            v = out[i]
+            if v is not None:
+                out[i] = f(v)
+        return tuple(out)
 
 
 @dataclass

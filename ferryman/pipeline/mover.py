@@ -35,6 +35,7 @@ import queue
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
@@ -216,7 +217,7 @@ class Mover:
         self.events = 0
         self.last_commit_time: float | None = None
         self.lag = 0.0
-        self._rate: list[tuple[float, int]] = []
+        self._rate: deque[tuple[float, int]] = deque()
         self._published = 0.0
         self._skip_ddl = settings.skip_ddl
         self._first_round = True
@@ -404,6 +405,7 @@ class Mover:
         copies = [t.copy for t in pending]
         progress = [self.progress[self.tables.index(t)] for t in pending]
         issued: list[list[KeyRange]] = [[] for _ in pending]
+        slot: list[dict[KeyRange, int]] = [{} for _ in pending]  # range -> its issue order
         finished: list[dict[int, int]] = [{} for _ in pending]
         lock = threading.Lock()
         deadline = time.monotonic() + self.s.round_seconds
@@ -420,13 +422,14 @@ class Mover:
                     if rng.low is None or tuple(rng.low) < cursor:
                         rng = KeyRange(cursor, rng.high)
                 with lock:
+                    slot[i][rng] = len(issued[i])
                     issued[i].append(rng)
                 yield rng
 
         def chunk_done(i: int, rng: KeyRange, rows: int) -> None:
             self.throttle.rows(rows)
             with lock:
-                finished[i][issued[i].index(rng)] = rows
+                finished[i][slot[i][rng]] = rows
 
         def keep_issuing() -> bool:
             self.throttle.source_lag()
@@ -692,13 +695,13 @@ class Mover:
         now = time.monotonic()
         self._rate.append((now, changes))
         while self._rate and now - self._rate[0][0] > 10.0:
-            self._rate.pop(0)
+            self._rate.popleft()
 
     def events_per_second(self) -> float:
         if len(self._rate) < 2:
             return 0.0
         span = self._rate[-1][0] - self._rate[0][0]
-        return sum(n for _, n in self._rate[1:]) / span if span > 0 else 0.0
+        return (sum(n for _, n in self._rate) - self._rate[0][1]) / span if span > 0 else 0.0
 
     def status(self, running: bool = True) -> dict[str, Any]:
         tables = []

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -171,7 +172,7 @@ def create(
         _preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
         copier.create_missing_tables(plan, missing)
-        created = [c for c in copier.created]
+        created = list(copier.created)
         try:
             say("preparing change capture on the source")
             start = cast(ChangeSource, source).prepare_changes(name, names)
@@ -258,8 +259,6 @@ def resolve_url(
 
 
 def _with_password(stored: str, password: str) -> str:
-    from urllib.parse import quote
-
     scheme, _, rest = stored.partition("://")
     user, at, host = rest.partition("@")
     if not at:
