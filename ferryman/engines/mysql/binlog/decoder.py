@@ -298,31 +298,53 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_TIMESTAMP = "0000-00-00 00:00:00"
 
 
+def _decimal_groups(lead: int, full: int, lead_first: bool) -> list[tuple[int, int]]:
+    """(bit width, 10**digits) of one part's digit groups, most significant first."""
+    lead_group = [(_DIG2BYTES[lead] * 8, 10**lead)] if lead else []
+    full_groups = [(32, 10**9)] * full
+    return lead_group + full_groups if lead_first else full_groups + lead_group
+
+
 def decimal_reader(precision: int, scale: int) -> tuple[Callable[[bytes, int], Decimal], int]:
-    """A reader of MySQL's binary DECIMAL(precision, scale) and the value's size in bytes."""
+    """A reader of MySQL's binary DECIMAL(precision, scale) and the value's size in bytes.
+
+    The value is the big-endian concatenation of the integer part's digit groups (a short
+    leading group, then 9-digit groups of 4 bytes) and the fraction's (9-digit groups, then a
+    short trailing group), with the top bit flipped and every bit inverted for negatives. All
+    groups are folded into one integer of all the digits and handed to Decimal with an
+    exponent, so the common one-group-per-part case is a shift, a mask and one multiply.
+    """
     intg = precision - scale
     uint, cint = divmod(intg, 9)
     ufrac, cfrac = divmod(scale, 9)
-    size = uint * 4 + _DIG2BYTES[cint] + ufrac * 4 + _DIG2BYTES[cfrac]
+    frac_bits = (ufrac * 4 + _DIG2BYTES[cfrac]) * 8
+    size = uint * 4 + _DIG2BYTES[cint] + frac_bits // 8
     top = 1 << (size * 8 - 1)
     neg_mask = ((1 << (size * 8)) - 1) ^ top
-    frac_bits = ufrac * 32 + _DIG2BYTES[cfrac] * 8
     frac_mask = (1 << frac_bits) - 1
-    # (bit width, 10**digits) of the groups, most significant first
-    int_groups = ([(_DIG2BYTES[cint] * 8, 10**cint)] if cint else []) + [(32, 10**9)] * uint
-    frac_groups = [(32, 10**9)] * ufrac + ([(_DIG2BYTES[cfrac] * 8, 10**cfrac)] if cfrac else [])
+    suffix = f"E-{scale}" if scale else ""
+    int_groups = _decimal_groups(cint, uint, lead_first=True)
+    frac_groups = _decimal_groups(cfrac, ufrac, lead_first=False)
 
-    def fold(raw: int, groups: list[tuple[int, int]]) -> int:
-        if len(groups) <= 1:
-            return raw
-        value = 0
-        shift = sum(bits for bits, _ in groups)
-        for bits, mult in groups:
-            shift -= bits
-            value = value * mult + ((raw >> shift) & ((1 << bits) - 1))
-        return value
+    if len(int_groups) <= 1 and len(frac_groups) <= 1:
+        scale_mult = 10**scale
 
-    fmt = f"{{}}{{}}.{{:0{scale}d}}" if scale else "{}{}"
+        def read_simple(buf: bytes, pos: int) -> Decimal:
+            x = int.from_bytes(buf[pos : pos + size], "big")
+            if x & top:
+                x ^= top
+                return Decimal(f"{(x >> frac_bits) * scale_mult + (x & frac_mask)}{suffix}")
+            x ^= neg_mask
+            return Decimal(f"-{(x >> frac_bits) * scale_mult + (x & frac_mask)}{suffix}")
+
+        return read_simple, size
+
+    # (shift, mask, multiplier) of every group over the whole value, most significant first
+    plan: list[tuple[int, int, int]] = []
+    shift = size * 8
+    for bits, mult in int_groups + frac_groups:
+        shift -= bits
+        plan.append((shift, (1 << bits) - 1, mult))
 
     def read(buf: bytes, pos: int) -> Decimal:
         x = int.from_bytes(buf[pos : pos + size], "big")
@@ -332,11 +354,10 @@ def decimal_reader(precision: int, scale: int) -> tuple[Callable[[bytes, int], D
         else:
             x ^= neg_mask
             sign = "-"
-        if scale:
-            return Decimal(
-                fmt.format(sign, fold(x >> frac_bits, int_groups), fold(x & frac_mask, frac_groups))
-            )
-        return Decimal(fmt.format(sign, fold(x, int_groups)))
+        digits = 0
+        for group_shift, mask, mult in plan:
+            digits = digits * mult + ((x >> group_shift) & mask)
+        return Decimal(f"{sign}{digits}{suffix}")
 
     return read, size
 
