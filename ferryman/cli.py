@@ -415,6 +415,10 @@ from ferryman import cli_move  # noqa: E402  (after the shared helpers it uses)
 
 cli_move.register(cli, err, out, _split_tables, tables_options)
 
+from ferryman import cli_diff  # noqa: E402
+
+cli_diff.register(cli, err, out, _split_tables, tables_options)
+
 # -- entry point ----------------------------------------------------------------------------
 
 

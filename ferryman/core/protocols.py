@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from ferryman.core.apply import ApplyBatch, Checkpoint, Converter, Key
 from ferryman.core.change import Transaction
 from ferryman.core.copy import Chunk, KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
+from ferryman.core.diff import Domain
 from ferryman.core.findings import Finding
 from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
@@ -232,3 +233,62 @@ class Applier(Protocol):
     def drop_checkpoint(self, workflow: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+class DiffReader(Protocol):
+    """One connection that renders canonical row text and hashes inside the database
+    (``ferryman diff``; see :mod:`ferryman.core.diff`). SQL fragments it returns are ready for
+    :meth:`query` (every literal ``%`` doubled; ``%s`` are placeholders)."""
+
+    engine: str
+
+    def ident(self, name: str) -> str: ...
+
+    def table(self, namespace: str, name: str) -> str: ...
+
+    def canonical(self, col: Column, domain: Domain, fold: bool = False) -> str:
+        """Canonical text of ``col`` in ``domain`` (NULL for NULL); ``fold``: lower-cased."""
+        ...
+
+    def framed(self, expr: str, domain: Domain) -> str:
+        """A column's never-NULL, unambiguous part of the row text."""
+        ...
+
+    def row_hash(self, framed: Sequence[str]) -> str:
+        """The 60-bit hash (a non-negative integer) of the framed parts joined by ``|``."""
+        ...
+
+    def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str: ...
+
+    def range_bucket(self, expr: str, low: int, width: int) -> str: ...
+
+    def count_sum(self, hash_expr: str) -> str: ...
+
+    def predicate(self, where: str) -> str: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def close(self) -> None: ...
+
+    def literal(self, value: Any) -> str:
+        """``value`` (a native key value this driver returned) as an SQL literal."""
+        ...
+
+    def run(self, statements: Sequence[str]) -> None:
+        """Execute ``statements`` in one transaction (all or nothing)."""
+        ...
+
+    def staging(self, namespace: str, table: str, staging: str) -> str:
+        """DDL of an empty table ``staging`` with ``table``'s columns (no identity, no
+        generated expressions, no foreign keys)."""
+        ...
+
+    def upsert(
+        self, namespace: str, table: str, source: str, columns: Sequence[str], key: Sequence[str]
+    ) -> str:
+        """``INSERT`` the rows of ``source`` into ``table``, replacing rows with the same key."""
+        ...
+
+    def row_literals(self, namespace: str, table: str, columns: Sequence[Column]) -> list[str]:
+        """Each row of ``table`` as ``(lit, lit, ...)`` in this engine's SQL."""
+        ...

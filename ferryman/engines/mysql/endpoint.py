@@ -19,6 +19,7 @@ from ferryman.core.protocols import (
     ChunkWriter,
     CopySource,
     CopyTarget,
+    DiffReader,
     Endpoint,
     MoveTarget,
     RowFilter,
@@ -209,6 +210,12 @@ class MySQLEndpoint:
         return EngineRowFilter(self.url, table, predicate)
 
     # -- live move: target --------------------------------------------------------------------
+
+    def open_diff_reader(self) -> DiffReader:
+        """A new connection for ``ferryman diff`` (canonical row text and hashes)."""
+        from ferryman.engines.mysql.diff import MySQLDiffReader
+
+        return MySQLDiffReader(self.url)
 
     def open_applier(self) -> Applier:
         return MySQLApplier(self.url)

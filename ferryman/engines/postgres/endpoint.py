@@ -20,6 +20,7 @@ from ferryman.core.protocols import (
     ChunkWriter,
     CopySource,
     CopyTarget,
+    DiffReader,
     Endpoint,
     MoveTarget,
     RowFilter,
@@ -211,6 +212,12 @@ class PostgresEndpoint:
         return EngineRowFilter(self.url, table, predicate)
 
     # -- live move: target --------------------------------------------------------------------
+
+    def open_diff_reader(self) -> DiffReader:
+        """A new connection for ``ferryman diff`` (canonical row text and hashes)."""
+        from ferryman.engines.postgres.diff import PostgresDiffReader
+
+        return PostgresDiffReader(self.url)
 
     def open_applier(self) -> Applier:
         return PostgresApplier(self.url)

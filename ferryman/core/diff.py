@@ -1,0 +1,274 @@
+"""The data model of a table comparison (``ferryman diff``, ``ferryman move verify``). Pure.
+
+Both sides turn every column into a *canonical text* inside the database, chosen per column
+pair (:func:`choose_domain`) so that equal values give the same text on MariaDB/MySQL and on
+PostgreSQL. A row's text is the columns' texts joined with ``|`` (texts that may hold any
+character are length-prefixed, NULL is ``~``), and its hash is the first 60 bits of its MD5.
+Ranges (buckets) of rows compare by count and the *sum* of their rows' hashes: a sum never
+cancels two equal changes the way an XOR of CRC32s does.
+
+Rows of mismatching buckets are compared by key and hash, and the rows that still differ are
+fetched column by column; there a Python normalizer per domain (:func:`normalize`) removes
+differences of spelling only (float exponent styles, JSON key order).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from ferryman.core.schema import BINARY_KINDS, Column, Kind, LogicalType, Table
+
+#: SQL NULL in a row's canonical text (no canonical text of a value is ``~``).
+NULL_MARK = "~"
+
+#: Rows per bucket at the first zoom level.
+BUCKET_ROWS = 1000
+
+
+class Domain(StrEnum):
+    """How a column pair is rendered as canonical text on both sides."""
+
+    INT = "int"  # decimal digits; booleans as 1/0; YEAR as a number
+    DECIMAL = "decimal"  # exact decimal without trailing fraction zeros
+    FLOAT = "float"  # the value as a double, shortest round-trip text (spelling normalized)
+    BIT = "bit"  # a string of 0/1 as long as the column
+    DATE = "date"  # YYYY-MM-DD
+    DATETIME = "datetime"  # YYYY-MM-DD HH:MM:SS.ffffff in UTC
+    MICROS = "micros"  # a duration (MySQL TIME, PostgreSQL time/interval) in microseconds
+    TEXT = "text"  # the text itself (UTF-8)
+    RTRIM = "rtrim"  # CHAR semantics: trailing spaces do not count
+    SET = "set"  # comma-joined labels (MySQL SET, PostgreSQL enum[]/text[])
+    BINARY = "binary"  # lower-case hex
+    UUID = "uuid"  # lower-case canonical text
+    INET = "inet"  # address text (normalized in Python)
+    JSON = "json"  # the JSON document; compared parsed
+
+
+#: Domains whose canonical text may hold any character (length-prefixed in the row text).
+FREE_TEXT = frozenset({Domain.TEXT, Domain.RTRIM, Domain.SET, Domain.JSON, Domain.INET})
+
+_INTEGRAL = frozenset({Kind.INTEGER, Kind.BOOLEAN, Kind.YEAR})
+_DATES = frozenset({Kind.DATETIME, Kind.TIMESTAMP})
+_TEXTS = frozenset({Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.ENUM, Kind.UNSUPPORTED})
+_ADDRESSES = frozenset({Kind.INET, Kind.CIDR, Kind.MACADDR})
+
+
+def _kind(t: LogicalType) -> Kind:
+    return t.kind
+
+
+def choose_domain(a: Column, b: Column, same_engine: bool) -> tuple[Domain, bool]:
+    """The domain of column pair (a, b) and whether it is compared in Python only (True for a
+    JSON document that the two engines spell differently: MariaDB keeps the text, PostgreSQL's
+    jsonb orders keys its own way, and no SQL function makes them agree)."""
+    ka, kb = _kind(a.type), _kind(b.type)
+    kinds = {ka, kb}
+    if kinds <= _INTEGRAL:
+        return Domain.INT, False
+    if kinds <= _INTEGRAL | {Kind.DECIMAL}:
+        return Domain.DECIMAL, False
+    if Kind.FLOAT in kinds and kinds <= _INTEGRAL | {Kind.DECIMAL, Kind.FLOAT}:
+        return Domain.FLOAT, False
+    if kinds == {Kind.BIT}:
+        return Domain.BIT, False
+    if kinds == {Kind.DATE}:
+        return Domain.DATE, False
+    if kinds <= _DATES:
+        return Domain.DATETIME, False
+    if Kind.TIME in kinds and kinds <= {Kind.TIME, Kind.INTERVAL}:
+        return Domain.MICROS, False
+    if kinds <= BINARY_KINDS:
+        return Domain.BINARY, False
+    if Kind.UUID in kinds and kinds <= {Kind.UUID} | _TEXTS:
+        return Domain.UUID, False
+    if Kind.JSON in kinds or (Kind.ARRAY in kinds and kinds != {Kind.ARRAY}):
+        if Kind.SET in kinds:  # PostgreSQL enum[] <-> MySQL SET
+            return Domain.SET, False
+        return Domain.JSON, not (same_engine and ka == kb)
+    if Kind.SET in kinds:
+        return Domain.SET, False
+    if kinds & _ADDRESSES:
+        return Domain.INET, False
+    if Kind.CHAR in kinds:
+        return Domain.RTRIM, False
+    return Domain.TEXT, False
+
+
+def normalize(domain: Domain) -> Callable[[str], Any]:
+    """Python normalizer of a domain's canonical text (for the column-by-column comparison)."""
+    return _NORMALIZERS.get(domain, _same)
+
+
+def _same(text: str) -> Any:
+    return text
+
+
+def _float(text: str) -> Any:
+    try:
+        return repr(float(text))
+    except ValueError:
+        return text
+
+
+def _decimal(text: str) -> Any:
+    try:
+        return Decimal(text).normalize()
+    except InvalidOperation:
+        return text
+
+
+def _json(text: str) -> Any:
+    try:
+        return _frozen(json.loads(text, parse_float=Decimal, parse_int=Decimal))
+    except ValueError:
+        return text
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return ("object", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("array", tuple(_frozen(v) for v in value))
+    if isinstance(value, Decimal):
+        return ("number", value.normalize())
+    return (type(value).__name__, value)
+
+
+def _inet(text: str) -> Any:
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        return text.lower()
+    net = iface.network
+    if iface.ip == net.network_address and net.prefixlen != net.max_prefixlen:
+        return str(net)  # cidr text
+    if net.prefixlen == net.max_prefixlen:
+        return str(iface.ip)
+    return str(iface)
+
+
+_NORMALIZERS: dict[Domain, Callable[[str], Any]] = {
+    Domain.FLOAT: _float,
+    Domain.DECIMAL: _decimal,
+    Domain.JSON: _json,
+    Domain.INET: _inet,
+}
+
+
+@dataclass(frozen=True)
+class ColumnPair:
+    a: Column
+    b: Column
+    domain: Domain
+    client: bool  # compared in Python only (left out of the in-database hash)
+
+
+@dataclass(frozen=True)
+class TablePair:
+    """One table compared: A's table, B's table, the column pairs and the key."""
+
+    a: Table
+    b: Table
+    columns: tuple[ColumnPair, ...]  # key columns first, in key order
+    key_size: int
+    fold_key: tuple[bool, ...]  # per key column: compare case-insensitively
+    method: str  # "range" (integer first key column: key ranges) or "hash" (hash buckets)
+    where: str | None = None  # A's filter (A's SQL)
+    skipped: tuple[str, ...] = ()  # columns on one side only (not compared)
+
+    @property
+    def key(self) -> tuple[ColumnPair, ...]:
+        return self.columns[: self.key_size]
+
+    @property
+    def hashed(self) -> tuple[ColumnPair, ...]:
+        return tuple(c for c in self.columns if not c.client)
+
+    @property
+    def client(self) -> tuple[ColumnPair, ...]:
+        return tuple(c for c in self.columns if c.client)
+
+
+@dataclass
+class Sample:
+    kind: str  # mismatched | extra_source | extra_target
+    key: dict[str, str | None]
+    source: dict[str, str | None] | None
+    target: dict[str, str | None] | None
+    differs: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "source": self.source,
+            "target": self.target,
+            "differs": self.differs,
+        }
+
+
+@dataclass
+class TableDiff:
+    """The outcome for one table."""
+
+    table: str
+    target_table: str
+    rows_compared: int = 0
+    mismatched: int = 0
+    extra_source: int = 0
+    extra_target: int = 0
+    samples: list[Sample] = field(default_factory=list)
+    seconds: float = 0.0
+    method: str = "range"
+    key: tuple[str, ...] = ()
+    low: str | None = None
+    high: str | None = None
+    buckets: int = 0
+    bucket_rows: list[int] | None = None
+    differences: dict[int, int] = field(default_factory=dict)  # bucket -> differing rows
+    rechecks: int = 0
+    repaired: dict[str, int] | None = None
+    statements: list[str] = field(default_factory=list)  # --dry-run
+    error: str | None = None
+    skipped_columns: tuple[str, ...] = ()
+
+    @property
+    def differing(self) -> int:
+        return self.mismatched + self.extra_source + self.extra_target
+
+    @property
+    def matching(self) -> int:
+        return max(0, self.rows_compared - self.differing)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "target_table": self.target_table,
+            "rows_compared": self.rows_compared,
+            "matching": self.matching,
+            "mismatched": self.mismatched,
+            "extra_source": self.extra_source,
+            "extra_target": self.extra_target,
+            "samples": [s.as_json() for s in self.samples],
+            "seconds": round(self.seconds, 3),
+            "skipped_columns": list(self.skipped_columns),
+            "keyspace": {
+                "method": self.method,
+                "key": list(self.key),
+                "low": self.low,
+                "high": self.high,
+                "buckets": self.buckets,
+                "rows": self.bucket_rows,
+                "differences": sorted([b, n] for b, n in self.differences.items()),
+            },
+            "rechecks": self.rechecks,
+            "repaired": self.repaired,
+            "statements": self.statements,
+            "error": self.error,
+        }

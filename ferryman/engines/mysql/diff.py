@@ -1,0 +1,226 @@
+"""Canonical text and hashing of rows inside MySQL/MariaDB for ``ferryman diff``.
+
+See :mod:`ferryman.core.diff` for the canonical text of each domain. Text columns are compared
+as their UTF-8 bytes (``CONVERT(.. USING utf8mb4)`` then ``CAST(.. AS BINARY)``, which also
+keeps columns of different collations from clashing in ``CONCAT_WS``). Hashes are summed as
+``CAST(CONV(SUBSTR(MD5(..), 1, 15), 16, 10) AS UNSIGNED)``: 60-bit integers, whose ``SUM`` is
+an exact DECIMAL (a bare ``CONV`` sum would turn into a DOUBLE and lose bits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import MySQLdb
+
+from ferryman.core.diff import FREE_TEXT, NULL_MARK, Domain
+from ferryman.core.errors import ConfigError, ConnectError
+from ferryman.core.schema import BINARY_KINDS, Column, Kind
+from ferryman.core.url import DatabaseURL
+from ferryman.engines.mysql.connection import connect, quote_ident_fmt, quote_literal
+
+_LOST = {2006, 2013, 2055}
+
+
+def _utf8(col: Column, expr: str) -> str:
+    charset = (col.charset or "").lower()
+    if charset in ("utf8mb4", "binary") or col.type.kind in (Kind.JSON,):
+        inner = expr
+    else:
+        inner = f"CONVERT({expr} USING utf8mb4)"
+    return f"CAST({inner} AS BINARY)"
+
+
+class MySQLDiffReader:
+    """One connection reading canonical row data of a MySQL/MariaDB side."""
+
+    engine = "mysql"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self._conn: Any = connect(url)
+        self.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+        self.execute("SET SESSION group_concat_max_len = 1048576")
+
+    # -- SQL pieces --
+
+    def ident(self, name: str) -> str:
+        return quote_ident_fmt(name)
+
+    def table(self, namespace: str, name: str) -> str:
+        return f"{quote_ident_fmt(namespace)}.{quote_ident_fmt(name)}"
+
+    def canonical(self, col: Column, domain: Domain, fold: bool = False) -> str:
+        """Canonical text of ``col`` in ``domain`` (NULL for NULL)."""
+        c = quote_ident_fmt(col.name)
+        k = col.type.kind
+        if domain is Domain.INT:
+            return f"({c} + 0)" if k is Kind.YEAR else c
+        if domain is Domain.DECIMAL:
+            if k is Kind.DECIMAL and (col.type.scale or 0) > 0:
+                return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {c}))"
+            return c
+        if domain is Domain.FLOAT:
+            return f"CAST({c} AS DOUBLE)" if (col.type.bits or 64) == 32 else c
+        if domain is Domain.BIT:
+            return f"LPAD(BIN({c} + 0), {col.type.length or 1}, '0')"
+        if domain is Domain.DATE:
+            return c
+        if domain is Domain.DATETIME:
+            return f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+        if domain is Domain.MICROS:
+            if k is Kind.TIME:
+                return f"CAST(TIME_TO_SEC({c}) * 1000000 AS SIGNED)"
+            return c
+        if domain is Domain.BINARY:
+            return f"LOWER(HEX({c}))"
+        if domain is Domain.UUID:
+            return f"LOWER({c})"
+        if domain is Domain.SET:
+            return _utf8(col, c)
+        if domain is Domain.RTRIM:
+            text = _utf8(col, f"TRIM(TRAILING ' ' FROM {c})" if k is not Kind.CHAR else c)
+            return f"LOWER({text})" if fold else text
+        if domain is Domain.JSON or domain is Domain.INET:
+            return _utf8(col, c)
+        text = _utf8(col, c)
+        if fold:
+            return f"LOWER(CONVERT({text} USING utf8mb4))"
+        return text
+
+    def framed(self, expr: str, domain: Domain) -> str:
+        """A column's part of the row text: never NULL, unambiguous when concatenated."""
+        if domain in FREE_TEXT:
+            return f"COALESCE(CONCAT(LENGTH({expr}), ':', {expr}), '{NULL_MARK}')"
+        return f"COALESCE({expr}, '{NULL_MARK}')"
+
+    def row_hash(self, framed: Sequence[str]) -> str:
+        text = f"CONCAT_WS('|', {', '.join(framed)})" if framed else "''"
+        return f"CAST(CONV(SUBSTR(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)"
+
+    def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str:
+        text = f"CONCAT_WS('|', {', '.join(key_exprs)})"
+        return f"(CAST(CONV(SUBSTR(MD5({text}), 17, 8), 16, 10) AS UNSIGNED) % {buckets})"
+
+    def range_bucket(self, expr: str, low: int, width: int) -> str:
+        return f"(({expr} - {low}) DIV {width})"
+
+    def count_sum(self, hash_expr: str) -> str:
+        return f"COUNT(*), SUM({hash_expr})"
+
+    def predicate(self, where: str) -> str:
+        return where.replace("%", "%%")
+
+    # -- repair --
+
+    def literal(self, value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, int | Decimal):
+            return str(value)
+        if isinstance(value, bytes | bytearray):
+            return f"X'{bytes(value).hex()}'" if value else "''"
+        return quote_literal(str(value)).replace("%", "%%")
+
+    def run(self, statements: Sequence[str]) -> None:
+        cur = self._conn.cursor()
+        try:
+            cur.execute("START TRANSACTION")
+            for sql in statements:
+                cur.execute(sql.replace("%%", "%"))
+            cur.execute("COMMIT")
+        except MySQLdb.Error as exc:
+            with contextlib.suppress(MySQLdb.Error):
+                cur.execute("ROLLBACK")
+            raise ConfigError(
+                f"{self.url} refused the repair: {exc.args[-1]}",
+                hint="nothing was changed; check the user's INSERT/UPDATE/DELETE privileges",
+            ) from None
+        finally:
+            cur.close()
+
+    def staging(self, namespace: str, table: str, staging: str) -> str:
+        return f"CREATE TABLE {self.table(namespace, staging)} LIKE {self.table(namespace, table)}"
+
+    def upsert(
+        self, namespace: str, table: str, source: str, columns: Sequence[str], key: Sequence[str]
+    ) -> str:
+        cols = ", ".join(self.ident(c) for c in columns)
+        updated = [c for c in columns if c not in key] or list(key)
+        sets = ", ".join(f"{self.ident(c)} = VALUES({self.ident(c)})" for c in updated)
+        return (
+            f"INSERT INTO {self.table(namespace, table)} ({cols}) {source} "
+            f"ON DUPLICATE KEY UPDATE {sets}"
+        )
+
+    def row_literals(self, namespace: str, table: str, columns: Sequence[Column]) -> list[str]:
+        exprs = []
+        for col in columns:
+            c = self.ident(col.name)
+            if col.type.kind in BINARY_KINDS:
+                exprs.append(f"IF({c} IS NULL, 'NULL', CONCAT('X''', HEX({c}), ''''))")
+            elif col.type.kind is Kind.BIT:
+                exprs.append(f"IFNULL({c} + 0, 'NULL')")
+            else:
+                exprs.append(f"QUOTE({c})")
+        sql = f"SELECT CONCAT_WS(', ', {', '.join(exprs)}) FROM {self.table(namespace, table)}"
+        return [f"({_text(r[0])})" for r in self.query(sql)]
+
+    # -- I/O --
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        cur = self._conn.cursor()
+        try:
+            cur.execute(sql, params)
+        finally:
+            cur.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` (``%s`` placeholders; every literal ``%`` doubled)."""
+        for attempt in (1, 2):
+            try:
+                cur = self._conn.cursor()
+                try:
+                    cur.execute(sql, tuple(params))
+                    return list(cur.fetchall())
+                finally:
+                    cur.close()
+            except MySQLdb.OperationalError as exc:
+                code = exc.args[0] if exc.args else None
+                if code in _LOST and attempt == 1:
+                    self._reconnect()
+                    continue
+                if code in _LOST:
+                    raise ConnectError(
+                        f"lost the connection to {self.url}: {exc.args[-1]}"
+                    ) from None
+                raise ConfigError(
+                    f"{self.url} refused a comparison query: {exc.args[-1]}",
+                    hint="check the table, --where and that the user may SELECT it",
+                ) from None
+            except MySQLdb.Error as exc:
+                raise ConfigError(
+                    f"{self.url} refused a comparison query: {exc.args[-1]}",
+                    hint="check the table, --where and that the user may SELECT it",
+                ) from None
+        raise AssertionError("unreachable")
+
+    def _reconnect(self) -> None:
+        self.close()
+        self._conn = connect(self.url)
+        self.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(MySQLdb.Error):
+                self._conn.close()
+            self._conn = None
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)

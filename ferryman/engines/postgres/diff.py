@@ -1,0 +1,203 @@
+"""Canonical text and hashing of rows inside PostgreSQL for ``ferryman diff``.
+
+See :mod:`ferryman.core.diff` for the canonical text of each domain. The session pins what
+changes text output (``DateStyle ISO``, ``IntervalStyle postgres``, ``extra_float_digits 1``,
+time zone UTC). A row hash is ``('x0' || substr(md5(..), 1, 15))::bit(64)::bigint``: the same
+60-bit number MariaDB computes, never negative, summed exactly as numeric. Text is compared as
+the database's UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from ferryman.core.diff import FREE_TEXT, NULL_MARK, Domain
+from ferryman.core.errors import ConfigError, ConnectError
+from ferryman.core.schema import Column, Kind
+from ferryman.core.url import DatabaseURL
+from ferryman.engines.postgres.connection import connect, quote_ident, quote_literal
+
+_SESSION = (
+    "SET DateStyle = ISO, YMD",
+    "SET IntervalStyle = postgres",
+    "SET extra_float_digits = 1",
+    "SET TIME ZONE 'UTC'",
+)
+
+
+def _fmt(sql: str) -> str:
+    return sql.replace("%", "%%")
+
+
+class PostgresDiffReader:
+    """One connection reading canonical row data of a PostgreSQL side."""
+
+    engine = "postgresql"
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self._conn: psycopg.Connection[Any] | None = None
+        self._connect()
+
+    # -- SQL pieces --
+
+    def ident(self, name: str) -> str:
+        return _fmt(quote_ident(name))
+
+    def table(self, namespace: str, name: str) -> str:
+        return f"{self.ident(namespace)}.{self.ident(name)}"
+
+    def canonical(self, col: Column, domain: Domain, fold: bool = False) -> str:
+        c = self.ident(col.name)
+        k = col.type.kind
+        if domain is Domain.INT:
+            if k is Kind.BOOLEAN:
+                return f"{c}::int::text"
+            return f"{c}::text"
+        if domain is Domain.DECIMAL:
+            if k is Kind.DECIMAL:
+                return f"trim_scale({c})::text"
+            return f"{c}::text"
+        if domain is Domain.FLOAT:
+            return f"{c}::float8::text"
+        if domain is Domain.BIT:
+            return f"{c}::text"
+        if domain is Domain.DATE:
+            return f"{c}::text"
+        if domain is Domain.DATETIME:
+            return f"to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"
+        if domain is Domain.MICROS:
+            if k in (Kind.TIME, Kind.INTERVAL):
+                return f"(extract(epoch from {c}) * 1000000)::bigint::text"
+            return f"{c}::text"
+        if domain is Domain.BINARY:
+            return f"encode({c}, 'hex')"
+        if domain is Domain.UUID:
+            return f"lower({c}::text)"
+        if domain is Domain.SET:
+            if k is Kind.ARRAY:
+                return f"array_to_string({c}, ',')"
+            return f"{c}::text"
+        if domain is Domain.JSON:
+            if k is Kind.ARRAY:
+                return f"to_json({c})::text"
+            return f"{c}::text"
+        if domain is Domain.RTRIM:
+            text = f"{c}::text" if k is Kind.CHAR else f"rtrim({c}::text, ' ')"
+            return f"lower({text})" if fold else text
+        if fold:
+            return f"lower({c}::text)"
+        return f"{c}::text"
+
+    def framed(self, expr: str, domain: Domain) -> str:
+        if domain in FREE_TEXT:
+            return f"coalesce(octet_length({expr})::text || ':' || {expr}, '{NULL_MARK}')"
+        return f"coalesce({expr}, '{NULL_MARK}')"
+
+    def row_hash(self, framed: Sequence[str]) -> str:
+        text = f"concat_ws('|', {', '.join(framed)})" if framed else "''"
+        return f"('x0' || substr(md5({text}), 1, 15))::bit(64)::bigint"
+
+    def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str:
+        text = f"concat_ws('|', {', '.join(key_exprs)})"
+        return f"(('x' || substr(md5({text}), 17, 8))::bit(32)::bigint % {buckets})"
+
+    def range_bucket(self, expr: str, low: int, width: int) -> str:
+        return f"div({expr} - {low}, {width})"
+
+    def count_sum(self, hash_expr: str) -> str:
+        return f"count(*), sum({hash_expr})"
+
+    def predicate(self, where: str) -> str:
+        return _fmt(where)
+
+    # -- repair --
+
+    def literal(self, value: Any) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | Decimal):
+            return str(value)
+        if isinstance(value, bytes | bytearray | memoryview):
+            return f"'\\x{bytes(value).hex()}'::bytea"
+        return _fmt(quote_literal(str(value)))
+
+    def run(self, statements: Sequence[str]) -> None:
+        if self._conn is None:
+            self._connect()
+        assert self._conn is not None
+        try:
+            with self._conn.transaction():
+                for sql in statements:
+                    self._conn.execute(sql.replace("%%", "%").encode())
+        except psycopg.Error as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise ConfigError(
+                f"{self.url} refused the repair: {detail}",
+                hint="nothing was changed; check the user's INSERT/UPDATE/DELETE privileges",
+            ) from None
+
+    def staging(self, namespace: str, table: str, staging: str) -> str:
+        return (
+            f"CREATE UNLOGGED TABLE {self.table(namespace, staging)} "
+            f"(LIKE {self.table(namespace, table)})"
+        )
+
+    def upsert(
+        self, namespace: str, table: str, source: str, columns: Sequence[str], key: Sequence[str]
+    ) -> str:
+        cols = ", ".join(self.ident(c) for c in columns)
+        keys = ", ".join(self.ident(c) for c in key)
+        rest = [c for c in columns if c not in key]
+        sets = ", ".join(f"{self.ident(c)} = EXCLUDED.{self.ident(c)}" for c in rest)
+        action = f"DO UPDATE SET {sets}" if rest else "DO NOTHING"
+        return (
+            f"INSERT INTO {self.table(namespace, table)} ({cols}) OVERRIDING SYSTEM VALUE "
+            f"{source} ON CONFLICT ({keys}) {action}"
+        )
+
+    def row_literals(self, namespace: str, table: str, columns: Sequence[Column]) -> list[str]:
+        exprs = ", ".join(f"quote_nullable({self.ident(c.name)}::text)" for c in columns)
+        sql = f"SELECT concat_ws(', ', {exprs}) FROM {self.table(namespace, table)}"
+        return [f"({r[0]})" for r in self.query(sql)]
+
+    # -- I/O --
+
+    def _connect(self) -> None:
+        conn = connect(self.url)
+        for sql in _SESSION:
+            conn.execute(sql)
+        self._conn = conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._connect()
+            assert self._conn is not None
+            try:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+            except psycopg.Error as exc:
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if self._conn.closed or self._conn.broken:
+                    self.close()
+                    if attempt == 1:
+                        continue
+                    raise ConnectError(f"lost the connection to {self.url}: {detail}") from None
+                raise ConfigError(
+                    f"{self.url} refused a comparison query: {detail}",
+                    hint="check the table, --where and that the user may SELECT it",
+                ) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None

@@ -1,0 +1,667 @@
+"""Compare tables of two databases exactly, inside the databases: ``ferryman diff``.
+
+Per table (see :mod:`ferryman.core.diff` for the canonical text and the hash):
+
+1. **Buckets.** With an integer first key column the key space ``[low, high]`` (both sides) is
+   cut into buckets of about ``bucket_rows`` rows by key range; each side computes, per
+   segment of ``segment_buckets`` buckets (one short statement, no snapshot held),
+   ``COUNT(*)`` and ``SUM(hash)`` per bucket. Other keys use hash buckets of the key's
+   canonical text (one statement per side, a full scan). Side A and side B run in parallel.
+2. **Rows.** Buckets whose count or sum differ are read again as (key, hash) rows on both
+   sides; keys on one side only, or with different hashes, are candidates.
+3. **Columns.** Candidates are fetched column by column and compared with the domain's
+   normalizer; what still differs is reported (differing columns named).
+4. **Live.** With ``recheck`` (``move verify``), candidates are read again after the applier
+   has passed the source position read before the comparison; only persistent ones count.
+
+Columns compared in Python only (JSON across engines) make every bucket go to step 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast
+
+from ferryman.core.diff import (
+    BUCKET_ROWS,
+    ColumnPair,
+    Domain,
+    Sample,
+    TableDiff,
+    TablePair,
+    choose_domain,
+    normalize,
+)
+from ferryman.core.errors import ConfigError, NotFound, SchemaError
+from ferryman.core.protocols import DiffReader, Endpoint
+from ferryman.core.schema import Column, Kind, Table
+from ferryman.pipeline.schema import target_namespace
+
+log = logging.getLogger("ferryman.diff")
+
+T = TypeVar("T")
+
+#: Keys per ``(key) IN (...)`` statement.
+FETCH_KEYS = 500
+#: Mismatching hash buckets per ``bucket IN (...)`` statement.
+FETCH_BUCKETS = 2000
+#: At most this many key-space cells go into the JSON/HTML report per table.
+REPORT_CELLS = 1000
+
+_CI_COLLATION = ("_ci", "_ai_ci", "_general_ci")
+
+
+@dataclass(frozen=True)
+class DiffRequest:
+    tables: Sequence[str] | None = None
+    exclude: Sequence[str] = ()
+    wheres: dict[str, str] = field(default_factory=dict)  # A's table -> A's SQL predicate
+    renames: dict[str, str] = field(default_factory=dict)  # A's table -> B's table
+    target_namespace: str | None = None
+    samples: int = 10
+    bucket_rows: int = BUCKET_ROWS
+    segment_buckets: int = 100
+    rechecks: int = 3
+
+
+class DiffObserver(Protocol):
+    def started(self, tables: list[tuple[str, int]]) -> None: ...
+
+    def advanced(self, table: str, rows: int) -> None: ...
+
+    def table_done(self, result: TableDiff) -> None: ...
+
+
+class NullDiffObserver:
+    def started(self, tables: list[tuple[str, int]]) -> None:
+        pass
+
+    def advanced(self, table: str, rows: int) -> None:
+        pass
+
+    def table_done(self, result: TableDiff) -> None:
+        pass
+
+
+@dataclass
+class DiffResult:
+    tables: list[TableDiff]
+    seconds: float
+    source: str
+    target: str
+    started_at: str
+
+    @property
+    def match(self) -> bool:
+        return all(t.differing == 0 and t.error is None for t in self.tables)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "match": self.match,
+            "seconds": round(self.seconds, 3),
+            "source": self.source,
+            "target": self.target,
+            "started_at": self.started_at,
+            "tables": [t.as_json() for t in self.tables],
+        }
+
+
+# -- one side ---------------------------------------------------------------------------------
+
+
+class _Side:
+    """A side's reader, used from one worker thread only (its connection is not shared)."""
+
+    def __init__(self, reader: DiffReader, table: Table, pair: TablePair, a: bool) -> None:
+        self.reader = reader
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diff")
+        self.t = table
+        cols = [(cp.a if a else cp.b, cp) for cp in pair.columns]
+        r = reader
+        self.from_ = r.table(table.namespace, table.name)
+        self.where = r.predicate(pair.where) if (a and pair.where) else None
+        self.key_exprs = [
+            r.canonical(col, cp.domain, fold)
+            for (col, cp), fold in zip(cols[: pair.key_size], pair.fold_key, strict=True)
+        ]
+        self.native_key = [r.ident(col.name) for col, _ in cols[: pair.key_size]]
+        self.first_key = self.native_key[0]
+        framed = [
+            r.framed(r.canonical(col, cp.domain), cp.domain) for col, cp in cols if not cp.client
+        ]
+        self.hash = r.row_hash(framed)
+        self.client = [r.canonical(col, cp.domain) for col, cp in cols if cp.client]
+        self.all_exprs = [r.canonical(col, cp.domain) for col, cp in cols]
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        return self.pool.submit(fn)
+
+    def _where(self, cond: str | None) -> str:
+        parts = [p for p in (cond, f"({self.where})" if self.where else None) if p]
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+    def bounds(self) -> tuple[Any, Any]:
+        sql = f"SELECT MIN({self.first_key}), MAX({self.first_key}) FROM {self.from_}"
+        rows = self.reader.query(sql + self._where(None))
+        return rows[0][0], rows[0][1]
+
+    def sums(self, bucket: str, cond: str | None) -> dict[int, tuple[int, int]]:
+        sql = (
+            f"SELECT {bucket}, {self.reader.count_sum(self.hash)} FROM {self.from_}"
+            f"{self._where(cond)} GROUP BY 1"
+        )
+        return {int(b): (int(n), int(h or 0)) for b, n, h in self.reader.query(sql)}
+
+    def rows(
+        self, cond: str, params: Sequence[Any] = ()
+    ) -> dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]]:
+        """key text -> (hash, native key, client column texts)."""
+        k = len(self.key_exprs)
+        c = len(self.client)
+        sql = (
+            f"SELECT {', '.join(self.key_exprs)}, {', '.join(self.native_key)}, {self.hash}"
+            + "".join(f", {e}" for e in self.client)
+            + f" FROM {self.from_}{self._where(cond)}"
+        )
+        out: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]] = {}
+        for row in self.reader.query(sql, params):
+            out[tuple(_text(v) for v in row[:k])] = (
+                int(row[2 * k]),
+                tuple(row[k : 2 * k]),
+                tuple(_text(v) for v in row[2 * k + 1 : 2 * k + 1 + c]),
+            )
+        return out
+
+    def fetch(self, natives: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        """key text -> every column's canonical text, for rows with these native keys."""
+        k = len(self.key_exprs)
+        out: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        cols = ", ".join(self.native_key)
+        one = "(" + ", ".join(["%s"] * k) + ")"
+        for start in range(0, len(natives), FETCH_KEYS):
+            batch = natives[start : start + FETCH_KEYS]
+            sql = (
+                f"SELECT {', '.join(self.key_exprs)}, {', '.join(self.all_exprs)} "
+                f"FROM {self.from_} WHERE ({cols}) IN ({', '.join([one] * len(batch))})"
+            )
+            params = [_portable(v) for key in batch for v in key]
+            for row in self.reader.query(sql, params):
+                out[tuple(_text(v) for v in row[:k])] = tuple(_text(v) for v in row[k:])
+        return out
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="surrogateescape")
+    return str(value)
+
+
+def _portable(value: Any) -> Any:
+    """A native key value as a parameter either driver binds (for reading the other side)."""
+    if isinstance(value, int | Decimal | bytes | str | float | date | datetime | timedelta):
+        return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return str(value)
+
+
+# -- the procedure ----------------------------------------------------------------------------
+
+
+class Differ:
+    def __init__(
+        self,
+        a: Endpoint,
+        b: Endpoint,
+        request: DiffRequest,
+        observer: DiffObserver | None = None,
+        recheck: Callable[[], None] | None = None,
+    ) -> None:
+        self.a = a
+        self.b = b
+        self.request = request
+        self.observer: DiffObserver = observer or NullDiffObserver()
+        self.recheck = recheck
+        self.jobs: list[_TableJob] = []
+
+    def plan(self) -> list[TablePair]:
+        r = self.request
+        schema = self.a.introspect(r.tables)
+        excluded = set(r.exclude)
+        unknown = sorted((set(r.wheres) | set(r.renames)) - {t.name for t in schema.tables})
+        if unknown:
+            raise NotFound(
+                f"--where/--rename name unknown table(s) {', '.join(unknown)} in "
+                f"{schema.namespace!r}",
+                hint="check the spelling of the table names",
+            )
+        tables = [t for t in schema.tables if t.name not in excluded]
+        if not tables:
+            raise ConfigError(
+                f"no tables to compare in {schema.namespace!r}", hint="check --tables/--exclude"
+            )
+        keyless = [t.name for t in tables if t.row_key() is None]
+        if keyless:
+            raise SchemaError(
+                f"table(s) {', '.join(keyless)} have no primary key and no unique NOT NULL key, "
+                "so rows cannot be matched between the two sides",
+                hint="add a primary key, or leave them out with --exclude",
+            )
+        namespace = target_namespace(schema, self.b, r.target_namespace)
+        names = [r.renames.get(t.name, t.name) for t in tables]
+        try:
+            b_tables = {t.name: t for t in self.b.introspect(names, namespace=namespace).tables}
+        except NotFound as exc:
+            raise NotFound(
+                f"{exc.message} (on the second database, {self.b.url})",
+                hint="create the tables there first (ferryman copy) or map names with --rename",
+            ) from None
+        same = self.a.server_info().engine == self.b.server_info().engine
+        return [self._pair(t, b_tables[n], same) for t, n in zip(tables, names, strict=True)]
+
+    def _pair(self, a: Table, b: Table, same: bool) -> TablePair:
+        key = a.row_key()
+        assert key is not None
+        missing = [c for c in key.column_names if c not in b.column_names]
+        if missing:
+            raise SchemaError(
+                f"{b.qualified} lacks key column(s) {', '.join(missing)} of {a.qualified}",
+                hint="compare tables that share the key columns",
+            )
+        order = list(key.column_names) + [
+            c.name for c in a.columns if c.name not in key.column_names
+        ]
+        pairs: list[ColumnPair] = []
+        for name in order:
+            ca = a.column(name)
+            if name not in b.column_names:
+                continue
+            cb = b.column(name)
+            domain, client = choose_domain(ca, cb, same)
+            pairs.append(ColumnPair(ca, cb, domain, client and name not in key.column_names))
+        skipped = tuple(sorted({c.name for c in a.columns} ^ {c.name for c in b.columns}))
+        fold = tuple(_folds(p.a) or _folds(p.b) for p in pairs[: len(key.column_names)])
+        first = pairs[0]
+        integral = {Kind.INTEGER, Kind.DECIMAL}
+        method = (
+            "range"
+            if first.a.type.kind in integral
+            and first.b.type.kind in integral
+            and (first.a.type.scale or 0) == 0
+            and (first.b.type.scale or 0) == 0
+            and first.domain in (Domain.INT, Domain.DECIMAL)
+            else "hash"
+        )
+        return TablePair(
+            a=a,
+            b=b,
+            columns=tuple(pairs),
+            key_size=len(key.column_names),
+            fold_key=fold,
+            method=method,
+            where=self.request.wheres.get(a.name),
+            skipped=skipped,
+        )
+
+    def run(self) -> DiffResult:
+        started = time.monotonic()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        pairs = self.plan()
+        self.observer.started([(p.a.name, p.a.estimated_rows or 0) for p in pairs])
+        results = []
+        for pair in pairs:
+            result = self.compare(pair)
+            self.observer.table_done(result)
+            results.append(result)
+        return DiffResult(
+            tables=results,
+            seconds=time.monotonic() - started,
+            source=str(self.a.url),
+            target=str(self.b.url),
+            started_at=stamp,
+        )
+
+    # -- one table ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _sides(self, job: _TableJob) -> Iterator[None]:
+        """Open a reader per side for ``job`` (each used by its own worker thread)."""
+        ra: DiffReader = self.a.open_diff_reader()  # type: ignore[attr-defined]
+        try:
+            rb: DiffReader = self.b.open_diff_reader()  # type: ignore[attr-defined]
+        except BaseException:
+            ra.close()
+            raise
+        job.a, job.b = _Side(ra, job.pair.a, job.pair, True), _Side(rb, job.pair.b, job.pair, False)
+        try:
+            yield
+        finally:
+            job.a.close()
+            job.b.close()
+            ra.close()
+            rb.close()
+
+    def still_differing(self, job: _TableJob, cands: list[_Candidate]) -> int:
+        """How many of ``cands`` differ now (read again on both sides)."""
+        with self._sides(job):
+            return len(job._verdicts(cands))
+
+    def compare(self, pair: TablePair) -> TableDiff:
+        started = time.monotonic()
+        result = TableDiff(
+            table=pair.a.name,
+            target_table=pair.b.name,
+            method=pair.method,
+            key=tuple(c.a.name for c in pair.key),
+            skipped_columns=pair.skipped,
+        )
+        job = _TableJob(self, pair, result)
+        self.jobs.append(job)
+        with self._sides(job):
+            job.run()
+        result.seconds = time.monotonic() - started
+        return result
+
+
+def _folds(col: Column) -> bool:
+    coll = (col.collation or "").lower()
+    return col.type.kind in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.ENUM) and coll.endswith(
+        _CI_COLLATION
+    )
+
+
+@dataclass
+class _Candidate:
+    key: tuple[Any, ...]
+    bucket: int
+    native_a: tuple[Any, ...] | None
+    native_b: tuple[Any, ...] | None
+
+
+class _TableJob:
+    a: _Side
+    b: _Side
+
+    def __init__(self, differ: Differ, pair: TablePair, result: TableDiff) -> None:
+        self.differ = differ
+        self.request = differ.request
+        self.pair = pair
+        self.result = result
+        self.candidates: dict[tuple[Any, ...], _Candidate] = {}
+        self.normalizers = [normalize(c.domain) for c in pair.columns]
+        self.client_norm = [normalize(c.domain) for c in pair.client]
+
+    def both(self, fa: Callable[[], T], fb: Callable[[], T]) -> tuple[T, T]:
+        xa, xb = self.a.submit(fa), self.b.submit(fb)
+        return xa.result(), xb.result()
+
+    def run(self) -> None:
+        if self.pair.method == "range":
+            self._by_range()
+        else:
+            self._by_hash()
+        self._columns()
+
+    # -- step 1 and 2 -------------------------------------------------------------------------
+
+    def _by_range(self) -> None:
+        (la, ha), (lb, hb) = self.both(self.a.bounds, self.b.bounds)
+        lows = [int(v) for v in (la, lb) if v is not None]
+        highs = [int(v) for v in (ha, hb) if v is not None]
+        if not lows:
+            return
+        low, high = min(lows), max(highs)
+        est = max(self.pair.a.estimated_rows or 0, self.pair.b.estimated_rows or 0, 1)
+        span = high - low + 1
+        width = max(1, math.ceil(span * self.request.bucket_rows / est))
+        buckets = (span + width - 1) // width
+        r = self.result
+        r.low, r.high, r.buckets = str(low), str(high), buckets
+        counts = [0] * min(buckets, REPORT_CELLS)
+        scale = math.ceil(buckets / len(counts))
+        step = self.request.segment_buckets
+        client = bool(self.pair.client)
+
+        def cond(lo_bucket: int, hi_bucket: int) -> tuple[str, str]:
+            lo, hi = low + lo_bucket * width, low + hi_bucket * width
+            return tuple(  # type: ignore[return-value]
+                f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b)
+            )
+
+        ba = self.a.reader.range_bucket(self.a.first_key, low, width)
+        bb = self.b.reader.range_bucket(self.b.first_key, low, width)
+        pending: list[tuple[Future[Any], Future[Any]]] = []
+        for s0 in range(0, buckets, step):
+            ca, cb = cond(s0, min(buckets, s0 + step))
+            if client:
+                pending.append(
+                    (
+                        self.a.submit(partial(self.a.rows, ca)),
+                        self.b.submit(partial(self.b.rows, cb)),
+                    )
+                )
+            else:
+                pending.append(
+                    (
+                        self.a.submit(partial(self.a.sums, ba, ca)),
+                        self.b.submit(partial(self.b.sums, bb, cb)),
+                    )
+                )
+        for fa, fb in pending:
+            xa, xb = fa.result(), fb.result()
+            if client:
+                rows = len(xa)
+                for _hash, native, _client in xa.values():
+                    counts[((int(native[0]) - low) // width) // scale] += 1
+                self._rows(xa, xb, self._range_bucket_of(low, width, xa, xb))
+            else:
+                rows = sum(n for n, _ in xa.values())
+                for bkt, (n, _h) in xa.items():
+                    counts[bkt // scale] += n
+                bad = sorted(b for b in set(xa) | set(xb) if xa.get(b) != xb.get(b))
+                for lo_b, hi_b in _runs(bad):
+                    ca, cb = cond(lo_b, hi_b + 1)
+                    ra, rb = self.both(partial(self.a.rows, ca), partial(self.b.rows, cb))
+                    self._rows(ra, rb, self._range_bucket_of(low, width, ra, rb))
+            self.result.rows_compared += rows
+            self.differ.observer.advanced(self.pair.a.name, rows)
+        r.bucket_rows = counts
+        r.buckets = len(counts)
+        self._scale = scale
+
+    def _range_bucket_of(
+        self, low: int, width: int, ra: dict[Any, Any], rb: dict[Any, Any]
+    ) -> Callable[[tuple[Any, ...]], int]:
+        def bucket(key: tuple[Any, ...]) -> int:
+            entry = ra.get(key) or rb.get(key)
+            return (int(entry[1][0]) - low) // width if entry else 0
+
+        return bucket
+
+    def _by_hash(self) -> None:
+        est = max(self.pair.a.estimated_rows or 0, self.pair.b.estimated_rows or 0, 1)
+        buckets = max(1, est // self.request.bucket_rows)
+        r = self.result
+        r.buckets = buckets
+        ha = self.a.reader.hash_bucket(self.a.key_exprs, buckets)
+        hb = self.b.reader.hash_bucket(self.b.key_exprs, buckets)
+        if self.pair.client:
+            xa, xb = self.both(lambda: self.a.rows("1=1"), lambda: self.b.rows("1=1"))
+            self._rows(xa, xb, lambda key: 0)
+            r.rows_compared += len(xa)
+            r.buckets = 1
+            r.bucket_rows = [len(xa)]
+            self._scale = 1
+            return
+        sa, sb = self.both(lambda: self.a.sums(ha, None), lambda: self.b.sums(hb, None))
+        r.rows_compared += sum(n for n, _ in sa.values())
+        cells = min(buckets, REPORT_CELLS)
+        scale = math.ceil(buckets / cells)
+        counts = [0] * cells
+        for bkt, (n, _h) in sa.items():
+            counts[min(bkt // scale, cells - 1)] += n
+        r.bucket_rows = counts
+        r.buckets = cells
+        self._scale = scale
+        bad = sorted(b for b in set(sa) | set(sb) if sa.get(b) != sb.get(b))
+        for start in range(0, len(bad), FETCH_BUCKETS):
+            group = ", ".join(str(b) for b in bad[start : start + FETCH_BUCKETS])
+            xa, xb = self.both(
+                partial(self.a.rows, f"{ha} IN ({group})"),
+                partial(self.b.rows, f"{hb} IN ({group})"),
+            )
+            self._hash_rows(xa, xb, buckets)
+
+    def _hash_rows(self, xa: dict[Any, Any], xb: dict[Any, Any], buckets: int) -> None:
+        def bucket(key: tuple[Any, ...]) -> int:
+            text = "|".join("" if k is None else str(k) for k in key)
+            return (
+                int(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[16:24], 16)
+                % buckets
+            )
+
+        self._rows(xa, xb, bucket)
+
+    def _rows(
+        self,
+        xa: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]],
+        xb: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]],
+        bucket: Callable[[tuple[Any, ...]], int],
+    ) -> None:
+        for key in set(xa) | set(xb):
+            ea, eb = xa.get(key), xb.get(key)
+            if (
+                ea is not None
+                and eb is not None
+                and ea[0] == eb[0]
+                and all(
+                    (x is None and y is None) or (x is not None and y is not None and n(x) == n(y))
+                    for x, y, n in zip(ea[2], eb[2], self.client_norm, strict=True)
+                )
+            ):
+                continue
+            self.candidates[key] = _Candidate(
+                key, bucket(key), ea[1] if ea else None, eb[1] if eb else None
+            )
+
+    # -- step 3 and 4 -------------------------------------------------------------------------
+
+    def _columns(self) -> None:
+        verdicts = self._verdicts(list(self.candidates.values()))
+        tries = 0
+        while verdicts and self.differ.recheck is not None and tries < self.request.rechecks:
+            tries += 1
+            self.differ.recheck()
+            verdicts = self._verdicts([c for c, _ in verdicts])
+        self.result.rechecks = tries
+        names = [c.a.name for c in self.pair.columns]
+        keys = names[: self.pair.key_size]
+        scale = getattr(self, "_scale", 1)
+        r = self.result
+        for cand, (kind, row_a, row_b, differs) in sorted(
+            verdicts, key=lambda v: _sort_key(v[0].key)
+        ):
+            if kind == "mismatched":
+                r.mismatched += 1
+            elif kind == "extra_source":
+                r.extra_source += 1
+            else:
+                r.extra_target += 1
+                r.rows_compared += 1
+            cell = min(cand.bucket // scale, max(0, r.buckets - 1))
+            r.differences[cell] = r.differences.get(cell, 0) + 1
+            if len(r.samples) < self.request.samples:
+                r.samples.append(
+                    Sample(
+                        kind=kind,
+                        key=dict(zip(keys, cand.key, strict=True)),
+                        source=dict(zip(names, row_a, strict=True)) if row_a else None,
+                        target=dict(zip(names, row_b, strict=True)) if row_b else None,
+                        differs=differs,
+                    )
+                )
+        self.verdicts = verdicts
+
+    def _verdicts(
+        self, cands: list[_Candidate]
+    ) -> list[tuple[_Candidate, tuple[str, Any, Any, list[str]]]]:
+        if not cands:
+            return []
+        natives = [c.native_a or c.native_b for c in cands]
+        keyed = [n for n in natives if n is not None]
+        fa, fb = self.both(lambda: self.a.fetch(keyed), lambda: self.b.fetch(keyed))
+        names = [c.a.name for c in self.pair.columns]
+        out: list[tuple[_Candidate, tuple[str, Any, Any, list[str]]]] = []
+        for cand in cands:
+            row_a, row_b = fa.get(cand.key), fb.get(cand.key)
+            if row_a is not None:
+                cand.native_a = cand.native_a or cand.native_b
+            if row_a is None and row_b is None:
+                continue
+            if row_a is None:
+                out.append((cand, ("extra_target", None, row_b, [])))
+                continue
+            if row_b is None:
+                out.append((cand, ("extra_source", row_a, None, [])))
+                continue
+            differs = [
+                names[i]
+                for i, (x, y) in enumerate(zip(row_a, row_b, strict=True))
+                if not (
+                    (x is None and y is None)
+                    or (
+                        x is not None
+                        and y is not None
+                        and self.normalizers[i](x) == self.normalizers[i](y)
+                    )
+                )
+            ]
+            if differs:
+                out.append((cand, ("mismatched", row_a, row_b, differs)))
+        return out
+
+
+def _runs(sorted_ints: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Consecutive runs ``(first, last)`` of sorted integers."""
+    start = prev = None
+    for n in sorted_ints:
+        if start is None:
+            start = prev = n
+        elif n == cast(int, prev) + 1:
+            prev = n
+        else:
+            yield start, cast(int, prev)
+            start = prev = n
+    if start is not None:
+        yield start, cast(int, prev)
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for k in key:
+        if k is None:
+            out.append((0, 0, ""))
+            continue
+        try:
+            out.append((1, Decimal(k), ""))
+        except Exception:
+            out.append((2, 0, str(k)))
+    return tuple(out)
