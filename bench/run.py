@@ -35,6 +35,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diff import DIFF_GROUPS, DIFF_SCENARIOS, DiffBench, DiffComparison, DiffResult
+from diff import PAIRS as DIFF_PAIRS
+from diff import compare as diff_compare
+from diff import report_lines as diff_report_lines
+from diff import versions as diff_versions
 from move import LIVE_GROUPS, LIVE_SCENARIOS, LiveBench, LiveResult, live_rows
 from procmem import MemoryProbe
 
@@ -96,11 +101,14 @@ SCENARIOS = (
     Scenario("ferryman-pp", "ferryman copy", "pp"),
 )
 GROUPS = {
-    "all": [s.name for s in SCENARIOS] + [s.name for s in LIVE_SCENARIOS],
+    "all": [s.name for s in SCENARIOS]
+    + [s.name for s in DIFF_SCENARIOS]
+    + [s.name for s in LIVE_SCENARIOS],
     "copy": [s.name for s in SCENARIOS],
     "ferryman": [s.name for s in SCENARIOS if s.is_ferryman],
     "peers": [s.name for s in SCENARIOS if not s.is_ferryman],
     **{key: [s.name for s in SCENARIOS if s.direction == key] for key in DIRECTIONS},
+    **DIFF_GROUPS,  # diff: ferryman diff, pt-table-sync and reladiff on ~150 differences
     **LIVE_GROUPS,  # live: binlog-decode and the move-* scenarios; move: the move-* ones
 }
 
@@ -156,6 +164,9 @@ class Report:
     results: list[Result] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
     rss: dict[str, Any] = field(default_factory=dict)
+    diff_facts: dict[str, Any] = field(default_factory=dict)
+    diff: list[DiffResult] = field(default_factory=list)
+    diff_comparisons: list[DiffComparison] = field(default_factory=list)
     live: list[LiveResult] = field(default_factory=list)
 
 
@@ -241,20 +252,26 @@ def my_exec(conn: Any, sql: str) -> list[tuple[Any, ...]]:
         cur.close()
 
 
+def generate_mariadb(conn: Any, database: str, rows: int) -> None:
+    """(Re)create ``database``.orders on a MariaDB connection and fill it with the standard
+    rows, server-side from the Sequence engine, without binlogging them."""
+    my_exec(conn, "SET SESSION sql_log_bin = 0")  # the binlog starts clean for the copy
+    my_exec(conn, f"DROP DATABASE IF EXISTS {database}")
+    my_exec(conn, f"CREATE DATABASE {database}")
+    my_exec(conn, _my_create_table(database))
+    for lo in range(1, rows + 1, GEN_CHUNK):
+        hi = min(rows, lo + GEN_CHUNK - 1)
+        my_exec(conn, _MY_ROWS.format(db=database, lo=lo, hi=hi))
+    my_exec(conn, f"ANALYZE TABLE {database}.{TABLE}")
+
+
 def generate(my: MariaDBServer, pg: PostgresServer, rows: int) -> dict[str, Any]:
     """Create src.orders on MariaDB (server-side, from the Sequence engine) and copy the very
     same rows into PostgreSQL src.public.orders (SELECT ... INTO OUTFILE, then COPY)."""
     started = time.monotonic()
     conn = my.connect()
     try:
-        my_exec(conn, "SET SESSION sql_log_bin = 0")  # the binlog starts clean for the copy
-        my_exec(conn, f"DROP DATABASE IF EXISTS {SRC_DB}")
-        my_exec(conn, f"CREATE DATABASE {SRC_DB}")
-        my_exec(conn, _my_create_table(SRC_DB))
-        for lo in range(1, rows + 1, GEN_CHUNK):
-            hi = min(rows, lo + GEN_CHUNK - 1)
-            my_exec(conn, _MY_ROWS.format(db=SRC_DB, lo=lo, hi=hi))
-        my_exec(conn, f"ANALYZE TABLE {SRC_DB}.{TABLE}")
+        generate_mariadb(conn, SRC_DB, rows)
         (data, index), *_ = my_exec(
             conn,
             "SELECT data_length, index_length FROM information_schema.TABLES "
@@ -340,7 +357,8 @@ class Endpoint:
     db: str
 
     def rows(self, ordered: bool = False) -> Generator[tuple[str, ...], None, None]:
-        order = " ORDER BY id" if ordered else ""
+        # orders.id: in PostgreSQL a bare "id" would be the output column id::text
+        order = " ORDER BY orders.id" if ordered else ""
         if isinstance(self.server, MariaDBServer):
             import MySQLdb.cursors
 
@@ -883,6 +901,10 @@ def print_report(report: Report) -> None:
         )
     if report.results:
         print_copies(report)
+    if report.diff:
+        say()
+        for line in diff_report_lines(report.diff, report.diff_comparisons, report.diff_facts):
+            say(line)
     if report.live:
         say()
         headers, rows = live_rows(report.live)
@@ -950,7 +972,8 @@ def _env_default(name: str, default: str) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Time ferryman copy against mariadb-dump, mydumper, pgloader and pg_dump.",
+        description="Time ferryman copy against mariadb-dump, mydumper, pgloader and pg_dump, "
+        "ferryman diff against pt-table-sync and reladiff, and ferryman move.",
         epilog="Defaults come from BENCH_ROWS, BENCH_JOBS, BENCH_ONLY, BENCH_KEEP, BENCH_JSON, "
         "BENCH_TIMEOUT, BENCH_REPEAT, BENCH_CHANGES, BENCH_LAG_SECONDS, BENCH_DECODE_ROWS. "
         f"Names for --only: {', '.join(GROUPS['all'])}; groups: "
@@ -1025,6 +1048,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             else:
                 parser.error(f"unknown scenario {name!r} (see --help)")
     args.scenarios = [s for s in SCENARIOS if s.name in selected]
+    args.diff = [s for s in DIFF_SCENARIOS if s.name in selected]
     args.live = [s for s in LIVE_SCENARIOS if s.name in selected]
     return args
 
@@ -1057,6 +1081,42 @@ def keep_servers(servers: Sequence[MariaDBServer | PostgresServer], workdir: Pat
         pass
 
 
+def run_diff(
+    bench: Bench, args: argparse.Namespace, done: int, total: int
+) -> tuple[list[DiffResult], dict[str, Any]]:
+    """The diff scenarios (bench/diff.py) on the generated dataset: B prepared once."""
+    diff = DiffBench(
+        bench.my_src,
+        bench.my_tgt,
+        bench.pg,
+        bench.workdir,
+        bench.ferryman,
+        rows=args.rows,
+        timeout=args.timeout,
+        repeat=args.repeat,
+        runner=run_measured,
+        generate=generate_mariadb,
+        canonical_rows=lambda server, db: Endpoint(server, db).rows(ordered=True),
+        last_line=_last_line,
+        say=say,
+    )
+    facts: dict[str, Any] = {}
+    say("preparing B for the diff scenarios (a copy of A with differences, on both engines)")
+    try:
+        facts = diff.prepare()
+        say(f"  {facts['prepare_s']} s; B's differences confirmed in {facts['check_s']} s")
+    except Exception as exc:  # every diff scenario then reports it
+        diff.error = _one_line(str(exc))
+        say(f"  FAILED: {diff.error}")
+    results = []
+    for i, scenario in enumerate(args.diff, done + 1):
+        say(f"[{i}/{total}] {scenario.label} ({scenario.name}, {DIFF_PAIRS[scenario.pair]})")
+        result = diff.run(scenario)
+        results.append(result)
+        say(f"  {_num(result.wall_s)} s, {_num(result.peak_rss_mb, 1)} MB: {result.detail}")
+    return results, facts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
@@ -1073,7 +1133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.append(pg)
         bench = Bench(my_src, my_tgt, pg, workdir, args)
         report.versions = tool_versions(bench)
-        if args.scenarios:  # the copy scenarios' dataset
+        if args.diff:
+            report.versions.update(diff_versions())
+        if args.scenarios or args.diff:  # the copy and diff scenarios' dataset
             say(f"generating {args.rows:,} rows")
             report.dataset = generate(my_src, pg, args.rows)
             say(
@@ -1084,13 +1146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.source_digests()
             identical = bench.digests["mariadb"] == bench.digests["postgres"]
             report.dataset["sources_identical"] = "yes" if identical else "NO"
-        total = len(args.scenarios) + len(args.live)
+        total = len(args.scenarios) + len(args.diff) + len(args.live)
         for i, scenario in enumerate(args.scenarios, 1):
             direction = DIRECTIONS[scenario.direction]
             say(f"[{i}/{total}] {scenario.label} ({direction})")
             result = bench.run(scenario)
             report.results.append(result)
             say(f"  {_num(result.wall_s)} s, {_num(result.peak_rss_mb, 1)} MB: {result.detail}")
+        if args.diff:
+            report.diff, report.diff_facts = run_diff(bench, args, len(args.scenarios), total)
+            report.diff_comparisons = diff_compare(report.diff)
         live = LiveBench(
             my_src,
             my_tgt,
@@ -1102,7 +1167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             decode_rows=args.decode_rows,
             decode_repeat=max(3, args.repeat),
         )
-        for i, live_scenario in enumerate(args.live, len(args.scenarios) + 1):
+        for i, live_scenario in enumerate(args.live, len(args.scenarios) + len(args.diff) + 1):
             say(f"[{i}/{total}] {live_scenario.label} ({live_scenario.name})")
             live_result = live.run(live_scenario)
             report.live.append(live_result)
@@ -1118,8 +1183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
-    troubled = any(r.status != "ok" or r.exact is False for r in report.results) or any(
-        r.status == "failed" for r in report.live
+    troubled = (
+        any(r.status != "ok" or r.exact is False for r in report.results)
+        or any(r.status not in ("ok", "skipped") or r.exact is False for r in report.diff)
+        or any(r.status == "failed" for r in report.live)
     )
     if args.keep or troubled:
         say(f"logs: {workdir / 'logs'}")

@@ -14,7 +14,8 @@ say() { printf 'bench-setup: %s\n' "$*"; }
 
 # mariadb-dump/mariadb come with mariadb-client and pg_dump/psql with postgresql-client-15
 # (both installed by bootstrap.sh); listed again so the benchmark's needs are in one place.
-PACKAGES=(mydumper pgloader mariadb-client postgresql-client-15)
+# percona-toolkit: pt-table-sync, the MariaDB ↔ MariaDB peer of `ferryman diff`.
+PACKAGES=(mydumper pgloader mariadb-client postgresql-client-15 percona-toolkit)
 
 missing=()
 # python-mysql-replication: the peer of bench/binlog_decode.py (bench only, not a dependency)
@@ -27,6 +28,17 @@ fi
 if [[ ! -x .venv/bin/py-spy ]]; then
     say "installing py-spy into .venv"
     .venv/bin/pip install -q py-spy
+fi
+
+# reladiff 0.6: the peer of `ferryman diff` (MariaDB ↔ MariaDB and ↔ PostgreSQL), with its
+# MySQL (mysql-connector-python) and PostgreSQL (psycopg2-binary) drivers, in a virtualenv of
+# its own so that none of its dependencies reach .venv (.bench/ is ignored by git)
+RELADIFF_VENV=.bench/reladiff
+if ! "$RELADIFF_VENV/bin/reladiff" --version 2>/dev/null | grep -qx 'v0\.6\.0'; then
+    say "installing reladiff 0.6.0 into $RELADIFF_VENV"
+    rm -rf "$RELADIFF_VENV"
+    .venv/bin/python -m venv "$RELADIFF_VENV"
+    "$RELADIFF_VENV/bin/pip" install -q "reladiff[mysql,postgresql]==0.6.0"
 fi
 
 for pkg in "${PACKAGES[@]}"; do
