@@ -216,6 +216,67 @@ def register(
         if doc["error"]:
             out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
 
+    @move.command("verify")
+    @click.argument("name")
+    @click.option("--source", "source_url", metavar="URL", help="Source URL (for its password).")
+    @click.option("--target", "target_url", metavar="URL", help="Target URL (for its password).")
+    @click.option("--source-password-file", metavar="FILE")
+    @click.option("--target-password-file", metavar="FILE")
+    @click.option(
+        "--samples", default=10, show_default=True, help="Differing rows shown per table."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+    @click.option("--report", metavar="FILE.html", help="Also write an HTML report.")
+    @click.option("--repair", is_flag=True, help="Make the target equal the source.")
+    @click.option("--dry-run", is_flag=True, help="With --repair: print the SQL, change nothing.")
+    @click.pass_context
+    def verify(
+        ctx: click.Context,
+        name: str,
+        source_url: str | None,
+        target_url: str | None,
+        source_password_file: str | None,
+        target_password_file: str | None,
+        samples: int,
+        as_json: bool,
+        report: str | None,
+        repair: bool,
+        dry_run: bool,
+    ) -> None:
+        """Prove the move NAME's target equals its source, while it replicates.
+
+        Compares inside both databases (see `ferryman diff --help`). Rows found different are
+        read again after the move has applied everything the source had before the check, so
+        rows in flight are not reported; only persistent differences are. Exit 0 equal, 1
+        different, 2 error. --repair writes the minimal fix to the target.
+        """
+        from ferryman.cli_diff import LogDiffObserver, RichDiffObserver, emit, exit_code
+        from ferryman.workflow.verify import verify as run_verify
+
+        if dry_run and not repair:
+            raise click.BadParameter("--dry-run goes with --repair")
+        observer: RichDiffObserver | LogDiffObserver = (
+            RichDiffObserver(err) if err.is_terminal and not as_json else LogDiffObserver(err)
+        )
+        try:
+            result = run_verify(
+                _store(ctx),
+                name,
+                source=source_url,
+                target=target_url,
+                source_password_file=source_password_file,
+                target_password_file=target_password_file,
+                samples=samples,
+                repair=repair,
+                dry_run=dry_run,
+                observer=observer,
+                log=err,
+            )
+        finally:
+            observer.close()
+        emit(result, as_json=as_json, report=report, out=out, err=err, title=f"verify {name}")
+        raise SystemExit(exit_code(result, repair and not dry_run))
+
     @move.command("list")
     @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
     @click.pass_context
