@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.conftest import MySQLDatabase, PostgresDatabase
 from tests.helpers import ferryman
 from tests.test_copy import copy_ok, load_mysql_types, load_pg_types
