@@ -90,14 +90,25 @@ def choose_domain(a: Column, b: Column, same_engine: bool) -> tuple[Domain, bool
     if Kind.JSON in kinds or (Kind.ARRAY in kinds and kinds != {Kind.ARRAY}):
         if Kind.SET in kinds:  # PostgreSQL enum[] <-> MySQL SET
             return Domain.SET, False
-        return Domain.JSON, not (same_engine and ka == kb)
+        if same_engine and ka == kb and a.type.binary_json == b.type.binary_json:
+            # The same JSON type on the same engine keeps the same text for equal documents
+            # (a copy keeps it): compare it exactly ({"a": 1} is not {"a": 1.0} in json).
+            return Domain.TEXT, False
+        return Domain.JSON, True
     if Kind.SET in kinds:
         return Domain.SET, False
     if kinds & _ADDRESSES:
         return Domain.INET, False
-    if Kind.CHAR in kinds:
+    if _blank_padded(a) or _blank_padded(b):
         return Domain.RTRIM, False
     return Domain.TEXT, False
+
+
+def _blank_padded(col: Column) -> bool:
+    """A PostgreSQL ``character(n)``: blank-padded, so its copies in other types may carry the
+    padding and trailing spaces do not count. (A MySQL CHAR strips trailing spaces when it is
+    read, so it never holds any: a partner's trailing spaces are a real difference.)"""
+    return col.type.kind is Kind.CHAR and col.native.lower().startswith(("character", "bpchar"))
 
 
 def normalize(domain: Domain) -> Callable[[str], Any]:
@@ -117,8 +128,10 @@ def _float(text: str) -> Any:
 
 
 def _decimal(text: str) -> Any:
+    # Decimals compare by exact value (1.50 == 1.5); normalize() would round to the context's
+    # 28 digits and make 1.5 equal 1.500000000000000000000000000001.
     try:
-        return Decimal(text).normalize()
+        return Decimal(text)
     except InvalidOperation:
         return text
 
@@ -136,7 +149,7 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, list):
         return ("array", tuple(_frozen(v) for v in value))
     if isinstance(value, Decimal):
-        return ("number", value.normalize())
+        return ("number", value)  # exact: no rounding to the context's precision
     return (type(value).__name__, value)
 
 

@@ -168,7 +168,10 @@ class MySQLDiffReader:
                 exprs.append(f"IFNULL({c} + 0, 'NULL')")
             else:
                 exprs.append(f"QUOTE({c})")
-        sql = f"SELECT CONCAT_WS(', ', {', '.join(exprs)}) FROM {self.table(namespace, table)}"
+        # one character set and collation for all (columns of different collations would be
+        # an "illegal mix" in CONCAT_WS)
+        parts = ", ".join(f"CONVERT({e} USING utf8mb4) COLLATE utf8mb4_bin" for e in exprs)
+        sql = f"SELECT CONCAT_WS(', ', {parts}) FROM {self.table(namespace, table)}"
         return [f"({_text(r[0])})" for r in self.query(sql)]
 
     # -- I/O --

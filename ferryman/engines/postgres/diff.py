@@ -145,9 +145,11 @@ class PostgresDiffReader:
             ) from None
 
     def staging(self, namespace: str, table: str, staging: str) -> str:
+        # INCLUDING GENERATED: generated columns stay generated there, so the rows are staged
+        # and upserted without them (PostgreSQL refuses values for them)
         return (
             f"CREATE UNLOGGED TABLE {self.table(namespace, staging)} "
-            f"(LIKE {self.table(namespace, table)})"
+            f"(LIKE {self.table(namespace, table)} INCLUDING GENERATED)"
         )
 
     def upsert(
@@ -158,10 +160,36 @@ class PostgresDiffReader:
         rest = [c for c in columns if c not in key]
         sets = ", ".join(f"{self.ident(c)} = EXCLUDED.{self.ident(c)}" for c in rest)
         action = f"DO UPDATE SET {sets}" if rest else "DO NOTHING"
-        return (
-            f"INSERT INTO {self.table(namespace, table)} ({cols}) OVERRIDING SYSTEM VALUE "
-            f"{source} ON CONFLICT ({keys}) {action}"
+        target = self.table(namespace, table)
+        sql = (
+            f"INSERT INTO {target} ({cols}) OVERRIDING SYSTEM VALUE {source} "
+            f"ON CONFLICT ({keys}) {action}"
         )
+        always = [c for c in self._always_identities(namespace, table) if c in rest]
+        if not always:
+            return sql
+
+        # A GENERATED ALWAYS identity can only be updated to DEFAULT: it is made BY DEFAULT
+        # for the upsert and ALWAYS again, in the repair's transaction.
+        def alter(generated: str) -> str:
+            return ", ".join(
+                f"ALTER COLUMN {self.ident(c)} SET GENERATED {generated}" for c in always
+            )
+
+        return (
+            f"ALTER TABLE {target} {alter('BY DEFAULT')}; {sql}; ALTER TABLE {target} "
+            f"{alter('ALWAYS')}"
+        )
+
+    def _always_identities(self, namespace: str, table: str) -> list[str]:
+        rows = self.query(
+            "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "AND c.relname = %s AND a.attidentity = 'a' AND a.attnum > 0 "
+            "AND NOT a.attisdropped",
+            (namespace, table),
+        )
+        return [str(r[0]) for r in rows]
 
     def row_literals(self, namespace: str, table: str, columns: Sequence[Column]) -> list[str]:
         exprs = ", ".join(f"quote_nullable({self.ident(c.name)}::text)" for c in columns)
