@@ -1,0 +1,536 @@
+"""`ferryman diff` acceptance (issue 5) on the full type suite, in all four directions.
+
+B is made by ``ferryman copy`` from A, then differences are injected on B with SQL: a changed
+value in every column of ``everything`` (each on its own row, so one diff run checks them all),
+NULL ↔ '', 'NULL' ↔ NULL, trailing spaces, a case change, binary edge values, a missing row, an
+extra row, two rows with the same change, swapped values, and the composite key of ``order``.
+Every injected difference must be reported with its key and exactly its column; nothing else.
+Then repair: ``--repair --dry-run`` changes nothing, ``--repair`` makes B equal and is safe to
+rerun.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ferryman.testing.rows import MYSQL_COLUMNS, POSTGRES_COLUMNS
+from tests.conftest import MySQLDatabase, PostgresDatabase
+from tests.helpers import ferryman
+from tests.test_copy import copy_ok, load_mysql_types, load_pg_types
+
+DIRECTIONS = ["mysql-mysql", "mysql-pg", "pg-pg", "pg-mysql"]
+
+#: First id of the rows whose columns are changed one by one (row FIRST + i: column i).
+FIRST = 100
+#: First id of the rows of the special differences.
+SPECIAL = 300
+
+
+def run_diff(*args: str) -> tuple[int, dict[str, Any]]:
+    result = ferryman("diff", *args, "--json", "--samples", "1000")
+    assert result.code in (0, 1), result.text
+    doc: dict[str, Any] = json.loads(result.out)
+    return result.code, doc
+
+
+def tables_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["table"]: t for t in doc["tables"]}
+
+
+# -- the sides ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    """One database of a pair: its URL, engine and a way to run SQL on the compared tables."""
+
+    url: str
+    engine: str  # "mysql" | "pg"
+    run: Callable[[str], list[tuple[Any, ...]]]
+    schema: str | None = None  # PostgreSQL schema of the tables
+
+    def q(self, name: str) -> str:
+        """Quoted identifier."""
+        if self.engine == "mysql":
+            return "`" + name.replace("`", "``") + "`"
+        return '"' + name.replace('"', '""') + '"'
+
+    def t(self, name: str) -> str:
+        """Quoted (and for PostgreSQL schema-qualified) table name."""
+        return f"{self.q(self.schema)}.{self.q(name)}" if self.schema else self.q(name)
+
+    def lit(self, value: str) -> str:
+        escaped = value.replace("'", "''")
+        return "'" + (escaped.replace("\\", "\\\\") if self.engine == "mysql" else escaped) + "'"
+
+
+@dataclass
+class Pair:
+    direction: str
+    a: Side
+    b: Side
+
+
+def mysql_side(db: MySQLDatabase) -> Side:
+    return Side(db.url, "mysql", db.execute)
+
+
+def pg_side(db: PostgresDatabase, schema: str = "public") -> Side:
+    return Side(db.url, "pg", db.execute, schema)
+
+
+def make_pair(request: pytest.FixtureRequest, direction: str) -> Pair:
+    """The databases of ``direction``: A and an empty B (B's PostgreSQL schema is the one
+    ``ferryman copy`` creates: A's database name, or public from PostgreSQL)."""
+    if direction == "mysql-mysql":
+        a_db: Any = request.getfixturevalue("mysql_db")
+        b_db: Any = request.getfixturevalue("mysql_db2")
+        return Pair(direction, mysql_side(a_db), mysql_side(b_db))
+    if direction == "mysql-pg":
+        a_db = request.getfixturevalue("mysql_db")
+        b_db = request.getfixturevalue("pg_db")
+        return Pair(direction, mysql_side(a_db), pg_side(b_db, a_db.name))
+    if direction == "pg-pg":
+        a_db = request.getfixturevalue("pg_db")
+        b_db = request.getfixturevalue("pg_db2")
+        return Pair(direction, pg_side(a_db), pg_side(b_db))
+    assert direction == "pg-mysql"
+    a_db = request.getfixturevalue("pg_db")
+    b_db = request.getfixturevalue("mysql_db")
+    return Pair(direction, pg_side(a_db), mysql_side(b_db))
+
+
+# -- base rows on A ---------------------------------------------------------------------------
+
+# Ordinary values (no extremes, so that every column can be nudged up on B); t_vc is unique.
+MYSQL_BASE = (
+    "({id}, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 0.5, 1.5, 2.25, 0.1, 0.1, b'1', b'101', 1, "
+    "'2024-02-29', '2024-02-29 23:59:59.5', '2024-02-29 23:59:59', '2024-02-29 23:59:59.123', "
+    "'25:00:00.5', '12:00:00', 2024, 'abc', 'v{id}', 'tiny', 'text', 'med', 'long', "
+    "X'0102030405060708', X'0102', X'03', X'0400', X'05', X'06', '{{\"a\": 1}}', 'small', "
+    "'red,blue', '123e4567-e89b-12d3-a456-426614174000', '2001:db8::1')"
+)
+PG_BASE = (
+    "({id}, {id}, {id}, 3, 4, 5, 6.5, 7.25, 0.1, 0.1, true, B'10110', '2024-02-29', "
+    "'2024-02-29 23:59:59.5', '2024-02-29 23:59:59.123', '2024-02-29 23:59:59.123456+00', "
+    "'2024-02-29 23:59:59.123+00', '12:34:56.789', '1 day 02:03:04.5', '00:00:01.5', 'ab', "
+    "'v{id}', 'vc', 'text', '\\x0102'::bytea, '{{\"a\": 1}}', '{{\"a\": 1}}', "
+    "'123e4567-e89b-12d3-a456-426614174000', '10.1.2.3', '10.1.0.0/16', '08:00:2b:01:02:03', "
+    "'{{1,2}}', '{{a,b}}', 'ok', '{{sad,ok}}')"
+)
+
+
+def load_a(pair: Pair, ids: list[int]) -> None:
+    """The type suite on A, plus base rows with ``ids``."""
+    a = pair.a
+    if a.engine == "mysql":
+        load_mysql_types(_db(a))
+        rows = ", ".join(MYSQL_BASE.format(id=i) for i in ids)
+        a.run(f"INSERT INTO everything ({MYSQL_COLUMNS}) VALUES {rows}")
+    else:
+        load_pg_types(_db(a))
+        rows = ", ".join(PG_BASE.format(id=i) for i in ids)
+        a.run(f"INSERT INTO everything ({POSTGRES_COLUMNS}) VALUES {rows}")
+
+
+def _db(side: Side) -> Any:
+    """The TempDatabase behind a side (its ``run`` is the bound ``execute``)."""
+    return side.run.__self__  # type: ignore[attr-defined]
+
+
+# -- one changed value per column, on B -------------------------------------------------------
+
+# column -> SQL expression of a different value, valid for B's column type ({c}: the column).
+# Small changes where the type allows (the last digit, bit, byte, microsecond or float ulp).
+MYSQL_COLUMNS_ON_MYSQL = {
+    "t_tiny": "{c} + 1",
+    "t_tiny_u": "{c} + 1",
+    "t_small": "{c} + 1",
+    "t_small_u": "{c} + 1",
+    "t_med": "{c} + 1",
+    "t_med_u": "{c} + 1",
+    "t_int": "{c} + 1",
+    "t_int_u": "{c} + 1",
+    "t_big": "{c} + 1",
+    "t_big_u": "{c} + 1",
+    "t_dec": "{c} + 0.0000000001",
+    "t_dec65": "{c} + 0.000000000000000000000000000001",
+    "t_dec_u": "{c} + 0.01",
+    "t_float": "0.10000001",  # the next float32 after 0.1
+    "t_double": "0.10000000000000002e0",  # the next double after 0.1
+    "t_bit1": "{c} ^ 1",
+    "t_bit64": "{c} ^ 1",
+    "t_bool": "1 - {c}",
+    "t_date": "{c} + INTERVAL 1 DAY",
+    "t_dt": "{c} + INTERVAL 1 MICROSECOND",
+    "t_dt0": "{c} + INTERVAL 1 SECOND",
+    "t_ts": "{c} + INTERVAL 1000 MICROSECOND",
+    "t_time": "ADDTIME({c}, '00:00:00.01')",
+    "t_time0": "ADDTIME({c}, '00:00:01')",
+    "t_year": "{c} + 1",
+    "t_char": "'abd'",
+    "t_vc": "CONCAT({c}, 'x')",
+    "t_tinytext": "'tinY'",
+    "t_text": "'texT'",
+    "t_medtext": "'mee'",
+    "t_longtext": "CONCAT({c}, ' ')",
+    "t_bin": "X'0102030405060709'",
+    "t_vbin": "X'010200'",
+    "t_tinyblob": "X'02'",
+    "t_blob": "X'04'",
+    "t_medblob": "''",
+    "t_longblob": "NULL",
+    "t_json": "'{{\"a\": 1.5}}'",
+    "t_enum": "'it''s large'",
+    "t_set": "'red'",
+    "t_uuid": "'123e4567-e89b-12d3-a456-426614174001'",
+    "t_inet6": "'2001:db8::2'",
+}
+MYSQL_COLUMNS_ON_PG = {
+    **{
+        c: "{c} + 1"
+        for c in (
+            "t_tiny",
+            "t_tiny_u",
+            "t_small",
+            "t_small_u",
+            "t_med",
+            "t_med_u",
+            "t_int",
+            "t_int_u",
+            "t_big",
+            "t_big_u",
+            "t_year",
+            "t_gen",
+        )
+    },
+    "t_dec": "{c} + 0.0000000001",
+    "t_dec65": "{c} + 0.000000000000000000000000000001",
+    "t_dec_u": "{c} + 0.01",
+    "t_float": "0.10000001",
+    "t_double": "0.10000000000000002",
+    "t_bit1": "~{c}",
+    "t_bit64": "{c} # (B'0'::bit(63) || B'1')",
+    "t_bool": "NOT {c}",
+    "t_date": "{c} + 1",
+    "t_dt": "{c} + interval '1 microsecond'",
+    "t_dt0": "{c} + interval '1 second'",
+    "t_ts": "{c} + interval '1 millisecond'",  # timestamptz(3)
+    "t_time": "{c} + interval '10 milliseconds'",  # interval(2)
+    "t_time0": "{c} + interval '1 second'",
+    "t_char": "'abc '",  # MySQL CHAR never holds trailing spaces: a real difference
+    "t_vc": "{c} || 'x'",
+    "t_tinytext": "'tinY'",
+    "t_text": "'texT'",
+    "t_medtext": "'mee'",
+    "t_longtext": "{c} || ' '",
+    "t_bin": "'\\x0102030405060709'::bytea",
+    "t_vbin": "'\\x010200'::bytea",
+    "t_tinyblob": "'\\x02'::bytea",
+    "t_blob": "'\\x04'::bytea",
+    "t_medblob": "''::bytea",
+    "t_longblob": "NULL",
+    "t_json": "'{{\"a\": 1.5}}'",
+    "t_enum": "'it''s large'",
+    "t_set": "'{{red}}'",
+    "t_uuid": "'123e4567-e89b-12d3-a456-426614174001'",
+    "t_inet6": "'2001:db8::2'",
+}
+PG_COLUMNS_ON_PG = {
+    "big_id": "{c} + 1",
+    "ident_always": "DEFAULT",  # GENERATED ALWAYS: the next value of its sequence
+    "ident_default": "{c} + 1",
+    "t_small": "{c} + 1",
+    "t_int": "{c} + 1",
+    "t_big": "{c} + 1",
+    "t_num": "{c} + 0.000000000000000000000000000001",
+    "t_num_ps": "{c} + 0.0001",
+    "t_real": "0.10000001",
+    "t_double": "0.10000000000000002",
+    "t_bool": "NOT {c}",
+    "t_bit": "{c} # B'00001'",
+    "t_date": "{c} + 1",
+    "t_ts": "{c} + interval '1 microsecond'",
+    "t_ts3": "{c} + interval '1 millisecond'",
+    "t_tstz": "{c} + interval '1 microsecond'",
+    "t_tstz3": "{c} + interval '1 millisecond'",
+    "t_time": "{c} + interval '1 microsecond'",
+    "t_interval": "{c} + interval '1 microsecond'",
+    "t_interval3": "{c} + interval '1 millisecond'",
+    "t_char": "'aB'",
+    "t_vc": "{c} || 'x'",
+    "t_vc_nolen": "'vc '",
+    "t_text": "'Text'",
+    "t_bytea": "'\\x010200'::bytea",
+    "t_json": "'{{\"a\": 1.0}}'",
+    "t_jsonb": "'{{\"a\": 1.5}}'",
+    "t_uuid": "'123e4567-e89b-12d3-a456-426614174001'",
+    "t_inet": "'10.1.2.3/24'",
+    "t_cidr": "'10.2.0.0/16'",
+    "t_macaddr": "'08:00:2b:01:02:04'",
+    "t_int_arr": "'{{1,2,NULL}}'",
+    "t_text_arr": "'{{a,b,\"\"}}'",
+    "t_mood": "'it''s great'",
+    "t_moods": "'{{ok,sad}}'",
+}
+PG_COLUMNS_ON_MYSQL = {
+    "big_id": "{c} + 1",
+    "ident_always": "{c} + 1",
+    "ident_default": "{c} + 1",
+    "t_small": "{c} + 1",
+    "t_int": "{c} + 1",
+    "t_big": "{c} + 1",
+    "t_gen": "{c} + 1",
+    "t_num": "{c} + 0.000000000000000000000000000001",
+    "t_num_ps": "{c} + 0.0001",
+    "t_real": "0.10000001",
+    "t_double": "0.10000000000000002e0",
+    "t_bool": "1 - {c}",
+    "t_bit": "{c} ^ 1",
+    "t_date": "{c} + INTERVAL 1 DAY",
+    "t_ts": "{c} + INTERVAL 1 MICROSECOND",
+    "t_ts3": "{c} + INTERVAL 1000 MICROSECOND",
+    "t_tstz": "{c} + INTERVAL 1 MICROSECOND",
+    "t_tstz3": "{c} + INTERVAL 1000 MICROSECOND",
+    "t_time": "ADDTIME({c}, '00:00:00.000001')",
+    "t_interval": "'1 day 02:03:04.500001'",
+    "t_interval3": "'00:00:01.501'",
+    "t_char": "'aB'",
+    "t_vc": "CONCAT({c}, 'x')",
+    "t_vc_nolen": "'vc '",
+    "t_text": "'Text'",
+    "t_bytea": "X'010200'",
+    "t_json": "'{{\"a\": 1.5}}'",
+    "t_jsonb": '\'{{"a": 1, "b": 2}}\'',
+    "t_uuid": "'123e4567-e89b-12d3-a456-426614174001'",
+    "t_inet": "'10.1.2.4'",
+    "t_cidr": "'10.2.0.0/16'",
+    "t_macaddr": "'08:00:2b:01:02:04'",
+    "t_int_arr": "'[1, 2, null]'",
+    "t_text_arr": '\'["a", "B"]\'',
+    "t_mood": "'it''s great'",
+    "t_moods": '\'["ok", "sad"]\'',
+}
+CHANGES = {
+    "mysql-mysql": MYSQL_COLUMNS_ON_MYSQL,
+    "mysql-pg": MYSQL_COLUMNS_ON_PG,
+    "pg-pg": PG_COLUMNS_ON_PG,
+    "pg-mysql": PG_COLUMNS_ON_MYSQL,
+}
+# Generated on B, so changed only through the column they are computed from.
+GENERATED = {"mysql-mysql": {"t_gen"}, "pg-pg": {"t_gen"}}
+# Changing a column also changes these (generated) columns on B.
+ALSO = {"mysql-mysql": {"t_int": {"t_gen"}}, "pg-pg": {"t_int": {"t_gen"}}}
+
+
+def a_columns(pair: Pair) -> list[str]:
+    names = MYSQL_COLUMNS if pair.a.engine == "mysql" else POSTGRES_COLUMNS
+    columns = [c.strip() for c in names.split(",")]
+    extra = ["t_gen"] if pair.a.engine == "mysql" else ["ident_always", "t_gen"]
+    return [c for c in columns if c != "id"] + extra
+
+
+def changed_columns(pair: Pair) -> list[str]:
+    """The columns changed one per row (all non-key columns except generated ones)."""
+    changes = CHANGES[pair.direction]
+    generated = GENERATED.get(pair.direction, set())
+    columns = a_columns(pair)
+    assert set(changes) | generated == set(columns), "every column gets a change"
+    return [c for c in columns if c not in generated]
+
+
+def update_b(pair: Pair, row: int, assignments: dict[str, str]) -> None:
+    b = pair.b
+    sets = [f"{b.q(c)} = {expr.format(c=b.q(c))}" for c, expr in assignments.items()]
+    if pair.direction == "mysql-mysql" and "t_dt" not in assignments:
+        sets.append("`t_dt` = `t_dt`")  # ON UPDATE CURRENT_TIMESTAMP(6) must not fire
+    b.run(f"UPDATE {b.t('everything')} SET {', '.join(sets)} WHERE id = {row}")
+
+
+# -- special differences ----------------------------------------------------------------------
+
+
+@dataclass
+class Special:
+    """Row SPECIAL + n: A's values (set before the copy) and B's values (set after)."""
+
+    a: dict[str, str | None]
+    b: dict[str, str | None]
+    differs: set[str]
+
+
+def specials(pair: Pair) -> list[Special]:
+    """NULL/''/'NULL', spaces, case, framing characters, binary edge values, swaps."""
+    text, case, blob = "t_text", "t_vc", ("t_blob" if pair.a.engine == "mysql" else "t_bytea")
+    hexa = "X'{}'" if pair.b.engine == "mysql" else "'\\x{}'::bytea"
+    hexa_a = "X'{}'" if pair.a.engine == "mysql" else "'\\x{}'::bytea"
+    out = [
+        Special({text: "''"}, {text: "NULL"}, {text}),  # '' -> NULL
+        Special({text: "NULL"}, {text: "''"}, {text}),  # NULL -> ''
+        Special({text: "'NULL'"}, {text: "NULL"}, {text}),  # 'NULL' -> NULL
+        Special({text: "NULL"}, {text: "'NULL'"}, {text}),  # NULL -> 'NULL'
+        Special({text: "'~'"}, {text: "NULL"}, {text}),  # the NULL mark as text -> NULL
+        Special({text: "'abc'"}, {text: "'abc '"}, {text}),  # a trailing space added
+        Special({text: "'abc  '"}, {text: "'abc'"}, {text}),  # trailing spaces removed
+        Special({text: "''"}, {text: "' '"}, {text}),  # '' -> ' '
+        Special({case: "'Case'"}, {case: "'case'"}, {case}),  # case, case-sensitive column
+        Special({text: "'a|b'", case: "'c'"}, {text: "'a'", case: "'b|c'"}, {text, case}),
+        Special({text: "'é'"}, {text: "'e\u0301'"}, {text}),  # NFC vs NFD
+        Special({blob: hexa_a.format("")}, {blob: "NULL"}, {blob}),  # X'' -> NULL
+        Special({blob: "NULL"}, {blob: hexa.format("")}, {blob}),  # NULL -> X''
+        Special({blob: hexa_a.format("01")}, {blob: hexa.format("0100")}, {blob}),
+        Special({blob: hexa_a.format("0100")}, {blob: hexa.format("01")}, {blob}),
+        # the same change on two rows (an XOR of row checksums would cancel it)
+        Special({}, {"t_int": "99"}, {"t_int"} | ALSO.get(pair.direction, {}).get("t_int", set())),
+        Special({}, {"t_int": "99"}, {"t_int"} | ALSO.get(pair.direction, {}).get("t_int", set())),
+        # two rows swap a value
+        Special({text: "'p'"}, {text: "'q'"}, {text}),
+        Special({text: "'q'"}, {text: "'p'"}, {text}),
+    ]
+    return out
+
+
+MISSING = SPECIAL + 90  # deleted on B
+EXTRA = 9999  # inserted on B
+
+
+def prepare(pair: Pair) -> tuple[list[str], list[Special]]:
+    """Load A, copy to B, inject every difference on B; (changed columns, specials)."""
+    columns = changed_columns(pair)
+    spec = specials(pair)
+    ids = [FIRST + i for i in range(len(columns))]
+    ids += [SPECIAL + i for i in range(len(spec))] + [MISSING]
+    load_a(pair, ids)
+    a = pair.a
+    for n, s in enumerate(spec):
+        if s.a:
+            sets = ", ".join(f"{a.q(c)} = {v}" for c, v in s.a.items())
+            a.run(f"UPDATE {a.t('everything')} SET {sets} WHERE id = {SPECIAL + n}")
+    copy_ok(pair.a.url, pair.b.url)
+    for i, column in enumerate(columns):
+        update_b(pair, FIRST + i, {column: CHANGES[pair.direction][column]})
+    for n, s in enumerate(spec):
+        update_b(
+            pair, SPECIAL + n, {c: v.replace("{", "{{").replace("}", "}}") for c, v in s.b.items()}
+        )
+    b = pair.b
+    b.run(f"DELETE FROM {b.t('everything')} WHERE id = {MISSING}")
+    vc = b.lit("extra")
+    if pair.a.engine == "mysql":
+        b.run(f"INSERT INTO {b.t('everything')} (id, t_int, t_vc) VALUES ({EXTRA}, 1, {vc})")
+    else:  # the identities' sequences may be exhausted (the suite holds their maxima)
+        always = "ident_always, " if b.engine == "mysql" else ""
+        cols = f"(id, big_id, {always}ident_default, t_int, t_vc)"
+        values = ", ".join([str(EXTRA)] * (4 if always else 3))
+        b.run(f"INSERT INTO {b.t('everything')} {cols} VALUES ({values}, 1, {vc})")
+    # the composite key of `order`: a changed value, a missing and an extra row
+    order, ab, x = b.t("order"), b.q("a b"), b.q('x"; drop')
+    b.run(f"UPDATE {order} SET qty = 5 WHERE {ab} = 1 AND {x} = 'a'")
+    b.run(f"DELETE FROM {order} WHERE {ab} = 1 AND {x} = 'b'")
+    new = b.lit('new; "x')
+    b.run(f"INSERT INTO {order} VALUES (3, {new}, 1)")
+    return columns, spec
+
+
+def expected(pair: Pair, columns: list[str], spec: list[Special]) -> dict[str, set[str]]:
+    """id -> the columns reported as differing ('extra_source'/'extra_target' for whole rows)."""
+    also = ALSO.get(pair.direction, {})
+    out: dict[str, set[str]] = {}
+    for i, column in enumerate(columns):
+        out[str(FIRST + i)] = {column} | also.get(column, set())
+    for n, s in enumerate(spec):
+        out[str(SPECIAL + n)] = s.differs
+    out[str(MISSING)] = {"extra_source"}
+    out[str(EXTRA)] = {"extra_target"}
+    return out
+
+
+def reported(table: dict[str, Any], key: str = "id") -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for s in table["samples"]:
+        out[s["key"][key]] = set(s["differs"]) if s["kind"] == "mismatched" else {s["kind"]}
+    return out
+
+
+def order_reported(table: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    return {
+        (s["key"]["a b"], s["key"]['x"; drop']): (
+            set(s["differs"]) if s["kind"] == "mismatched" else {s["kind"]}
+        )
+        for s in table["samples"]
+    }
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_every_difference_found(request: pytest.FixtureRequest, direction: str) -> None:
+    pair = make_pair(request, direction)
+    columns, spec = prepare(pair)
+    code, doc = run_diff(pair.a.url, pair.b.url)
+    assert code == 1 and doc["match"] is False
+    tables = tables_of(doc)
+    everything = tables["everything"]
+    want = expected(pair, columns, spec)
+    got = reported(everything)
+    wrong = {
+        k: (want.get(k), got.get(k)) for k in set(want) | set(got) if want.get(k) != got.get(k)
+    }
+    assert not wrong, "id: (expected, reported)\n" + "\n".join(
+        f"{k}: {v}" for k, v in sorted(wrong.items())
+    )
+    assert everything["extra_source"] == 1 and everything["extra_target"] == 1
+    assert everything["mismatched"] == len(want) - 2
+    rows = 4 if pair.a.engine == "mysql" else 3
+    assert everything["rows_compared"] == rows + len(columns) + len(spec) + 1 + 1
+    assert everything["matching"] == rows
+    assert order_reported(tables["order"]) == {
+        ("1", "a"): {"qty"},
+        ("1", "b"): {"extra_source"},
+        ("3", 'new; "x'): {"extra_target"},
+    }
+    for name in ("customer", "line"):
+        assert tables[name]["mismatched"] + tables[name]["extra_source"] == 0, tables[name]
+        assert tables[name]["extra_target"] == 0
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_repair(request: pytest.FixtureRequest, direction: str) -> None:
+    pair = make_pair(request, direction)
+    prepare(pair)
+    _, before = run_diff(pair.a.url, pair.b.url)
+    counts = {
+        t["table"]: (t["mismatched"], t["extra_source"], t["extra_target"])
+        for t in before["tables"]
+    }
+
+    dry = ferryman("diff", pair.a.url, pair.b.url, "--repair", "--dry-run", "--json")
+    assert dry.code == 1, dry.text
+    statements = [s for t in json.loads(dry.out)["tables"] for s in t["statements"]]
+    assert any(s.startswith("DELETE FROM") for s in statements), statements
+    assert any(s.startswith("INSERT INTO") for s in statements), statements
+    _, still = run_diff(pair.a.url, pair.b.url)
+    assert {
+        t["table"]: (t["mismatched"], t["extra_source"], t["extra_target"]) for t in still["tables"]
+    } == counts, "--dry-run changed B"
+    text = ferryman("diff", pair.a.url, pair.b.url, "--repair", "--dry-run")
+    assert text.code == 1 and "DELETE FROM" in text.out and "INSERT INTO" in text.out, text.text
+
+    fixed = ferryman("diff", pair.a.url, pair.b.url, "--repair", "--json")
+    assert fixed.code == 0, fixed.text
+    repaired = tables_of(json.loads(fixed.out))
+    assert repaired["everything"]["repaired"]["left"] == 0
+    code, after = run_diff(pair.a.url, pair.b.url)
+    assert code == 0 and after["match"], json.dumps(after, indent=1)[:5000]
+
+    again = ferryman("diff", pair.a.url, pair.b.url, "--repair", "--json")
+    assert again.code == 0, again.text
+    assert json.loads(again.out)["match"]
+    code, after = run_diff(pair.a.url, pair.b.url)
+    assert code == 0 and after["match"]
