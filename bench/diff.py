@@ -494,7 +494,10 @@ class DiffBench:
             self.warm_up(scenario.pair)
             os.sync()
             argv, env, result.command = self.command(scenario)
-            outcome = self.runner(argv, env, self.logs, scenario.name, self.timeout)
+            try:
+                outcome = self.runner(argv, env, self.logs, scenario.name, self.timeout)
+            finally:
+                shutil.rmtree(self.workdir, ignore_errors=True)  # pt-table-sync's option files
             result.exit_code = outcome.exit_code
             result.walls.append(round(outcome.wall_s, 3))
             result.wall_s = round(statistics.median(result.walls), 3)
