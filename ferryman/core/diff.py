@@ -122,7 +122,7 @@ def _same(text: str) -> Any:
 
 def _float(text: str) -> Any:
     try:
-        return repr(float(text))
+        return repr(float(text) + 0.0)  # -0.0 + 0.0 is 0.0: MariaDB keeps no negative zero
     except ValueError:
         return text
 

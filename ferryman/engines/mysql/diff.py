@@ -103,10 +103,11 @@ class MySQLDiffReader:
 
     def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str:
         text = f"CONCAT_WS('|', {', '.join(key_exprs)})"
-        return f"(CAST(CONV(SUBSTR(MD5({text}), 17, 8), 16, 10) AS UNSIGNED) % {buckets})"
+        return f"MOD(CAST(CONV(SUBSTR(MD5({text}), 17, 8), 16, 10) AS UNSIGNED), {buckets})"
 
     def range_bucket(self, expr: str, low: int, width: int) -> str:
-        return f"(({expr} - {low}) DIV {width})"
+        # in DECIMAL: the distance from the lowest key may not fit BIGINT (keys of both signs)
+        return f"((CAST({expr} AS DECIMAL(65)) - ({low})) DIV {width})"
 
     def count_sum(self, hash_expr: str) -> str:
         return f"COUNT(*), SUM({hash_expr})"

@@ -64,7 +64,14 @@ class PostgresDiffReader:
                 return f"trim_scale({c})::text"
             return f"{c}::text"
         if domain is Domain.FLOAT:
-            return f"{c}::float8::text"
+            # MariaDB's spelling of the same shortest round-trip digits: no -0, exponents
+            # without '+' or leading zeros, and no exponent from 1e-15 up to 1e15
+            f = f"{c}::float8"
+            return (
+                f"CASE WHEN {f} = 0 THEN '0' "
+                f"WHEN abs({f}) < 1e-4 AND abs({f}) >= 1e-15 THEN {f}::text::numeric::text "
+                f"ELSE regexp_replace({f}::text, 'e[+]?(-?)0*([0-9])', 'e\\1\\2') END"
+            )
         if domain is Domain.BIT:
             return f"{c}::text"
         if domain is Domain.DATE:
@@ -87,6 +94,8 @@ class PostgresDiffReader:
             if k is Kind.ARRAY:
                 return f"to_json({c})::text"
             return f"{c}::text"
+        if domain is Domain.INET and k is Kind.INET:
+            return f"abbrev({c})"  # no /32 or /128 for a host address, as MariaDB's INET6
         if domain is Domain.RTRIM:
             text = f"{c}::text" if k is Kind.CHAR else f"rtrim({c}::text, ' ')"
             return f"lower({text})" if fold else text
@@ -105,10 +114,11 @@ class PostgresDiffReader:
 
     def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str:
         text = f"concat_ws('|', {', '.join(key_exprs)})"
-        return f"(('x' || substr(md5({text}), 17, 8))::bit(32)::bigint % {buckets})"
+        return f"mod(('x' || substr(md5({text}), 17, 8))::bit(32)::bigint, {buckets})"
 
     def range_bucket(self, expr: str, low: int, width: int) -> str:
-        return f"div({expr} - {low}, {width})"
+        # in numeric: the distance from the lowest key may not fit bigint (keys of both signs)
+        return f"div({expr}::numeric - ({low}), {width})"
 
     def count_sum(self, hash_expr: str) -> str:
         return f"count(*), sum({hash_expr})"
