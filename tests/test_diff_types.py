@@ -416,6 +416,21 @@ def specials(pair: Pair) -> list[Special]:
         Special({text: "'p'"}, {text: "'q'"}, {text}),
         Special({text: "'q'"}, {text: "'p'"}, {text}),
     ]
+    if pair.direction == "pg-pg":  # values only PostgreSQL holds
+        out += [
+            Special({"t_ts": "'2000-01-01 10:00'"}, {"t_ts": "'2000-01-01 10:00 BC'"}, {"t_ts"}),
+            Special({"t_tstz": "'infinity'"}, {"t_tstz": "NULL"}, {"t_tstz"}),
+            Special({"t_date": "'-infinity'"}, {"t_date": "NULL"}, {"t_date"}),
+            Special({"t_interval": "'1 mon'"}, {"t_interval": "'30 days'"}, {"t_interval"}),
+            Special({"t_double": "'NaN'"}, {"t_double": "NULL"}, {"t_double"}),
+            Special({"t_real": "'Infinity'"}, {"t_real": "'-Infinity'"}, {"t_real"}),
+            Special({"t_jsonb": "'{\"a\": 1}'"}, {"t_jsonb": "'{\"a\": 1.0}'"}, {"t_jsonb"}),
+        ]
+    if pair.direction == "mysql-mysql":  # zero dates
+        out += [
+            Special({"t_date": "'0000-00-00'"}, {"t_date": "NULL"}, {"t_date"}),
+            Special({"t_dt0": "NULL"}, {"t_dt0": "'0000-00-00 00:00:00'"}, {"t_dt0"}),
+        ]
     return out
 
 

@@ -63,12 +63,12 @@ class MySQLDiffReader:
             if k is Kind.DECIMAL and (col.type.scale or 0) > 0:
                 return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {c}))"
             return c
-        if domain is Domain.FLOAT:
-            return f"CAST({c} AS DOUBLE)" if (col.type.bits or 64) == 32 else c
+        if domain is Domain.FLOAT:  # the value as a double (a FLOAT, a DECIMAL or an integer)
+            return c if k is Kind.FLOAT and (col.type.bits or 64) == 64 else f"CAST({c} AS DOUBLE)"
         if domain is Domain.BIT:
             return f"LPAD(BIN({c} + 0), {col.type.length or 1}, '0')"
-        if domain is Domain.DATE:
-            return c
+        if domain is Domain.DATE:  # as text: the driver reads a zero date as None (NULL)
+            return f"DATE_FORMAT({c}, '%%Y-%%m-%%d')"
         if domain is Domain.DATETIME:
             return f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
         if domain is Domain.MICROS:

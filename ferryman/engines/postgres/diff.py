@@ -77,7 +77,11 @@ class PostgresDiffReader:
         if domain is Domain.DATE:
             return f"{c}::text"
         if domain is Domain.DATETIME:
-            return f"to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US')"
+            # with the era of BC timestamps, and 'infinity' (to_char gives NULL for it)
+            return (
+                f"coalesce(replace(to_char({c}, 'YYYY-MM-DD HH24:MI:SS.US BC'), ' AD', ''), "
+                f"{c}::text)"
+            )
         if domain is Domain.MICROS:
             if k in (Kind.TIME, Kind.INTERVAL):
                 return f"(extract(epoch from {c}) * 1000000)::bigint::text"
