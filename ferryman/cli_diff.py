@@ -145,7 +145,7 @@ def render(result: DiffResult, out: Console, *, title: str = "diff") -> None:
                     line.append_text(_cell(s.target.get(col)))
                     out.print(line)
         for stmt in t.statements:
-            out.print(stmt, markup=False, highlight=False)
+            out.file.write(stmt + "\n")  # verbatim: Console.print expands tabs to spaces
 
 
 def emit(
