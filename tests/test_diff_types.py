@@ -427,6 +427,12 @@ def specials(pair: Pair) -> list[Special]:
             Special({"t_real": "'Infinity'"}, {"t_real": "'-Infinity'"}, {"t_real"}),
             Special({"t_jsonb": "'{\"a\": 1}'"}, {"t_jsonb": "'{\"a\": 1.0}'"}, {"t_jsonb"}),
         ]
+    if pair.direction == "mysql-pg":  # values only PostgreSQL holds
+        out += [
+            Special({"t_set": "'red'"}, {"t_set": "'{red,NULL}'"}, {"t_set"}),
+            Special({"t_set": "''"}, {"t_set": "'{NULL}'"}, {"t_set"}),
+            Special({"t_set": "''"}, {"t_set": "NULL"}, {"t_set"}),
+        ]
     if pair.direction == "mysql-mysql":  # zero dates
         out += [
             Special({"t_date": "'0000-00-00'"}, {"t_date": "NULL"}, {"t_date"}),

@@ -92,7 +92,8 @@ class PostgresDiffReader:
             return f"lower({c}::text)"
         if domain is Domain.SET:
             if k is Kind.ARRAY:
-                return f"array_to_string({c}, ',')"
+                # a NULL element as ',' (no SET label holds a comma): never dropped unseen
+                return f"array_to_string({c}, ',', ',')"
             return f"{c}::text"
         if domain is Domain.JSON:
             if k is Kind.ARRAY:
