@@ -186,9 +186,8 @@ def test_string_binary_uuid_and_integer_keys(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="differ.py matches rows by the lower-cased key, but _Side.fetch reads B with A's "
-    "key spelling ('Zeta' misses B's 'zeta') and _Side.rows keeps one row per lower-cased key "
-    "on a side (B's 'ABC' next to 'abc' is never seen)",
+    reason="known gap: rows are matched by the lower-cased key, so a case-sensitive B holding "
+    "two spellings of one case-insensitive key of A ('abc' and 'ABC') shows only one of them",
 )
 def test_ci_key_spelled_differently_on_b(mysql_db: MySQLDatabase, pg_db: PostgresDatabase) -> None:
     """'Zeta' is 'zeta' to A's case-insensitive key, not to PostgreSQL's: B's 'zeta' instead of
@@ -270,11 +269,6 @@ def test_where_mysql_to_pg(mysql_db: MySQLDatabase, pg_db: PostgresDatabase) -> 
     scenario(mysql_db.url, pg_db.url, inject, want, "--where", "w:id > 5")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="differ.py's column fetch reads A without the --where predicate, so a B row outside "
-    "the filter is compared with A's row of that key instead of being reported extra",
-)
 def test_where_row_outside_filter_on_b(mysql_db: MySQLDatabase, pg_db: PostgresDatabase) -> None:
     _numbers(mysql_db.execute, "CREATE TABLE w (id INT PRIMARY KEY, v INT)")
     copy_ok(mysql_db.url, pg_db.url, "--where", "w:id > 5")
@@ -301,11 +295,6 @@ def test_rename_pg_to_mysql(pg_db: PostgresDatabase, mysql_db: MySQLDatabase) ->
 # -- repair across foreign keys ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="repair.py repairs table by table in name order, each in its own transaction, so a "
-    "child row is upserted before the parent row it references (foreign key violation)",
-)
 def test_repair_child_and_parent_rows(mysql_db: MySQLDatabase, pg_db: PostgresDatabase) -> None:
     mysql_db.execute("CREATE TABLE b_parent (id INT PRIMARY KEY)")
     mysql_db.execute(

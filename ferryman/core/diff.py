@@ -136,9 +136,12 @@ def _decimal(text: str) -> Any:
         return text
 
 
+_JSON = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
+
+
 def _json(text: str) -> Any:
     try:
-        return _frozen(json.loads(text, parse_float=Decimal, parse_int=Decimal))
+        return _frozen(_JSON.decode(text))
     except ValueError:
         return text
 
@@ -180,6 +183,7 @@ class ColumnPair:
     b: Column
     domain: Domain
     client: bool  # compared in Python only (left out of the in-database hash)
+    raw: bool = False  # same engine, same native type: hashed as the column's own text
 
 
 @dataclass(frozen=True)

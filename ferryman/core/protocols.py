@@ -254,8 +254,21 @@ class DiffReader(Protocol):
         """A column's never-NULL, unambiguous part of the row text."""
         ...
 
-    def row_hash(self, framed: Sequence[str]) -> str:
-        """The 60-bit hash (a non-negative integer) of the framed parts joined by ``|``."""
+    def raw(self, col: Column) -> str:
+        """``col``'s own text (NULL for NULL), used when both sides have the very same column
+        type on the same engine: cheaper than :meth:`canonical`, and equal text still means
+        an equal value."""
+        ...
+
+    @property
+    def fast_hash(self) -> bool:
+        """Whether :meth:`row_hash` supports ``fast`` (used only when both sides do)."""
+        ...
+
+    def row_hash(self, framed: Sequence[str], fast: bool = False) -> str:
+        """A non-negative integer hash of the framed parts joined by ``|``: 60 bits of MD5
+        (the same number on every engine), or with ``fast`` an engine-specific 64-bit hash
+        (both sides must be the same engine)."""
         ...
 
     def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str: ...

@@ -20,10 +20,12 @@ Columns compared in Python only (JSON across engines) make every bucket go to st
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -52,6 +54,8 @@ log = logging.getLogger("ferryman.diff")
 
 T = TypeVar("T")
 
+#: Segments queued ahead per side.
+SEGMENTS_AHEAD = 3
 #: Keys per ``(key) IN (...)`` statement.
 FETCH_KEYS = 500
 #: Mismatching hash buckets per ``bucket IN (...)`` statement.
@@ -123,7 +127,9 @@ class DiffResult:
 class _Side:
     """A side's reader, used from one worker thread only (its connection is not shared)."""
 
-    def __init__(self, reader: DiffReader, table: Table, pair: TablePair, a: bool) -> None:
+    def __init__(
+        self, reader: DiffReader, table: Table, pair: TablePair, a: bool, fast: bool
+    ) -> None:
         self.reader = reader
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diff")
         self.t = table
@@ -138,9 +144,11 @@ class _Side:
         self.native_key = [r.ident(col.name) for col, _ in cols[: pair.key_size]]
         self.first_key = self.native_key[0]
         framed = [
-            r.framed(r.canonical(col, cp.domain), cp.domain) for col, cp in cols if not cp.client
+            r.framed(r.raw(col) if cp.raw else r.canonical(col, cp.domain), cp.domain)
+            for col, cp in cols
+            if not cp.client
         ]
-        self.hash = r.row_hash(framed)
+        self.hash = r.row_hash(framed, fast)
         self.client = [r.canonical(col, cp.domain) for col, cp in cols if cp.client]
         self.all_exprs = [r.canonical(col, cp.domain) for col, cp in cols]
 
@@ -194,6 +202,7 @@ class _Side:
             sql = (
                 f"SELECT {', '.join(self.key_exprs)}, {', '.join(self.all_exprs)} "
                 f"FROM {self.from_} WHERE ({cols}) IN ({', '.join([one] * len(batch))})"
+                + (f" AND ({self.where})" if self.where else "")
             )
             params = [_portable(v) for key in batch for v in key]
             for row in self.reader.query(sql, params):
@@ -296,7 +305,12 @@ class Differ:
                 continue
             cb = b.column(name)
             domain, client = choose_domain(ca, cb, same)
-            pairs.append(ColumnPair(ca, cb, domain, client and name not in key.column_names))
+            raw = same and ca.native == cb.native and ca.charset == cb.charset
+            pairs.append(
+                ColumnPair(
+                    ca, cb, domain, client and name not in key.column_names, raw and not client
+                )
+            )
         skipped = tuple(sorted({c.name for c in a.columns} ^ {c.name for c in b.columns}))
         fold = tuple(_folds(p.a) or _folds(p.b) for p in pairs[: len(key.column_names)])
         first = pairs[0]
@@ -350,7 +364,9 @@ class Differ:
         except BaseException:
             ra.close()
             raise
-        job.a, job.b = _Side(ra, job.pair.a, job.pair, True), _Side(rb, job.pair.b, job.pair, False)
+        fast = ra.engine == rb.engine and ra.fast_hash and rb.fast_hash
+        job.a = _Side(ra, job.pair.a, job.pair, True, fast)
+        job.b = _Side(rb, job.pair.b, job.pair, False, fast)
         try:
             yield
         finally:
@@ -438,6 +454,8 @@ class _TableJob:
         counts = [0] * min(buckets, REPORT_CELLS)
         scale = math.ceil(buckets / len(counts))
         step = self.request.segment_buckets
+        if self.pair.client:  # rows travel: smaller segments keep memory flat
+            step = max(1, step // 10)
         client = bool(self.pair.client)
 
         def cond(lo_bucket: int, hi_bucket: int) -> tuple[str, str]:
@@ -448,24 +466,29 @@ class _TableJob:
 
         ba = self.a.reader.range_bucket(self.a.first_key, low, width)
         bb = self.b.reader.range_bucket(self.b.first_key, low, width)
-        pending: list[tuple[Future[Any], Future[Any]]] = []
-        for s0 in range(0, buckets, step):
+
+        def submit(s0: int) -> tuple[Future[Any], Future[Any]]:
             ca, cb = cond(s0, min(buckets, s0 + step))
             if client:
-                pending.append(
-                    (
-                        self.a.submit(partial(self.a.rows, ca)),
-                        self.b.submit(partial(self.b.rows, cb)),
-                    )
+                return self.a.submit(partial(self.a.rows, ca)), self.b.submit(
+                    partial(self.b.rows, cb)
                 )
-            else:
-                pending.append(
-                    (
-                        self.a.submit(partial(self.a.sums, ba, ca)),
-                        self.b.submit(partial(self.b.sums, bb, cb)),
-                    )
-                )
-        for fa, fb in pending:
+            return (
+                self.a.submit(partial(self.a.sums, ba, ca)),
+                self.b.submit(partial(self.b.sums, bb, cb)),
+            )
+
+        # a few segments in flight per side: the databases never wait for us, and rows of
+        # compared segments are freed at once (memory stays flat on any table size)
+        starts = iter(range(0, buckets, step))
+        pending: deque[tuple[Future[Any], Future[Any]]] = deque(
+            submit(s0) for s0 in itertools.islice(starts, SEGMENTS_AHEAD)
+        )
+        while pending:
+            fa, fb = pending.popleft()
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append(submit(nxt))
             xa, xb = fa.result(), fb.result()
             if client:
                 rows = len(xa)
@@ -546,14 +569,14 @@ class _TableJob:
         xb: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]],
         bucket: Callable[[tuple[Any, ...]], int],
     ) -> None:
-        for key in set(xa) | set(xb):
+        for key in xa.keys() | xb.keys():
             ea, eb = xa.get(key), xb.get(key)
             if (
                 ea is not None
                 and eb is not None
                 and ea[0] == eb[0]
                 and all(
-                    (x is None and y is None) or (x is not None and y is not None and n(x) == n(y))
+                    x == y or (x is not None and y is not None and n(x) == n(y))
                     for x, y, n in zip(ea[2], eb[2], self.client_norm, strict=True)
                 )
             ):
@@ -605,9 +628,11 @@ class _TableJob:
     ) -> list[tuple[_Candidate, tuple[str, Any, Any, list[str]]]]:
         if not cands:
             return []
-        natives = [c.native_a or c.native_b for c in cands]
-        keyed = [n for n in natives if n is not None]
-        fa, fb = self.both(lambda: self.a.fetch(keyed), lambda: self.b.fetch(keyed))
+        # each side is read with its own key values where it has the row (a key that only
+        # matches case-insensitively is spelled differently on the other side)
+        keys_a = [n for c in cands if (n := c.native_a or c.native_b) is not None]
+        keys_b = [n for c in cands if (n := c.native_b or c.native_a) is not None]
+        fa, fb = self.both(partial(self.a.fetch, keys_a), partial(self.b.fetch, keys_b))
         names = [c.a.name for c in self.pair.columns]
         out: list[tuple[_Candidate, tuple[str, Any, Any, list[str]]]] = []
         for cand in cands:

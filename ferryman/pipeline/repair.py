@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from ferryman.core.copy import KeyRange, ZeroDate
 from ferryman.core.diff import TableDiff
 from ferryman.core.protocols import CopySource, CopyTarget, DiffReader
-from ferryman.core.schema import Schema
+from ferryman.core.schema import Schema, Table
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.differ import Differ, DiffResult, _Candidate, _TableJob
 
@@ -37,68 +38,107 @@ class Log(Protocol):
 
 
 def repair_result(differ: Differ, result: DiffResult, *, dry_run: bool, log: Log) -> None:
-    """Repair (or, with ``dry_run``, print the repair of) every differing table of ``result``."""
+    """Repair (or, with ``dry_run``, print the repair of) every differing table of ``result``.
+
+    All tables are staged first; then one transaction on B deletes the extra rows (tables
+    that reference others first) and upserts the staged rows (referenced tables first), so
+    foreign keys between the repaired tables hold at every statement."""
     jobs = {job.pair.a.name: job for job in differ.jobs}
-    for table in result.tables:
-        if table.differing == 0 or table.error:
-            continue
-        job = jobs[table.table]
-        _repair_table(differ, job, table, dry_run=dry_run, log=log)
-
-
-def _repair_table(
-    differ: Differ, job: _TableJob, result: TableDiff, *, dry_run: bool, log: Log
-) -> None:
-    pair = job.pair
-    upsert = [c for c, (kind, *_rest) in job.verdicts if kind in ("mismatched", "extra_source")]
-    delete = [c for c, (kind, *_rest) in job.verdicts if kind == "extra_target"]
+    work = [
+        _Work(table, jobs[table.table])
+        for table in result.tables
+        if table.differing and table.error is None
+    ]
+    if not work:
+        return
+    work.sort(key=_parents_first([w.job.pair.b for w in work]))
     rb: DiffReader = differ.b.open_diff_reader()  # type: ignore[attr-defined]
-    ns, name = pair.b.namespace, pair.b.name
-    staging = STAGING_PREFIX + secrets.token_hex(4)
-    statements: list[str] = []
     try:
-        if upsert:
-            rb.run([rb.staging(ns, name, staging)])
         try:
-            columns: list[str] = []
-            if upsert:
-                columns = _stage(differ, job, upsert, ns, staging)
-            key = [c.b.name for c in pair.key]
-            if delete:
-                natives = [cast(tuple[Any, ...], c.native_b) for c in delete]
-                keys = ", ".join("(" + ", ".join(rb.literal(v) for v in n) + ")" for n in natives)
-                cols = ", ".join(rb.ident(k) for k in key)
-                statements.append(f"DELETE FROM {rb.table(ns, name)} WHERE ({cols}) IN ({keys})")
-            if upsert:
-                if dry_run:
-                    b_cols = [pair.b.column(c) for c in columns]
-                    for row in rb.row_literals(ns, staging, b_cols):
-                        statements.append(rb.upsert(ns, name, f"VALUES {row}", columns, key))
-                else:
-                    cols = ", ".join(rb.ident(c) for c in columns)
-                    statements.append(
-                        rb.upsert(
-                            ns, name, f"SELECT {cols} FROM {rb.table(ns, staging)}", columns, key
-                        )
-                    )
+            for w in work:
+                w.plan(differ, rb, dry_run)
+            deletes = [s for w in reversed(work) for s in w.deletes]
+            upserts = [s for w in work for s in w.upserts]
             if dry_run:
-                result.statements = [s.replace("%%", "%") + ";" for s in statements]
-                log.print(f"{pair.a.name}: --dry-run, nothing written; the SQL is printed")
+                for w in work:
+                    w.result.statements = [
+                        s.replace("%%", "%") + ";" for s in [*w.deletes, *w.upserts]
+                    ]
+                log.print("--dry-run: nothing written; the SQL that would repair B is printed")
                 return
-            rb.run(statements)
+            rb.run([*deletes, *upserts])
         finally:
-            if upsert:
-                with contextlib.suppress(Exception):
-                    rb.run([f"DROP TABLE IF EXISTS {rb.table(ns, staging)}"])
+            for w in work:
+                if w.staging:
+                    with contextlib.suppress(Exception):
+                        rb.run([f"DROP TABLE IF EXISTS {rb.table(w.ns, w.staging)}"])
     finally:
         rb.close()
-    result.repaired = {"upserted": len(upsert), "deleted": len(delete), "left": 0}
-    left = differ.still_differing(job, [*upsert, *delete])
-    result.repaired["left"] = left
-    log.print(
-        f"repaired {pair.b.qualified}: {len(upsert):,} row(s) written, {len(delete):,} deleted"
-        + (f"; {left} still differ (changed meanwhile?)" if left else "; now equal")
-    )
+    for w in work:
+        left = differ.still_differing(w.job, [*w.upsert, *w.delete])
+        w.result.repaired = {"upserted": len(w.upsert), "deleted": len(w.delete), "left": left}
+        log.print(
+            f"repaired {w.job.pair.b.qualified}: {len(w.upsert):,} row(s) written, "
+            f"{len(w.delete):,} deleted"
+            + (f"; {left} still differ (changed meanwhile?)" if left else "; now equal")
+        )
+
+
+def _parents_first(tables: list[Table]) -> Callable[[_Work], int]:
+    """Sort key: a table comes after every table it references (cycles keep their order)."""
+    names = {t.name for t in tables}
+    refs = {
+        t.name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table in names} - {t.name}
+        for t in tables
+    }
+    depth: dict[str, int] = {}
+
+    def level(name: str, seen: frozenset[str]) -> int:
+        if name not in depth:
+            parents = [p for p in refs[name] if p not in seen]
+            depth[name] = 1 + max((level(p, seen | {name}) for p in parents), default=-1)
+        return depth[name]
+
+    return lambda w: level(w.job.pair.b.name, frozenset())
+
+
+class _Work:
+    """One table's repair: candidates, staging table, statements."""
+
+    def __init__(self, result: TableDiff, job: _TableJob) -> None:
+        self.result = result
+        self.job = job
+        self.upsert = [
+            c for c, (kind, *_rest) in job.verdicts if kind in ("mismatched", "extra_source")
+        ]
+        self.delete = [c for c, (kind, *_rest) in job.verdicts if kind == "extra_target"]
+        self.ns = job.pair.b.namespace
+        self.staging = ""
+        self.deletes: list[str] = []
+        self.upserts: list[str] = []
+
+    def plan(self, differ: Differ, rb: DiffReader, dry_run: bool) -> None:
+        pair = self.job.pair
+        ns, name = self.ns, pair.b.name
+        key = [c.b.name for c in pair.key]
+        if self.delete:
+            natives = [cast(tuple[Any, ...], c.native_b) for c in self.delete]
+            keys = ", ".join("(" + ", ".join(rb.literal(v) for v in n) + ")" for n in natives)
+            cols = ", ".join(rb.ident(k) for k in key)
+            self.deletes.append(f"DELETE FROM {rb.table(ns, name)} WHERE ({cols}) IN ({keys})")
+        if not self.upsert:
+            return
+        self.staging = STAGING_PREFIX + secrets.token_hex(4)
+        rb.run([rb.staging(ns, name, self.staging)])
+        columns = _stage(differ, self.job, self.upsert, ns, self.staging)
+        if dry_run:
+            b_cols = [pair.b.column(c) for c in columns]
+            for row in rb.row_literals(ns, self.staging, b_cols):
+                self.upserts.append(rb.upsert(ns, name, f"VALUES {row}", columns, key))
+        else:
+            cols = ", ".join(rb.ident(c) for c in columns)
+            source = f"SELECT {cols} FROM {rb.table(ns, self.staging)}"
+            self.upserts.append(rb.upsert(ns, name, source, columns, key))
 
 
 def _stage(

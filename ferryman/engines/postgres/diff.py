@@ -113,7 +113,13 @@ class PostgresDiffReader:
             return f"coalesce(octet_length({expr})::text || ':' || {expr}, '{NULL_MARK}')"
         return f"coalesce({expr}, '{NULL_MARK}')"
 
-    def row_hash(self, framed: Sequence[str]) -> str:
+    def raw(self, col: Column) -> str:
+        """The column's own text, for a pair of identical columns on the same engine."""
+        return f"{self.ident(col.name)}::text"
+
+    fast_hash = False  # no CRC function in core PostgreSQL: always MD5
+
+    def row_hash(self, framed: Sequence[str], fast: bool = False) -> str:
         text = f"concat_ws('|', {', '.join(framed)})" if framed else "''"
         return f"('x0' || substr(md5({text}), 1, 15))::bit(64)::bigint"
 
