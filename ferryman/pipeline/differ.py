@@ -54,6 +54,10 @@ log = logging.getLogger("ferryman.diff")
 
 T = TypeVar("T")
 
+#: Each zoom level cuts a differing bucket into this many.
+ZOOM = 10
+#: Buckets narrower than this are read row by row.
+MIN_ZOOM_ROWS = 50
 #: Segments queued ahead per side.
 SEGMENTS_AHEAD = 3
 #: Keys per ``(key) IN (...)`` statement.
@@ -451,6 +455,7 @@ class _TableJob:
         buckets = (span + width - 1) // width
         r = self.result
         r.low, r.high, r.buckets = str(low), str(high), buckets
+        self._width = width
         counts = [0] * min(buckets, REPORT_CELLS)
         scale = math.ceil(buckets / len(counts))
         step = self.request.segment_buckets
@@ -501,14 +506,29 @@ class _TableJob:
                     counts[bkt // scale] += n
                 bad = sorted(b for b in set(xa) | set(xb) if xa.get(b) != xb.get(b))
                 for lo_b, hi_b in _runs(bad):
-                    ca, cb = cond(lo_b, hi_b + 1)
-                    ra, rb = self.both(partial(self.a.rows, ca), partial(self.b.rows, cb))
-                    self._rows(ra, rb, self._range_bucket_of(low, width, ra, rb))
+                    self._zoom(low + lo_b * width, low + (hi_b + 1) * width, width, low)
             self.result.rows_compared += rows
             self.differ.observer.advanced(self.pair.a.name, rows)
         r.bucket_rows = counts
         r.buckets = len(counts)
         self._scale = scale
+
+    def _zoom(self, lo: int, hi: int, width: int, low: int) -> None:
+        """Keys ``[lo, hi)`` differ somewhere: compare sub-buckets a tenth as wide, then read
+        rows of the sub-buckets that differ (Slicetool's zoom levels: 1000 rows, 100, 1)."""
+        fine = width // ZOOM
+        if fine >= MIN_ZOOM_ROWS:
+            ba = self.a.reader.range_bucket(self.a.first_key, lo, fine)
+            bb = self.b.reader.range_bucket(self.b.first_key, lo, fine)
+            ca, cb = (f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b))
+            xa, xb = self.both(partial(self.a.sums, ba, ca), partial(self.b.sums, bb, cb))
+            bad = sorted(b for b in xa.keys() | xb.keys() if xa.get(b) != xb.get(b))
+            for lo_f, hi_f in _runs(bad):
+                self._zoom(lo + lo_f * fine, min(hi, lo + (hi_f + 1) * fine), fine, low)
+            return
+        ca, cb = (f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b))
+        ra, rb = self.both(partial(self.a.rows, ca), partial(self.b.rows, cb))
+        self._rows(ra, rb, self._range_bucket_of(low, self._width, ra, rb))
 
     def _range_bucket_of(
         self, low: int, width: int, ra: dict[Any, Any], rb: dict[Any, Any]
