@@ -265,6 +265,10 @@ class DiffReader(Protocol):
         """Whether :meth:`row_hash` supports ``fast`` (used only when both sides do)."""
         ...
 
+    def framed_fast(self, col: Column, expr: str) -> str:
+        """A raw column's part of a ``fast`` row text (only when :attr:`fast_hash`)."""
+        ...
+
     def row_hash(self, framed: Sequence[str], fast: bool = False) -> str:
         """A non-negative integer hash of the framed parts joined by ``|``: 60 bits of MD5
         (the same number on every engine), or with ``fast`` an engine-specific 64-bit hash
@@ -292,8 +296,7 @@ class DiffReader(Protocol):
         ...
 
     def staging(self, namespace: str, table: str, staging: str) -> str:
-        """DDL of an empty table ``staging`` with ``table``'s columns (no identity, no
-        generated expressions, no foreign keys)."""
+        """DDL of an empty table ``staging`` with ``table``'s columns (no foreign keys)."""
         ...
 
     def upsert(

@@ -148,7 +148,9 @@ class _Side:
         self.native_key = [r.ident(col.name) for col, _ in cols[: pair.key_size]]
         self.first_key = self.native_key[0]
         framed = [
-            r.framed(r.raw(col) if cp.raw else r.canonical(col, cp.domain), cp.domain)
+            r.framed_fast(col, r.raw(col))
+            if fast and cp.raw
+            else r.framed(r.raw(col) if cp.raw else r.canonical(col, cp.domain), cp.domain)
             for col, cp in cols
             if not cp.client
         ]

@@ -119,6 +119,9 @@ class PostgresDiffReader:
 
     fast_hash = False  # no CRC function in core PostgreSQL: always MD5
 
+    def framed_fast(self, col: Column, expr: str) -> str:
+        raise NotImplementedError("PostgreSQL has no fast row hash")
+
     def row_hash(self, framed: Sequence[str], fast: bool = False) -> str:
         text = f"concat_ws('|', {', '.join(framed)})" if framed else "''"
         return f"('x0' || substr(md5({text}), 1, 15))::bit(64)::bigint"
