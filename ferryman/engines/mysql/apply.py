@@ -1,7 +1,7 @@
 """Applying change batches to MySQL/MariaDB: the rows and the checkpoint in one transaction.
 
 Deletes run before upserts (compaction leaves no key in both). Upserts are multi-row
-``INSERT .. ON DUPLICATE KEY UPDATE`` (mysqlclient folds ``executemany`` into one statement);
+``INSERT .. ON DUPLICATE KEY UPDATE`` statements of up to 1 MB (values rendered by type);
 deletes are ``DELETE .. WHERE (key) IN (..)`` in slices. The checkpoint lives in
 ``_ferryman.checkpoints`` on the target server, inside the same InnoDB transaction.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import MySQLdb
@@ -32,6 +33,8 @@ CHECKPOINT_DDL = (
     "ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB",
 )
 _DELETE_SLICE = 1000
+#: Bytes per multi-row upsert statement (mysqlclient's executemany uses the same bound).
+_STATEMENT_BYTES = 1_024_000
 _LOST = (2006, 2013, 2003, 2055, 1927, 1053, 4031)  # gone away, lost, can't connect, shutdown
 APPLY_SESSION = (
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
@@ -51,7 +54,14 @@ class MySQLApplier:
         # mysqlclient formats every datetime in Python (str.format, ~1/4 of the client's time
         # on a table with a DATETIME column); isoformat writes the same text in C
         self.conn.encoders = {**self.conn.encoders, datetime.datetime: _datetime_literal}
-        self._upserts: dict[tuple[str, str], str] = {}
+        self._upserts: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._fast: dict[type, Callable[[Any], bytes]] = {
+            int: _int_literal,
+            str: self.conn.string_literal,
+            type(None): _null_literal,
+            Decimal: _decimal_literal,
+            datetime.datetime: self._datetime,
+        }
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
         cur = self.conn.cursor()
@@ -118,21 +128,51 @@ class MySQLApplier:
                 [v for k in part for v in k],
             )
         if tb.upserts:
-            cur.executemany(self._upsert_sql(tb, table), tb.upserts)
+            self._upsert(cur, tb)
 
-    def _upsert_sql(self, tb: TableBatch, table: str) -> str:
+    def _upsert(self, cur: Any, tb: TableBatch) -> None:
+        """Multi-row ``INSERT .. ON DUPLICATE KEY UPDATE`` statements of at most
+        :data:`_STATEMENT_BYTES`, with the values rendered here: a dispatch on the value's type
+        to C-level encoders (3x faster than mysqlclient's ``executemany``, whose per-value
+        Python encoders were a fifth of the apply thread's time). Any type not listed goes
+        through mysqlclient's own ``literal``, so the SQL is the same."""
+        head, tail = self._upsert_sql(tb)
+        fast = self._fast
+        slow = self._slow
+        parts: list[bytes] = []
+        size = 0
+        for row in tb.upserts:
+            text = b"(" + b",".join([fast.get(type(v), slow)(v) for v in row]) + b")"
+            parts.append(text)
+            size += len(text) + 1
+            if size >= _STATEMENT_BYTES:
+                cur.execute(head + b",".join(parts) + tail)
+                parts, size = [], 0
+        if parts:
+            cur.execute(head + b",".join(parts) + tail)
+
+    def _upsert_sql(self, tb: TableBatch) -> tuple[bytes, bytes]:
         key = (tb.target.namespace, tb.target.table)
         stmt = self._upserts.get(key)
         if stmt is None:
             t = tb.target
-            cols = ", ".join(qp(c) for c in t.columns)
-            marks = ", ".join(["%s"] * len(t.columns))
+            table = f"{qi(t.namespace)}.{qi(t.table)}"
+            cols = ", ".join(qi(c) for c in t.columns)
             others = [c for c in t.columns if c not in t.key] or list(t.key[:1])
-            updates = ", ".join(f"{qp(c)} = VALUES({qp(c)})" for c in others)
+            updates = ", ".join(f"{qi(c)} = VALUES({qi(c)})" for c in others)
             stmt = self._upserts[key] = (
-                f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}"
+                f"INSERT INTO {table} ({cols}) VALUES ".encode(),
+                f" ON DUPLICATE KEY UPDATE {updates}".encode(),
             )
         return stmt
+
+    def _slow(self, value: Any) -> bytes:
+        return bytes(self.conn.literal(value))
+
+    def _datetime(self, value: datetime.datetime) -> bytes:
+        if value.tzinfo is not None:
+            return bytes(DateTime2literal(value, self.conn.encoders))
+        return b"'" + value.isoformat(" ").encode() + b"'"
 
     def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
         target = f"{qi(namespace)}.{qi(table)}"
@@ -161,6 +201,18 @@ class MySQLApplier:
     def close(self) -> None:
         with contextlib.suppress(MySQLdb.Error):
             self.conn.close()
+
+
+def _int_literal(value: int) -> bytes:
+    return str(value).encode()
+
+
+def _null_literal(value: None) -> bytes:
+    return b"NULL"
+
+
+def _decimal_literal(value: Decimal) -> bytes:
+    return format(value, "f").encode()  # as mysqlclient's Decimal2Literal
 
 
 def _datetime_literal(value: datetime.datetime, conv: Any) -> bytes:
