@@ -52,7 +52,7 @@ def test_verify_during_replication_then_repair(
     pg_db2: PostgresDatabase,
 ) -> None:
     source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-    s_engine, t_engine = pair
+    s_engine = pair[0]
     preload(source, s_engine)
     # a row outside the writer's key space, so only this test changes it
     source.execute("INSERT INTO acct VALUES (900001, -5, 'kept', 1.25, NULL, NULL, 0.5)")
