@@ -277,6 +277,44 @@ def register(
         emit(result, as_json=as_json, report=report, out=out, err=err, title=f"verify {name}")
         raise SystemExit(exit_code(result, repair and not dry_run))
 
+    @move.command("cancel")
+    @click.argument("name")
+    @click.option("--keep-data", is_flag=True, help="Keep the target tables and their rows.")
+    @click.option("--source", "source_url", metavar="URL", help="Source URL (for its password).")
+    @click.option("--target", "target_url", metavar="URL", help="Target URL (for its password).")
+    @click.option("--source-password-file", metavar="FILE")
+    @click.option("--target-password-file", metavar="FILE")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+    @click.pass_context
+    def cancel(
+        ctx: click.Context,
+        name: str,
+        keep_data: bool,
+        source_url: str | None,
+        target_url: str | None,
+        source_password_file: str | None,
+        target_password_file: str | None,
+        as_json: bool,
+    ) -> None:
+        """Undo the move NAME before any switch: drop the PostgreSQL slot and publication, the
+        target's checkpoint, the target tables the move created (tables that existed before
+        are emptied; --keep-data keeps both) and the workflow. Refused while `move start`
+        runs, and after a switch. Safe to rerun after an interruption."""
+        doc = moves.cancel(
+            _store(ctx),
+            name,
+            source=source_url,
+            target=target_url,
+            source_password_file=source_password_file,
+            target_password_file=target_password_file,
+            keep_data=keep_data,
+            say=lambda text: err.print(text, markup=False, highlight=False),
+        )
+        if as_json:
+            click.echo(json.dumps(doc, indent=2))
+            return
+        out.print(f"cancelled move [bold]{name}[/]")
+
     @move.command("list")
     @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
     @click.pass_context

@@ -29,7 +29,7 @@ from ferryman.core.errors import (
 )
 from ferryman.core.findings import Level
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint
+from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
 from ferryman.core.registry import open_endpoint
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
@@ -443,3 +443,76 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
 
 def list_moves(store: StateStore) -> list[dict[str, Any]]:
     return [status(store, wf.name) for wf in store.workflows()]
+
+
+# -- cancel ---------------------------------------------------------------------------------
+
+#: Phases after which a move can no longer be cancelled (writes may have gone to the target).
+SWITCHED = ("switching", "switched", "completed")
+
+
+def cancel(
+    store: StateStore,
+    name: str,
+    *,
+    source: str | None = None,
+    target: str | None = None,
+    source_password_file: str | None = None,
+    target_password_file: str | None = None,
+    keep_data: bool = False,
+    say: Callable[[str], None] = lambda text: None,
+) -> dict[str, Any]:
+    """Undo a move that was never switched: the source's change capture (PostgreSQL slot and
+    publication), the target's checkpoint, the target tables the move created (unless
+    ``keep_data``; tables that existed before are emptied again) and the workflow itself.
+
+    Idempotent: each step tolerates what an interrupted earlier cancel already removed."""
+    wf = store.get(name)
+    spec = _spec(wf)
+    if wf.phase in SWITCHED:
+        raise PreconditionFailed(
+            f"move {name!r} is {wf.phase}: writes may already go to the target, so cancel "
+            "would lose them",
+            hint=f"switch back with `ferryman move reverse {name}`, or finish with "
+            f"`ferryman move complete {name}`",
+            obj=name,
+        )
+    src_u = resolve_url(
+        spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
+    )
+    dst_u = resolve_url(
+        spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
+    )
+    with store.runner_lock(name):  # refuses while `move start` runs; keeps it from starting
+        with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
+            say("removing change capture on the source")
+            cast(ChangeSource, src).drop_changes(name)
+            applier = cast(MoveTarget, dst).open_applier()
+            try:
+                applier.drop_checkpoint(checkpoint_key(spec))
+            finally:
+                applier.close()
+            created = [c for c in spec.created_tables if not c.startswith("type:")]
+            existing = [
+                spec.renames.get(t, t) for t in spec.tables if spec.renames.get(t, t) not in created
+            ]
+            if keep_data:
+                say("keeping the target tables and their rows (--keep-data)")
+            else:
+                say(f"dropping {len(created)} table(s) the move created in {spec.target_namespace}")
+                objects = [
+                    c if c.startswith("type:") else f"table:{c}" for c in spec.created_tables
+                ]
+                cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
+                for table in existing:
+                    say(f"emptying {spec.target_namespace}.{table} (it existed before the move)")
+                    cast(CopyTarget, dst).truncate(spec.target_namespace, table)
+        store.record(name, "cancel", "keep-data" if keep_data else "")
+        store.delete(name)
+    return {
+        "name": name,
+        "cancelled": True,
+        "dropped_tables": [] if keep_data else created,
+        "emptied_tables": [] if keep_data else existing,
+        "kept_data": keep_data,
+    }
