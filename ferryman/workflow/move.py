@@ -258,6 +258,24 @@ def resolve_url(
     return parse_url(_with_password(stored, password))
 
 
+def resolve_urls(
+    spec: MoveSpec,
+    source: str | None,
+    target: str | None,
+    source_password_file: str | None,
+    target_password_file: str | None,
+) -> tuple[DatabaseURL, DatabaseURL]:
+    """The move's source and target URLs with their passwords supplied again."""
+    return (
+        resolve_url(
+            spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
+        ),
+        resolve_url(
+            spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
+        ),
+    )
+
+
 def _with_password(stored: str, password: str) -> str:
     scheme, _, rest = stored.partition("://")
     user, at, host = rest.partition("@")
@@ -307,12 +325,7 @@ def start(
     if changes:
         spec = spec.model_copy(update=changes)
         store.update(name, spec=spec.model_dump())
-    src_u = resolve_url(
-        spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
-    )
-    dst_u = resolve_url(
-        spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
-    )
+    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     stop = stop or threading.Event()
     with store.runner_lock(name):
         store.record(name, "start", f"pid {os.getpid()}")
@@ -477,12 +490,7 @@ def cancel(
             f"`ferryman move complete {name}`",
             obj=name,
         )
-    src_u = resolve_url(
-        spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
-    )
-    dst_u = resolve_url(
-        spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
-    )
+    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     with store.runner_lock(name):  # refuses while `move start` runs; keeps it from starting
         with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
             say("removing change capture on the source")

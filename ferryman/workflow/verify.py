@@ -19,7 +19,7 @@ from ferryman.core.errors import PreconditionFailed
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, Endpoint, MoveTarget
 from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResult
-from ferryman.workflow.move import _connect, _spec, checkpoint_key, resolve_url
+from ferryman.workflow.move import _connect, _spec, checkpoint_key, resolve_urls
 from ferryman.workflow.state import StateStore
 
 #: How long a re-check waits for the applier to pass the source's position.
@@ -50,12 +50,7 @@ def verify(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
             hint="run `ferryman move start` until `move status` shows phase replicating",
         )
-    src_u = resolve_url(
-        spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
-    )
-    dst_u = resolve_url(
-        spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
-    )
+    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
         request = DiffRequest(
             tables=spec.tables,
