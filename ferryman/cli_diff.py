@@ -84,8 +84,9 @@ def _cell(value: str | None, width: int = 40) -> Text:
     if value == "":
         return Text("''", style="dim")
     shown = value if len(value) <= width else value[: width - 1] + "…"
-    text = Text(repr(shown)[1:-1] if shown != shown.strip() or "\n" in shown else shown)
-    return text
+    if shown != shown.strip() or not shown.isprintable():
+        return Text(repr(shown))  # quoted, escapes visible: 'n4 ', 'a\tb'
+    return Text(shown)
 
 
 def render(result: DiffResult, out: Console, *, title: str = "diff") -> None:
