@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -20,9 +19,8 @@ from ferryman.core.copy import ZeroDate
 from ferryman.core.errors import FerrymanError
 from ferryman.core.findings import Finding, Level, is_problem
 from ferryman.core.plan import Phase, SchemaPlan
-from ferryman.core.protocols import Endpoint
 from ferryman.core.redact import redact
-from ferryman.core.registry import open_endpoint
+from ferryman.core.registry import endpoint
 from ferryman.pipeline.copier import Copier, CopyRequest, parse_renames, parse_where
 from ferryman.pipeline.schema import (
     SchemaRequest,
@@ -92,15 +90,6 @@ def tables_options(f: Any) -> Any:
         metavar="A,B",
         help="Tables to include (comma-separated, repeatable). Default: all base tables.",
     )(f)
-
-
-@contextmanager
-def endpoint(url: str) -> Iterator[Endpoint]:
-    ep = open_endpoint(url)
-    try:
-        yield ep
-    finally:
-        ep.close()
 
 
 # -- check ----------------------------------------------------------------------------------

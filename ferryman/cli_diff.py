@@ -16,7 +16,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from ferryman.core.diff import TableDiff
-from ferryman.core.registry import open_endpoint
+from ferryman.core.registry import endpoint
 from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.pipeline.differ import Differ, DiffRequest, DiffResult
 from ferryman.pipeline.repair import repair_result
@@ -237,13 +237,7 @@ def register(
             raise click.BadParameter("--dry-run goes with --repair")
         if samples < 0:
             raise click.BadParameter("--samples must be 0 or more")
-        a = open_endpoint(a_url)
-        try:
-            b = open_endpoint(b_url)
-        except BaseException:
-            a.close()
-            raise
-        try:
+        with endpoint(a_url) as a, endpoint(b_url) as b:
             rename_map, rename_ns = parse_renames(renames, a.namespace)
             request = DiffRequest(
                 tables=split_tables(tables, table),
@@ -263,8 +257,5 @@ def register(
                 observer.close()
             if repair and not result.match:
                 repair_result(differ, result, dry_run=dry_run, log=err)
-        finally:
-            a.close()
-            b.close()
         emit(result, as_json=as_json, report=report, out=out, err=err)
         raise SystemExit(exit_code(result, repair and not dry_run))

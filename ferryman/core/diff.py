@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from ferryman.core.schema import BINARY_KINDS, Column, Kind, LogicalType, Table
+from ferryman.core.schema import BINARY_KINDS, Column, Kind, Table
 
 #: SQL NULL in a row's canonical text (no canonical text of a value is ``~``).
 NULL_MARK = "~"
@@ -59,15 +59,11 @@ _TEXTS = frozenset({Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.ENUM, Kind.UNSUPPOR
 _ADDRESSES = frozenset({Kind.INET, Kind.CIDR, Kind.MACADDR})
 
 
-def _kind(t: LogicalType) -> Kind:
-    return t.kind
-
-
 def choose_domain(a: Column, b: Column, same_engine: bool) -> tuple[Domain, bool]:
     """The domain of column pair (a, b) and whether it is compared in Python only (True for a
     JSON document that the two engines spell differently: MariaDB keeps the text, PostgreSQL's
     jsonb orders keys its own way, and no SQL function makes them agree)."""
-    ka, kb = _kind(a.type), _kind(b.type)
+    ka, kb = a.type.kind, b.type.kind
     kinds = {ka, kb}
     if kinds <= _INTEGRAL:
         return Domain.INT, False

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ferryman.core.errors import ConfigError
 from ferryman.core.protocols import Endpoint
@@ -89,6 +90,16 @@ def open_endpoint(url: str | DatabaseURL) -> Endpoint:
     """Connect to ``url``. Raises ConfigError for a bad URL and ConnectError when unreachable."""
     parsed = resolve(url)
     return _registration(parsed).factory(parsed)
+
+
+@contextlib.contextmanager
+def endpoint(url: str | DatabaseURL) -> Iterator[Endpoint]:
+    """:func:`open_endpoint` as a context manager: closed on the way out."""
+    ep = open_endpoint(url)
+    try:
+        yield ep
+    finally:
+        ep.close()
 
 
 def _registration(url: DatabaseURL) -> _Registration:

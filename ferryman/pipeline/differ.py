@@ -428,6 +428,8 @@ class _TableJob:
         self.pair = pair
         self.result = result
         self.candidates: dict[tuple[Any, ...], _Candidate] = {}
+        self._scale = 1  # raw buckets per report cell
+        self._width = 1  # key-range bucket width (range method)
         self.normalizers = [normalize(c.domain) for c in pair.columns]
         self.client_norm = [normalize(c.domain) for c in pair.client]
 
@@ -619,7 +621,7 @@ class _TableJob:
         self.result.rechecks = tries
         names = [c.a.name for c in self.pair.columns]
         keys = names[: self.pair.key_size]
-        scale = getattr(self, "_scale", 1)
+        scale = self._scale
         r = self.result
         for cand, (kind, row_a, row_b, differs) in sorted(
             verdicts, key=lambda v: _sort_key(v[0].key)

@@ -30,7 +30,7 @@ from ferryman.core.errors import (
 from ferryman.core.findings import Level
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
-from ferryman.core.registry import open_endpoint
+from ferryman.core.registry import endpoint, open_endpoint
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
@@ -84,15 +84,6 @@ def _spec(wf: Workflow) -> MoveSpec:
         ) from None
 
 
-@contextlib.contextmanager
-def _endpoint(url: DatabaseURL) -> Iterator[Endpoint]:
-    ep = open_endpoint(url)
-    try:
-        yield ep
-    finally:
-        ep.close()
-
-
 # -- create ---------------------------------------------------------------------------------
 
 
@@ -131,7 +122,7 @@ def create(
             obj=name,
         )
     src_u, dst_u = parse_url(source_url), parse_url(target_url)
-    with _endpoint(src_u) as source, _endpoint(dst_u) as target:
+    with endpoint(src_u) as source, endpoint(dst_u) as target:
         src_engine = source.server_info().engine
         dst_engine = target.server_info().engine
         if dst_engine not in ("mysql", "postgresql"):

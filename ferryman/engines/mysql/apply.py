@@ -12,6 +12,7 @@ import contextlib
 import datetime
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import MySQLdb
@@ -60,7 +61,7 @@ class MySQLApplier:
             str: self.conn.string_literal,
             type(None): _null_literal,
             Decimal: _decimal_literal,
-            datetime.datetime: self._datetime,
+            datetime.datetime: partial(_datetime_literal, conv=self.conn.encoders),
         }
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
@@ -168,11 +169,6 @@ class MySQLApplier:
 
     def _slow(self, value: Any) -> bytes:
         return bytes(self.conn.literal(value))
-
-    def _datetime(self, value: datetime.datetime) -> bytes:
-        if value.tzinfo is not None:
-            return bytes(DateTime2literal(value, self.conn.encoders))
-        return b"'" + value.isoformat(" ").encode() + b"'"
 
     def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
         target = f"{qi(namespace)}.{qi(table)}"
