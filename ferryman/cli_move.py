@@ -213,6 +213,21 @@ def register(
             f"  lag: {f'{lag:.1f}s' if lag is not None else 'n/a'}   events applied: "
             f"{doc['events_applied']:,}   position: {doc['position']}"
         )
+        if doc["new_primary"]:
+            out.print(
+                f"  writes go to: [bold]{doc['new_primary']}[/] (direction {doc['direction']})"
+            )
+        if doc["fences"]:
+            out.print("  fenced: " + ", ".join(f"{s} ({k})" for s, k in doc["fences"].items()))
+        for sw in doc["switches"][-3:]:
+            out.print(f"  {sw['op']}: downtime {sw['downtime_seconds']:.3f} s")
+        cut = doc["cutover"]
+        if cut:
+            out.print(
+                f"  [bold yellow]{cut['op']} in progress or interrupted[/] at {cut['step']} "
+                f"({cut['state']}); run `ferryman move {cut['op']} {name}` again to "
+                + ("finish it" if cut["past_point_of_no_return"] else "roll it back")
+            )
         if doc["error"]:
             out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
 
@@ -276,6 +291,207 @@ def register(
             observer.close()
         emit(result, as_json=as_json, report=report, out=out, err=err, title=f"verify {name}")
         raise SystemExit(exit_code(result, repair and not dry_run))
+
+    def _switch_command(op: str) -> Callable[..., None]:
+        def command(
+            ctx: click.Context,
+            name: str,
+            max_lag: float,
+            timeout: float,
+            fence: str,
+            fence_timeout: float,
+            route: str | None,
+            route_timeout: float,
+            require_verify: bool,
+            no_reverse: bool,
+            dry_run: bool,
+            source_url: str | None,
+            target_url: str | None,
+            source_password_file: str | None,
+            target_password_file: str | None,
+            as_json: bool,
+        ) -> None:
+            from ferryman.workflow.cutover import SwitchOptions, switch
+
+            say = (
+                (lambda text: None)
+                if as_json
+                else (lambda text: err.print(text, markup=False, highlight=False))
+            )
+            doc = switch(
+                _store(ctx),
+                name,
+                op,
+                SwitchOptions(
+                    max_lag=max_lag,
+                    timeout=timeout,
+                    fence=fence,
+                    fence_timeout=fence_timeout,
+                    route=route,
+                    route_timeout=route_timeout,
+                    require_verify=require_verify,
+                    no_reverse=no_reverse,
+                    dry_run=dry_run,
+                ),
+                source=source_url,
+                target=target_url,
+                source_password_file=source_password_file,
+                target_password_file=target_password_file,
+                say=say,
+            )
+            if as_json:
+                click.echo(json.dumps(doc, indent=2))
+            elif doc.get("dry_run"):
+                out.print(f"[bold]{op} {name}[/] would:")
+                for i, step in enumerate(doc["plan"], 1):
+                    out.print(f"  {i:2}. {step}", markup=False, highlight=False)
+            elif doc["rolled_back"]:
+                out.print(
+                    f"rolled back the interrupted {doc['op']} of [bold]{name}[/]: "
+                    f"{doc['reason']}; the stream resumes. Run it again to switch."
+                )
+            else:
+                out.print(
+                    f"{'switched' if doc['op'] == 'switch' else 'reversed'} [bold]{name}[/]: "
+                    f"writes go to {doc['new_primary']}; downtime "
+                    f"[bold]{doc['downtime_seconds']:.3f} s[/]"
+                )
+            if not doc.get("dry_run") and doc["rolled_back"]:
+                raise SystemExit(1)
+
+        options: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
+            click.argument("name"),
+            click.option(
+                "--max-lag",
+                type=float,
+                default=5.0,
+                show_default=True,
+                help="Refuse when the stream lags more than this (seconds).",
+            ),
+            click.option(
+                "--timeout",
+                type=float,
+                default=30.0,
+                show_default=True,
+                help="Roll back when the last changes are not applied within this (seconds).",
+            ),
+            click.option(
+                "--fence",
+                default="triggers",
+                show_default=True,
+                metavar="read-only|triggers|hook:CMD",
+                help="How writes to the old primary are stopped.",
+            ),
+            click.option(
+                "--fence-timeout",
+                type=float,
+                default=10.0,
+                show_default=True,
+                help="Lock wait / hook time limit (seconds).",
+            ),
+            click.option(
+                "--route",
+                metavar="CMD",
+                help="Command that points the applications at the new primary "
+                "(env FERRYMAN_WORKFLOW, FERRYMAN_DIRECTION, FERRYMAN_NEW_PRIMARY).",
+            ),
+            click.option("--route-timeout", type=float, default=60.0, show_default=True),
+            click.option(
+                "--require-verify", is_flag=True, help="Verify first; refuse on a difference."
+            ),
+            click.option(
+                "--no-reverse",
+                is_flag=True,
+                help="No replication back (no way back); the target need not be a change source.",
+            ),
+            click.option(
+                "--dry-run", is_flag=True, help="Check and print the steps; change nothing."
+            ),
+            click.option("--source", "source_url", metavar="URL", help="Source URL (password)."),
+            click.option("--target", "target_url", metavar="URL", help="Target URL (password)."),
+            click.option("--source-password-file", metavar="FILE"),
+            click.option("--target-password-file", metavar="FILE"),
+            click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout."),
+            click.pass_context,
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    switch_help = """Switch the writes of move NAME to the target, with a way back.
+
+    A journaled cutover: precheck (replicating, lag <= --max-lag, no error; --require-verify
+    runs `move verify`) → fence the source → read its final position → apply up to it
+    (--timeout) → point of no return → note the target's position, where replication back to
+    the source starts → run --route → report the write downtime (fence → route done).
+
+    Before the point of no return any failure rolls back: the source is unfenced and the
+    stream resumes. If the process dies, run the same command again: it finishes a switch
+    past its point of no return and rolls back one before it. `move start` must be running;
+    it streams target → source afterwards. Exit 0 switched, 1 refused or rolled back, 2 error.
+    """
+    cmd = _switch_command("switch")
+    cmd.__doc__ = switch_help
+    move.command("switch")(cmd)
+    rcmd = _switch_command("reverse")
+    rcmd.__doc__ = """Switch the writes of the switched move NAME back to the source.
+
+    The same journaled procedure as `move switch`, the other way: the target is fenced, the
+    reverse stream applied up to its final position, the source unfenced and --route run; the
+    forward stream then resumes from the source's position. Options as for `move switch`.
+    """
+    move.command("reverse")(rcmd)
+
+    @move.command("complete")
+    @click.argument("name")
+    @click.option("--keep-data", is_flag=True, help="Keep the source tables (the default).")
+    @click.option("--rename-source", is_flag=True, help="Rename the source tables to _TABLE_old.")
+    @click.option("--drop-source", is_flag=True, help="Drop the source tables.")
+    @click.option("--source", "source_url", metavar="URL", help="Source URL (for its password).")
+    @click.option("--target", "target_url", metavar="URL", help="Target URL (for its password).")
+    @click.option("--source-password-file", metavar="FILE")
+    @click.option("--target-password-file", metavar="FILE")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+    @click.pass_context
+    def complete(
+        ctx: click.Context,
+        name: str,
+        keep_data: bool,
+        rename_source: bool,
+        drop_source: bool,
+        source_url: str | None,
+        target_url: str | None,
+        source_password_file: str | None,
+        target_password_file: str | None,
+        as_json: bool,
+    ) -> None:
+        """End the switched move NAME: stop its streams (the running `move start` exits) and
+        remove their slots, publications, checkpoints and fence triggers. The source tables
+        stay unless --rename-source or --drop-source asks (a read-only fence stays too).
+        Only after `move switch`; safe to rerun after an interruption."""
+        from ferryman.workflow.cutover import complete as run_complete
+
+        if sum((keep_data, rename_source, drop_source)) > 1:
+            raise click.UsageError("give one of --keep-data, --rename-source, --drop-source")
+        doc = run_complete(
+            _store(ctx),
+            name,
+            source=source_url,
+            target=target_url,
+            source_password_file=source_password_file,
+            target_password_file=target_password_file,
+            retire="rename" if rename_source else ("drop" if drop_source else None),
+            say=lambda text: err.print(text, markup=False, highlight=False),
+        )
+        if as_json:
+            click.echo(json.dumps(doc, indent=2))
+            return
+        out.print(
+            f"completed move [bold]{name}[/]: writes stay on {doc['new_primary']}; source tables "
+            f"{doc['source_tables']}"
+        )
+        for kept in doc["fences_kept"]:
+            out.print(f"  still fenced: {kept} (lift it yourself when the server is reused)")
 
     @move.command("cancel")
     @click.argument("name")

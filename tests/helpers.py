@@ -22,9 +22,10 @@ class Result:
         return self.out + self.err
 
 
-def ferryman(*args: str, timeout: float = 120) -> Result:
-    """Run ``python -m ferryman ARGS`` as a user would; no stdin, no terminal."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def ferryman(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
+    """Run ``python -m ferryman ARGS`` as a user would; no stdin, no terminal. ``env``: extra
+    environment variables."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "ferryman", *args],
         capture_output=True,

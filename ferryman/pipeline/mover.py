@@ -81,6 +81,7 @@ class MoveSettings:
     workflow: str
     tables: list[str]
     checkpoint_key: str = ""  # unique per created move (default: the workflow name)
+    stream: str = ""  # the change capture's name (PostgreSQL slot), default: the workflow name
     wheres: dict[str, str] = field(default_factory=dict)
     renames: dict[str, str] = field(default_factory=dict)
     target_namespace: str | None = None
@@ -97,6 +98,7 @@ class MoveSettings:
     lag_query: str | None = None
     max_source_lag: float = 5.0
     status_interval: float = 1.0
+    copy: bool = True  # False: a stream with nothing to copy (reverse)
     reconnect_attempts: int = 8
     max_backoff: float = 15.0
 
@@ -278,6 +280,10 @@ class Mover:
                 )
             self.position = Position.from_json(self.s.start_position)
             self.state = {"tables": {}, "events": 0}
+            if not self.s.copy:  # the rows are there already (a reverse stream after cutover)
+                self.state["identity_synced"] = True
+                for t in self.tables:
+                    self.state["tables"][t.source.name] = {"done": True, "cursor": None, "rows": 0}
         else:
             self.position = Position.from_json(ckpt.position)
             self.state = dict(ckpt.state)
@@ -320,11 +326,69 @@ class Mover:
             self._replicate()
         finally:
             self._publish(force=True, running=False)
-            for t in self.tables:
-                if t.filter is not None:
-                    t.filter.close()
-            if self.applier is not None:
-                self.applier.close()
+            self.close()
+
+    def prepare(self) -> None:
+        """Open what a final catch-up needs (tables, applier, checkpoint); stream nothing."""
+        self._open()
+        self.applier = self.dst.open_applier()
+        self._load_checkpoint()
+
+    def finish_at(self, until: Position, timeout: float) -> None:
+        """A cutover's last step on this stream: apply every change up to ``until`` (the fenced
+        source's final position) within ``timeout`` seconds, then record ``until`` as the
+        checkpoint. Raises PreconditionFailed on timeout, leaving the checkpoint where the
+        applied changes took it."""
+        assert self.position is not None and self.applier is not None
+        if not self._all_copied():
+            raise PreconditionFailed(
+                f"move {self.s.workflow} has not finished copying",
+                hint="let `ferryman move start` finish the copy, then switch",
+            )
+        failure: list[BaseException] = []
+        feed = self._open_feed(until) if self.position < until else None
+
+        def work() -> None:
+            try:
+                if feed is not None:
+                    self._consume(feed, feed.transactions(), until=until)
+            except BaseException as exc:  # handed to the caller
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="ferryman-catch-up", daemon=True)
+        try:
+            worker.start()
+            worker.join(timeout)
+            if worker.is_alive():
+                if feed is not None:
+                    feed.stop()
+                worker.join(10.0)
+                raise PreconditionFailed(
+                    f"the target did not apply the source's changes up to {until} within "
+                    f"{timeout:g}s (applied up to {self.position})",
+                    hint="switch when `ferryman move status` shows a small lag, or give a "
+                    "longer --timeout",
+                )
+            if failure:
+                raise failure[0]
+        finally:
+            if feed is not None:
+                feed.close()
+        if self.position < until:
+            self.position = until
+        self._commit(ApplyBatch([], self._checkpoint()))
+
+    def sync_identities(self) -> None:
+        """Move the target's identity/serial sequences past its rows (before it takes writes)."""
+        self._sync_identities()
+
+    def close(self) -> None:
+        for t in self.tables:
+            if t.filter is not None:
+                t.filter.close()
+        if self.applier is not None:
+            self.applier.close()
+            self.applier = None
 
     def _all_copied(self) -> bool:
         return all(self._table_state(t.source.name)["done"] for t in self.tables)
@@ -471,7 +535,7 @@ class Mover:
     def _open_feed(self, stop_at: Position | None) -> ChangeFeed:
         assert self.position is not None
         return self.src.open_changes(
-            self.s.workflow,
+            self.s.stream or self.s.workflow,
             self.position,
             [t.source.name for t in self.tables],
             stop_at=stop_at,
@@ -633,7 +697,12 @@ class Mover:
 
     def _ddl_in(self, tx: Transaction) -> Change | None:
         for change in tx.changes:
-            if change.op is Op.DDL and change.sql and self._touches(change):
+            if (
+                change.op is Op.DDL
+                and change.sql
+                and not _TRIGGER_DDL.match(change.sql)  # leaves the table's shape as it was
+                and self._touches(change)
+            ):
                 return change
         return None
 
@@ -801,6 +870,12 @@ def _drain(
             raise item
         yield item
 
+
+_TRIGGER_DDL = re.compile(
+    r"\s*(?:/\*.*?\*/\s*)*(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?TRIGGER"
+    r"|DROP\s+TRIGGER)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 
 _IDENT = re.compile(
     r"(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))(?:\s*\.\s*(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+)))?"

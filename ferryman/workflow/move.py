@@ -9,6 +9,7 @@ again from, in order: the ``--source``/``--target`` URL given to ``start``, the 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
@@ -39,6 +40,7 @@ from ferryman.workflow.state import StateStore, Workflow
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 ON_DDL = ("stop", "ignore", "exec")
 TERMINAL = ("completed", "cancelled")
+log = logging.getLogger(__name__)
 
 
 class MoveSpec(BaseModel):
@@ -63,6 +65,71 @@ class MoveSpec(BaseModel):
     start_position: dict[str, Any]
     columns: dict[str, list[str]] = Field(default_factory=dict)
     created_tables: list[str] = Field(default_factory=list)
+    source_namespace: str = ""
+    # -- cutover (``move switch`` / ``reverse``) --
+    direction: str = "forward"  # forward: source → target; reverse: target → source (switched)
+    reverse: bool = True  # a switch starts reverse replication (not with --no-reverse)
+    reverse_start: dict[str, Any] | None = None  # where the current reverse stream began
+    fences: dict[str, dict[str, Any]] = Field(default_factory=dict)  # side -> fence in place
+    new_primary: str | None = None  # where writes go after the last switch (no password)
+    switches: list[dict[str, Any]] = Field(default_factory=list)  # finished cutovers
+
+
+FORWARD, REVERSE = "forward", "reverse"
+
+
+def stream_name(spec: MoveSpec, direction: str) -> str:
+    """The change capture of a direction (PostgreSQL: slot and publication ferryman_<this>)."""
+    return spec.name if direction == FORWARD else f"{spec.name}_rev"
+
+
+def stream_key(spec: MoveSpec, direction: str) -> str:
+    """The checkpoint key of a direction's stream (kept in that stream's target)."""
+    return checkpoint_key(spec) if direction == FORWARD else f"{checkpoint_key(spec)}/reverse"
+
+
+def target_tables(spec: MoveSpec) -> list[str]:
+    return [spec.renames.get(t, t) for t in spec.tables]
+
+
+def stream_settings(
+    spec: MoveSpec, direction: str, source_namespace: str, *, skip_ddl: bool = False
+) -> MoveSettings:
+    """What the Mover of a direction runs: forward copies then replicates source → target;
+    reverse replicates target → source from the cutover's position, copying nothing."""
+    if direction == FORWARD:
+        return MoveSettings(
+            workflow=spec.name,
+            checkpoint_key=checkpoint_key(spec),
+            tables=spec.tables,
+            wheres=spec.wheres,
+            renames=spec.renames,
+            target_namespace=spec.target_namespace,
+            start_position=spec.start_position,
+            columns={k: list(v) for k, v in spec.columns.items()},
+            on_ddl=spec.on_ddl,
+            skip_ddl=skip_ddl,
+            jobs=spec.jobs,
+            chunk_rows=spec.chunk_rows,
+            max_rows_per_second=spec.max_rows_per_second,
+            lag_query=spec.lag_query,
+            max_source_lag=spec.max_source_lag,
+        )
+    return MoveSettings(
+        workflow=spec.name,
+        stream=stream_name(spec, REVERSE),
+        checkpoint_key=stream_key(spec, REVERSE),
+        tables=target_tables(spec),
+        renames={d: s for s, d in spec.renames.items() if s != d},
+        target_namespace=spec.source_namespace or source_namespace,
+        start_position=spec.reverse_start,
+        on_ddl="exec" if spec.on_ddl == "exec" else "stop",
+        skip_ddl=skip_ddl,
+        jobs=spec.jobs,
+        chunk_rows=spec.chunk_rows,
+        max_rows_per_second=spec.max_rows_per_second,
+        copy=False,
+    )
 
 
 def checkpoint_key(spec: MoveSpec) -> str:
@@ -188,6 +255,7 @@ def create(
                     start_position=start.to_json(),
                     columns={t.name: [c.name for c in t.columns] for t in schema.tables},
                     created_tables=[c.removeprefix("table:") for c in created],
+                    source_namespace=source.namespace,
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
             except BaseException:
@@ -320,54 +388,150 @@ def start(
     stop = stop or threading.Event()
     with store.runner_lock(name):
         store.record(name, "start", f"pid {os.getpid()}")
-        with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
-            settings = MoveSettings(
-                workflow=name,
-                checkpoint_key=checkpoint_key(spec),
-                tables=spec.tables,
-                wheres=spec.wheres,
-                renames=spec.renames,
-                target_namespace=spec.target_namespace,
-                start_position=spec.start_position,
-                columns={k: list(v) for k, v in spec.columns.items()},
-                on_ddl=spec.on_ddl,
+        last: dict[str, Any] = {}
+        while not stop.is_set():
+            wf = store.get(name)
+            spec = _spec(wf)
+            if wf.phase in TERMINAL:
+                break
+            held = store.open_attempt(name)
+            if held:
+                _hold(store, name, held, stop)
+                continue
+            if spec.direction == REVERSE and not spec.reverse:
+                log.warning(
+                    "move %s was switched with --no-reverse: no stream to run; finish it with "
+                    "`ferryman move complete %s`",
+                    name,
+                    name,
+                )
+                break
+            last = _run_stream(
+                store,
+                name,
+                spec,
+                src_u,
+                dst_u,
+                stop=stop,
+                observer=observer,
+                batch_rows=batch_rows,
                 skip_ddl=skip_ddl,
-                jobs=spec.jobs,
-                chunk_rows=spec.chunk_rows,
-                max_rows_per_second=spec.max_rows_per_second,
-                lag_query=spec.lag_query,
-                max_source_lag=spec.max_source_lag,
+                lag_query=spec.lag_query if spec.direction == FORWARD else None,
             )
+            skip_ddl = False
+        store.record(name, "stopped")
+        return last
+
+
+#: Phases a stream's own progress never overwrites (a cutover owns them).
+CUTOVER_PHASES = ("switching", "switched", "completed", "cancelled")
+
+
+def _hold(store: StateStore, name: str, held: list[Any], stop: threading.Event) -> None:
+    """A cutover is in progress: tell it the stream is released, wait until it ends."""
+    attempt = held[0].attempt
+    if not any(e.step == "runner-released" for e in held):
+        store.journal(name, attempt, "runner-released", "done", pid=os.getpid())
+    while not stop.is_set() and store.open_attempt(name):
+        stop.wait(0.05)
+
+
+def _run_stream(
+    store: StateStore,
+    name: str,
+    spec: MoveSpec,
+    src_u: DatabaseURL,
+    dst_u: DatabaseURL,
+    *,
+    stop: threading.Event,
+    observer: MoveObserver | None,
+    batch_rows: int | None,
+    skip_ddl: bool,
+    lag_query: str | None,
+) -> dict[str, Any]:
+    """Run the stream of the move's current direction until ``stop`` is set or a cutover
+    (or ``complete``) asks for it; returns its last status."""
+    direction = spec.direction
+    from_u, to_u = (src_u, dst_u) if direction == FORWARD else (dst_u, src_u)
+    roles = ("source", "target") if direction == FORWARD else ("target", "source")
+    run_stop = threading.Event()
+
+    def watch() -> None:
+        while not run_stop.wait(0.05):
+            try:
+                if stop.is_set() or store.open_attempt(name) or store.get(name).phase in TERMINAL:
+                    run_stop.set()
+            except FerrymanError:  # the workflow is gone (cancelled)
+                run_stop.set()
+
+    watcher = threading.Thread(target=watch, name="ferryman-watch", daemon=True)
+    watcher.start()
+    try:
+        with _connect(from_u, roles[0]) as src, _connect(to_u, roles[1]) as dst:
+            settings = stream_settings(spec, direction, src.namespace, skip_ddl=skip_ddl)
             if batch_rows:
                 settings = replace(settings, batch_rows=batch_rows)
-            probe = _lag_probe(src_u, spec.lag_query) if spec.lag_query else None
+            probe = _lag_probe(src_u, lag_query) if lag_query else None
 
             def publish(phase: str, status: dict[str, Any]) -> None:
-                store.update(name, phase=phase, status=status, error=None)
+                store.update(
+                    name,
+                    phase=phase,
+                    status={**status, "direction": direction},
+                    error=None,
+                    keep_phases=CUTOVER_PHASES,
+                )
 
             mover = Mover(
-                src, dst, settings, stop=stop, observer=observer, publish=publish, lag_probe=probe
+                src,
+                dst,
+                settings,
+                stop=run_stop,
+                observer=observer,
+                publish=publish,
+                lag_probe=probe,
             )
             try:
                 mover.run()
             except DdlSeen as exc:
-                store.update(name, phase="paused", error=exc.render(), status=mover.status(False))
+                store.update(
+                    name,
+                    phase="paused",
+                    error=exc.render(),
+                    status=mover.status(False),
+                    keep_phases=CUTOVER_PHASES,
+                )
                 store.record(name, "paused", exc.message)
                 raise
             except FerrymanError as exc:
-                store.update(name, phase="failed", error=exc.render(), status=mover.status(False))
+                store.update(
+                    name,
+                    phase="failed",
+                    error=exc.render(),
+                    status=mover.status(False),
+                    keep_phases=CUTOVER_PHASES,
+                )
                 store.record(name, "failed", exc.message)
                 raise
             except BaseException as exc:
                 text = f"{type(exc).__name__}: {exc}"
-                store.update(name, phase="failed", error=text, status=mover.status(False))
+                store.update(
+                    name,
+                    phase="failed",
+                    error=text,
+                    status=mover.status(False),
+                    keep_phases=CUTOVER_PHASES,
+                )
                 raise
             finally:
-                if settings.columns != spec.columns:  # an ignored/skipped DDL: new shape
-                    spec = spec.model_copy(update={"columns": settings.columns})
-                    store.update(name, spec=spec.model_dump())
-            store.record(name, "stopped")
+                if direction == FORWARD and settings.columns != spec.columns:
+                    # an ignored/skipped DDL: the new shape
+                    fresh = _spec(store.get(name)).model_copy(update={"columns": settings.columns})
+                    store.update(name, spec=fresh.model_dump())
             return mover.status(False)
+    finally:
+        run_stop.set()
+        watcher.join(1.0)
 
 
 @contextlib.contextmanager
@@ -439,9 +603,29 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
         "events_per_second": st.get("events_per_second", 0.0) if running else 0.0,
         "throttled": bool(st.get("throttled")) and running,
         "on_ddl": spec.on_ddl,
+        "direction": spec.direction,
+        "new_primary": spec.new_primary,
+        "fences": {side: f["kind"] for side, f in spec.fences.items()},
+        "switches": spec.switches,
+        "cutover": _cutover_status(store, name),
         "error": wf.error,
         "updated_at": wf.updated_at,
         "created_at": wf.created_at,
+    }
+
+
+def _cutover_status(store: StateStore, name: str) -> dict[str, Any] | None:
+    """The open (interrupted or running) cutover attempt, if any."""
+    entries = store.open_attempt(name)
+    if not entries:
+        return None
+    last = entries[-1]
+    return {
+        "op": entries[0].detail.get("op"),
+        "attempt": entries[0].attempt,
+        "step": last.step,
+        "state": last.state,
+        "past_point_of_no_return": any(e.step == "point-of-no-return" for e in entries),
     }
 
 
@@ -481,11 +665,38 @@ def cancel(
             f"`ferryman move complete {name}`",
             obj=name,
         )
+    if store.open_attempt(name):
+        raise PreconditionFailed(
+            f"move {name!r} has an interrupted cutover",
+            hint=f"run `ferryman move switch {name}` again to finish or roll it back first",
+            obj=name,
+        )
     src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     with store.runner_lock(name):  # refuses while `move start` runs; keeps it from starting
         with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
             say("removing change capture on the source")
             cast(ChangeSource, src).drop_changes(name)
+            if spec.switches:  # switched and reversed: the way back's capture and checkpoint
+                cast(ChangeSource, dst).drop_changes(stream_name(spec, REVERSE))
+                back = cast(MoveTarget, src).open_applier()
+                try:
+                    back.drop_checkpoint(stream_key(spec, REVERSE))
+                finally:
+                    back.close()
+            for side, fence in spec.fences.items():
+                if fence["kind"] != "hook":
+                    from ferryman.workflow.cutover import _fence_module
+
+                    say(f"removing the {fence['kind']} fence on the {side}")
+                    _fence_module(
+                        spec.source_engine if side == "source" else spec.target_engine
+                    ).unfence(
+                        src_u if side == "source" else dst_u,
+                        fence["kind"],
+                        fence["namespace"],
+                        fence["tables"],
+                        name,
+                    )
             applier = cast(MoveTarget, dst).open_applier()
             try:
                 applier.drop_checkpoint(checkpoint_key(spec))

@@ -74,6 +74,7 @@ class StateStore(Protocol):
         error: str | type[_Keep] | None = ...,
         status: dict[str, Any] | None = None,
         spec: dict[str, Any] | None = None,
+        keep_phases: tuple[str, ...] = (),
     ) -> None: ...
 
     def record(self, name: str, kind: str, detail: str = "") -> None: ...
@@ -83,6 +84,12 @@ class StateStore(Protocol):
     def delete(self, name: str) -> None: ...
 
     def runner_lock(self, name: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None: ...
+
+    def open_attempt(self, name: str) -> list[JournalEntry]: ...
+
+    def attempts(self, name: str) -> list[list[JournalEntry]]: ...
 
     def runner_alive(self, name: str) -> bool: ...
 
@@ -119,7 +126,23 @@ CREATE TABLE IF NOT EXISTS history (
   id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
   kind TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS history_workflow ON history (workflow, id);
+CREATE TABLE IF NOT EXISTS journal (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
+  step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_workflow ON journal (workflow, id);
 """
+
+
+@dataclass
+class JournalEntry:
+    """One line of a cutover journal: ``step`` is recorded ``started`` before it runs and
+    ``done`` after; an attempt opens with step ``begin`` and closes with step ``end``."""
+
+    attempt: int
+    step: str
+    state: str
+    detail: dict[str, Any]
+    at: float
 
 
 class SQLiteStateStore:
@@ -197,12 +220,20 @@ class SQLiteStateStore:
         error: str | type[_Keep] | None = _Keep,
         status: dict[str, Any] | None = None,
         spec: dict[str, Any] | None = None,
+        keep_phases: tuple[str, ...] = (),
     ) -> None:
+        """Set the given fields. ``keep_phases``: leave the phase alone while it is one of
+        these (a runner's progress must not overwrite a cutover's phase)."""
         sets: list[str] = ["updated_at = ?"]
         args: list[Any] = [time.time()]
         if phase is not None:
             assert phase in PHASES, phase
-            sets.append("phase = ?")
+            if keep_phases:
+                marks = ", ".join("?" for _ in keep_phases)
+                sets.append(f"phase = CASE WHEN phase IN ({marks}) THEN phase ELSE ? END")
+                args.extend(keep_phases)
+            else:
+                sets.append("phase = ?")
             args.append(phase)
         if error is not _Keep:
             sets.append("error = ?")
@@ -231,6 +262,48 @@ class SQLiteStateStore:
     def delete(self, name: str) -> None:
         self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
         self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
+        self.conn.execute("DELETE FROM journal WHERE workflow = ?", (name,))
+
+    def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None:
+        """Append one journal line; durable when this returns (its own transaction)."""
+        self.conn.execute(
+            "INSERT INTO journal (workflow, attempt, step, state, detail, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (name, attempt, step, state, _dump(detail), time.time()),
+        )
+
+    def attempts(self, name: str) -> list[list[JournalEntry]]:
+        """Every cutover attempt of ``name``, oldest first, each its journal lines in order."""
+        rows = self.conn.execute(
+            "SELECT attempt, step, state, detail, at FROM journal WHERE workflow = ? ORDER BY id",
+            (name,),
+        ).fetchall()
+        out: dict[int, list[JournalEntry]] = {}
+        for attempt, step, state, detail, at in rows:
+            out.setdefault(int(attempt), []).append(
+                JournalEntry(int(attempt), str(step), str(state), json.loads(detail), float(at))
+            )
+        return [out[k] for k in sorted(out)]
+
+    def open_attempt(self, name: str) -> list[JournalEntry]:
+        """The journal of the cutover attempt that began and has not ended, or []."""
+        row = self.conn.execute(
+            "SELECT MAX(attempt) FROM journal WHERE workflow = ?", (name,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return []
+        rows = self.conn.execute(
+            "SELECT attempt, step, state, detail, at FROM journal "
+            "WHERE workflow = ? AND attempt = ? ORDER BY id",
+            (name, row[0]),
+        ).fetchall()
+        entries = [
+            JournalEntry(int(a), str(st), str(s_), json.loads(d), float(t))
+            for a, st, s_, d, t in rows
+        ]
+        if any(e.step == "end" for e in entries):
+            return []
+        return entries
 
     def _lock_path(self, name: str) -> Path:
         digest = hashlib.sha1(name.encode()).hexdigest()[:16]

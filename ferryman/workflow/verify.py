@@ -18,8 +18,16 @@ from typing import Any, cast
 from ferryman.core.errors import PreconditionFailed
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, Endpoint, MoveTarget
+from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResult
-from ferryman.workflow.move import _connect, _spec, checkpoint_key, resolve_urls
+from ferryman.workflow.move import (
+    REVERSE,
+    _connect,
+    _spec,
+    checkpoint_key,
+    resolve_urls,
+    stream_key,
+)
 from ferryman.workflow.state import StateStore
 
 #: How long a re-check waits for the applier to pass the source's position.
@@ -42,6 +50,7 @@ def verify(
     observer: DiffObserver | None = None,
     log: Any = None,
     settle_seconds: float = SETTLE_SECONDS,
+    urls: tuple[DatabaseURL, DatabaseURL] | None = None,
 ) -> DiffResult:
     wf = store.get(name)
     spec = _spec(wf)
@@ -50,7 +59,9 @@ def verify(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
             hint="run `ferryman move start` until `move status` shows phase replicating",
         )
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
+    src_u, dst_u = urls or resolve_urls(
+        spec, source, target, source_password_file, target_password_file
+    )
     with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
         request = DiffRequest(
             tables=spec.tables,
@@ -59,7 +70,10 @@ def verify(
             target_namespace=spec.target_namespace,
             samples=samples,
         )
-        settle = _settler(store, name, src, dst, checkpoint_key(spec), settle_seconds)
+        if spec.direction == REVERSE:  # switched: the stream runs target → source
+            settle = _settler(store, name, dst, src, stream_key(spec, REVERSE), settle_seconds)
+        else:
+            settle = _settler(store, name, src, dst, checkpoint_key(spec), settle_seconds)
         differ = Differ(src, dst, request, observer, recheck=settle)
         result = differ.run()
         if repair and not result.match:

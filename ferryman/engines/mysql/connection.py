@@ -61,7 +61,8 @@ def connect(
         "use_unicode": not raw,
         "autocommit": True,
         "connect_timeout": _int_option(url, "connect_timeout", 10),
-        "init_command": "SET time_zone = '+00:00'",
+        # @ferryman_fence_bypass: ferryman's own sessions pass a cutover's trigger fence
+        "init_command": "SET time_zone = '+00:00', @ferryman_fence_bypass = 1",
     }
     if local_infile:
         kwargs["local_infile"] = 1

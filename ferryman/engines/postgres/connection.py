@@ -35,6 +35,8 @@ def conninfo(url: DatabaseURL, *, database: str | None = None, replication: bool
         "dbname": database or url.database or "postgres",
         "connect_timeout": url.options.get("connect_timeout", "10"),
         "application_name": url.options.get("application_name", "ferryman"),
+        # ferryman's own sessions pass a cutover's fence (read-only default, triggers)
+        "options": "-c default_transaction_read_only=off -c ferryman.fence_bypass=on",
     }
     if url.user:
         params["user"] = url.user
