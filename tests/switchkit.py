@@ -8,6 +8,7 @@ a proxy would.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import threading
 import time
@@ -72,6 +73,17 @@ class Side:
     label: str
     db: TempDatabase[Any]
     engine: str
+    schema: str | None = None  # PostgreSQL: where the tables are (a MariaDB source's name)
+
+    def connect(self) -> Any:
+        conn = self.db.server.connect(self.db.name)
+        if self.engine == "postgres":
+            if self.schema:
+                conn.execute(f'SET search_path TO "{self.schema}"')
+            conn.autocommit = False
+        else:
+            conn.autocommit(False)
+        return conn
 
     def key(self) -> tuple[int, str]:
         return (int(self.db.server.port), self.db.name)
@@ -142,11 +154,7 @@ class RoutedWriter:
             try:
                 conn = conns.get(side.label)
                 if conn is None:
-                    conn = conns[side.label] = side.db.server.connect(side.db.name)
-                    if side.engine == "postgres":
-                        conn.autocommit = False
-                    else:
-                        conn.autocommit(False)
+                    conn = conns[side.label] = side.connect()
                 cur = conn.cursor()
                 i = self._next_id
                 cur.execute(
@@ -169,10 +177,8 @@ class RoutedWriter:
             except Exception as exc:  # fenced, terminated, reconnecting: retry
                 if len(self.errors) < 200:
                     self.errors.append(f"{side.label}: {str(exc)[:160]}")
-                try:
+                with contextlib.suppress(Exception):
                     conns.pop(side.label).close()
-                except Exception:
-                    pass
                 time.sleep(0.01)
                 continue
             next_at += 1.0 / self.rate
@@ -182,20 +188,14 @@ class RoutedWriter:
             else:
                 next_at = time.monotonic()
         for c in conns.values():
-            try:
+            with contextlib.suppress(Exception):
                 c.close()
-            except Exception:
-                pass
 
 
 def app_write_fails(side: Side) -> str | None:
     """Try one application write (rolled back); the error text if it was refused."""
-    conn = side.db.server.connect(side.db.name)
+    conn = side.connect()
     try:
-        if side.engine == "postgres":
-            conn.autocommit = False
-        else:
-            conn.autocommit(False)
         cur = conn.cursor()
         try:
             cur.execute("UPDATE acct SET n = n WHERE id = 1")
@@ -209,5 +209,6 @@ def app_write_fails(side: Side) -> str | None:
         conn.close()
 
 
-def ids(db: TempDatabase[Any]) -> set[int]:
-    return {int(r[0]) for r in db.execute("SELECT id FROM ledger")}
+def ids(side: Side) -> set[int]:
+    table = f'"{side.schema}".ledger' if side.schema else "ledger"
+    return {int(r[0]) for r in side.db.execute(f"SELECT id FROM {table}")}

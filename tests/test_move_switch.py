@@ -49,7 +49,9 @@ def cutover(
 
 
 def equal(source: Side, target: Side) -> list[str]:
-    return differences(source.db, source.engine, target.db, target.engine, APP_TABLES)
+    return differences(
+        source.db, source.engine, target.db, target.engine, APP_TABLES, target.schema
+    )
 
 
 class Story:
@@ -115,7 +117,7 @@ def _story(tmp_path: Path, source: Side, target: Side) -> None:
         # reverse replication brings the target's writes back to the source
         writer.pause()
         wait_equal(lambda: equal(source, target))
-        assert set(writer.acked[target.label]) <= ids(source.db)
+        assert set(writer.acked[target.label]) <= ids(source)
         writer.resume()
 
         back = story.switch("reverse")
@@ -134,7 +136,7 @@ def _story(tmp_path: Path, source: Side, target: Side) -> None:
         assert rate >= 50, rate
         wait_equal(lambda: equal(source, target))
         acked = {i for v in writer.acked.values() for i in v}
-        assert acked <= ids(source.db) and acked <= ids(target.db)
+        assert acked <= ids(source) and acked <= ids(target)
         assert story.runner.status()["phase"] == "replicating"
     finally:
         story.close()
@@ -155,13 +157,15 @@ def test_switch_postgres_to_postgres(
 def test_switch_mariadb_to_postgres(
     tmp_path: Path, mysql_db: TempDatabase[Any], pg_db: TempDatabase[Any]
 ) -> None:
-    _story(tmp_path, Side("source", mysql_db, "mysql"), Side("target", pg_db, "postgres"))
+    _story(
+        tmp_path,
+        Side("source", mysql_db, "mysql"),
+        Side("target", pg_db, "postgres", schema=mysql_db.name),
+    )
 
 
 @pytest.fixture
-def story_mm(
-    tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]
-) -> Any:
+def story_mm(tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]) -> Any:
     story = Story(tmp_path, Side("source", mysql_db, "mysql"), Side("target", mysql_db2, "mysql"))
     try:
         yield story

@@ -60,6 +60,7 @@ from ferryman.workflow.move import (
     _connect,
     _preflight,
     _spec,
+    in_namespace,
     resolve_urls,
     stream_key,
     stream_name,
@@ -178,7 +179,12 @@ class Cutover:
     ) -> None:
         self.store = store
         self.name = name
-        self.urls = {"source": src_u, "target": dst_u}
+        spec = _spec(store.get(name))
+        # the target in the namespace the move wrote to (where the way back reads)
+        self.urls = {
+            "source": src_u,
+            "target": in_namespace(dst_u, spec.target_engine, spec.target_namespace),
+        }
         self.say = say
         self.attempt = 0
         self.entries: list[JournalEntry] = []
@@ -468,17 +474,9 @@ class Cutover:
                 hint="use --fence triggers (per table) or hook:CMD",
             )
         if self.op == "switch" and not self.opts.no_reverse:
-            with _connect(new, "target") as ep:
-                namespace, tables = self._where(spec, "target")
-                if ep.namespace != namespace:
-                    raise PreconditionFailed(
-                        f"reverse replication reads the target's tables in {ep.namespace}, but "
-                        f"the move wrote them to {namespace}",
-                        hint="switch with --no-reverse (no way back), or give the target URL "
-                        "with that database/schema",
-                    )
+            with _connect(self.urls["target"], "target") as ep:
                 try:
-                    _preflight(ep, "source", tables)
+                    _preflight(ep, "source", target_tables(spec))
                 except PreconditionFailed as exc:
                     raise PreconditionFailed(
                         f"the target cannot replicate back to the source: {exc.message}",

@@ -92,6 +92,16 @@ def target_tables(spec: MoveSpec) -> list[str]:
     return [spec.renames.get(t, t) for t in spec.tables]
 
 
+def in_namespace(url: DatabaseURL, engine: str, namespace: str) -> DatabaseURL:
+    """``url`` with ``namespace`` as its default namespace (MySQL database, PostgreSQL schema):
+    the way back reads the target's tables where the move wrote them."""
+    if not namespace:
+        return url
+    if engine == "postgresql":
+        return url.with_options(schema=namespace)
+    return url.with_database(namespace)
+
+
 def stream_settings(
     spec: MoveSpec, direction: str, source_namespace: str, *, skip_ddl: bool = False
 ) -> MoveSettings:
@@ -452,7 +462,8 @@ def _run_stream(
     """Run the stream of the move's current direction until ``stop`` is set or a cutover
     (or ``complete``) asks for it; returns its last status."""
     direction = spec.direction
-    from_u, to_u = (src_u, dst_u) if direction == FORWARD else (dst_u, src_u)
+    back = in_namespace(dst_u, spec.target_engine, spec.target_namespace)
+    from_u, to_u = (src_u, dst_u) if direction == FORWARD else (back, src_u)
     roles = ("source", "target") if direction == FORWARD else ("target", "source")
     run_stop = threading.Event()
 
