@@ -99,6 +99,7 @@ class RoutedWriter:
     sides: list[Side]
     rate: float = 80.0
     acked: dict[str, list[int]] = field(default_factory=dict)
+    acked_at: dict[int, float] = field(default_factory=dict)  # id -> wall time of the ack
     errors: list[str] = field(default_factory=list)
     longest_gap: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -171,6 +172,7 @@ class RoutedWriter:
                 self._next_id += 1
                 n += 1
                 self.acked[side.label].append(i)
+                self.acked_at[i] = time.time()
                 now = time.monotonic()
                 self.longest_gap = max(self.longest_gap, now - last_ack)
                 last_ack = now

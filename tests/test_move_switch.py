@@ -72,7 +72,7 @@ class Story:
         write_route(self.router, source.db.url)
         self.writer = RoutedWriter(self.router, [source, target])
 
-    def op(self, op: str, *args: str) -> Result:
+    def op(self, op: str, *args: str, env: dict[str, str] | None = None) -> Result:
         return cutover(
             self.state,
             op,
@@ -82,6 +82,7 @@ class Story:
             "--route",
             route_command(self.router),
             *args,
+            env=env,
         )
 
     def switch(self, op: str = "switch", *args: str) -> dict[str, Any]:
@@ -171,3 +172,220 @@ def story_mm(tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabas
         yield story
     finally:
         story.close()
+
+
+# -- crashes ---------------------------------------------------------------------------------
+
+KILL_STEPS = (
+    "prepare-reverse",
+    "release-runner",
+    "fence",
+    "final-position",
+    "catch-up",
+    "sync-identities",
+    "point-of-no-return",
+    "reverse-position",
+    "unfence-new-primary",
+    "route",
+    "unfence-hook",
+)
+
+
+def _writable(story: Story) -> set[str]:
+    return {s.label for s in (story.source, story.target) if app_write_fails(s) is None}
+
+
+def _crash_story(story: Story, steps: tuple[str, ...]) -> None:
+    """SIGKILL the switching process at each journal step in turn (alternating switch and
+    reverse as they complete), then run the same command again: it finishes or rolls back;
+    never are both sides writable once the target has been a primary; no acknowledged write
+    is lost."""
+    writer = story.writer.start()
+    time.sleep(1.0)
+    op = "switch"
+    been_primary = {"source"}
+    outcomes = []
+    for step in steps:
+        r = story.op(op, "--json", env={"FERRYMAN_KILL_AT": f"switch:{step}"})
+        assert r.code == -9, f"{op} not killed at {step}: {r.text}"
+        open_ = [s for s in _writable(story) if s in been_primary]
+        assert len(open_) <= 1, f"both sides writable after a kill at {step}"
+        st = story.runner.status()
+        assert st["cutover"] and st["cutover"]["op"] == op, st
+        again = story.op(op, "--json")
+        doc = json.loads(again.out) if again.out else {}
+        if again.code == 0:
+            assert doc["switched"] and not doc["rolled_back"], again.text
+            been_primary |= {"source", "target"}
+            outcomes.append(f"{step}: finished, downtime {doc['downtime_seconds']:.3f}s")
+            primary = "target" if op == "switch" else "source"
+            op = "reverse" if op == "switch" else "switch"
+        else:
+            assert again.code == 1 and doc.get("rolled_back"), again.text
+            outcomes.append(f"{step}: rolled back")
+            primary = "source" if op == "switch" else "target"
+        time.sleep(0.3)
+        writable = _writable(story)
+        assert primary in writable, (step, writable)
+        if been_primary == {"source", "target"}:
+            assert writable == {primary}, (step, writable)
+        assert story.runner.status()["cutover"] is None
+    print("\n".join(outcomes))
+    time.sleep(1.0)
+    writer.pause()
+    wait_equal(lambda: equal(story.source, story.target))
+    acked = {i for v in writer.acked.values() for i in v}
+    assert acked <= ids(story.source) and acked <= ids(story.target)
+    print(f"{len(acked)} acknowledged writes, all on both sides")
+
+
+def test_switch_crash_at_every_step_mariadb(story_mm: Story) -> None:
+    _crash_story(story_mm, KILL_STEPS)
+
+
+def test_switch_crash_postgres(
+    tmp_path: Path, pg_db: TempDatabase[Any], pg_db2: TempDatabase[Any]
+) -> None:
+    story = Story(tmp_path, Side("source", pg_db, "postgres"), Side("target", pg_db2, "postgres"))
+    try:
+        _crash_story(story, ("fence", "catch-up", "point-of-no-return", "route"))
+    finally:
+        story.close()
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None:
+    """Every refusal names the move and the fix and changes nothing; a failing or hanging
+    fence hook rolls the switch back and the stream goes on; `complete` before a switch and
+    `cancel` after one are refused."""
+    story = story_mm
+    writer = story.writer.start()
+    time.sleep(1.0)
+
+    # lag above --max-lag (the writer keeps the stream busy: the lag, measured against the
+    # binlog's whole-second commit times, is never exactly 0 while it writes)
+    r = story.op("switch", "--max-lag", "0")
+    assert r.code == 1, r.text
+    assert "more than --max-lag 0s" in r.text and "fix:" in r.text, r.text
+
+    # complete before switch
+    r = cutover(story.state, "complete", story.name, story.source.db.url, story.target.db.url)
+    assert r.code == 1 and "complete ends a move whose writes were switched" in r.text, r.text
+
+    # dry run: the plan, nothing changed
+    r = story.op("switch", "--dry-run")
+    assert r.code == 0 and "point of no return" in r.out and "fence: triggers" in r.out, r.text
+    assert story.runner.status()["phase"] == "replicating"
+
+    # a fence hook that fails, then one that hangs: rolled back, the source takes writes
+    log = tmp_path / "hook.log"
+    failing = f'hook:echo "$FERRYMAN_FENCE $FERRYMAN_WORKFLOW" >> {log}; exit 3'
+    r = story.op("switch", "--fence", failing)
+    assert r.code == 1 and "fence hook (lock) command failed with exit code 3" in r.text, r.text
+    assert "rolled back" in r.text
+    assert log.read_text().split("\n")[:2] == ["lock cut", "unlock cut"]
+    r = story.op("switch", "--fence", "hook:sleep 30", "--fence-timeout", "1")
+    assert r.code == 1 and "did not finish within 1s" in r.text, r.text
+    st = story.runner.status()
+    assert st["phase"] == "replicating" and st["cutover"] is None, st
+    before = writer.count()
+    time.sleep(1.0)
+    assert writer.acked["source"] and writer.count() > before  # writes go on
+
+    # verify mismatch with --require-verify
+    writer.pause()
+    wait_equal(lambda: equal(story.source, story.target))
+    story.target.db.execute("UPDATE acct SET v = 'changed on the target' WHERE id = 7")
+    r = story.op("switch", "--require-verify")
+    assert r.code == 1 and "verify found 1 differing row" in r.text, r.text
+    story.target.db.execute("UPDATE acct SET v = 'v7' WHERE id = 7")
+    story.source.db.execute("UPDATE acct SET v = 'v7' WHERE id = 7")
+    writer.resume()
+
+    # a real switch with --require-verify; then cancel is refused, complete works
+    time.sleep(1.0)
+    doc = story.switch("switch", "--require-verify")
+    assert doc["switched"]
+    r = cutover(story.state, "cancel", story.name, story.source.db.url, story.target.db.url)
+    assert r.code == 1 and "reverse" in r.text, r.text
+    r = story.op("switch")
+    assert r.code == 1 and "already switched" in r.text, r.text
+    writer.stop()
+    time.sleep(1.0)
+    r = cutover(story.state, "complete", story.name, story.source.db.url, story.target.db.url)
+    assert r.code == 0, r.text
+    assert story.runner.wait(30) == 0, story.runner.output()
+    st = story.runner.status()
+    assert st["phase"] == "completed" and st["new_primary"], st
+    assert app_write_fails(story.source) is None  # the fence triggers are gone
+    triggers = story.source.db.execute(
+        "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+    )
+    assert triggers == [(0,)]
+
+
+def test_switch_refused_before_copy_and_when_failed(
+    tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]
+) -> None:
+    from ferryman.workflow.state import open_store
+
+    load_app(mysql_db, "mysql", rows=10)
+    state = tmp_path / "state.db"
+    assert create_move(state, "m", mysql_db.url, mysql_db2.url).code == 0
+    r = cutover(state, "switch", "m", mysql_db.url, mysql_db2.url)
+    assert r.code == 1 and "has not finished copying" in r.text, r.text
+    store = open_store(str(state))
+    store.update("m", phase="failed", error="the binlog was purged")
+    r = cutover(state, "switch", "m", mysql_db.url, mysql_db2.url)
+    assert r.code == 1 and "is failed: the binlog was purged" in r.text, r.text
+    store.update("m", phase="replicating", error=None)
+    r = cutover(state, "switch", "m", mysql_db.url, mysql_db2.url)
+    assert r.code == 1 and "is not running" in r.text, r.text
+    r = cutover(state, "reverse", "m", mysql_db.url, mysql_db2.url)
+    assert r.code == 1 and "not switched" in r.text, r.text
+    r = cutover(state, "switch", "m", mysql_db.url, mysql_db2.url, "--fence", "locks")
+    assert r.code == 2 and "--fence 'locks' is unknown" in r.text, r.text
+
+
+def test_switch_read_only_fence_postgres(
+    tmp_path: Path, pg_db: TempDatabase[Any], pg_db2: TempDatabase[Any]
+) -> None:
+    """The read-only fence: the database's default turns read-only and open sessions are
+    ended; the application reconnects and follows the route; the reverse unfences."""
+    story = Story(tmp_path, Side("source", pg_db, "postgres"), Side("target", pg_db2, "postgres"))
+    try:
+        writer = story.writer.start()
+        time.sleep(1.5)
+        doc = story.switch("switch", "--fence", "read-only")
+        assert doc["downtime_seconds"] <= DOWNTIME_BOUND, doc
+        time.sleep(1.5)
+        refused = app_write_fails(story.source)
+        assert refused and "read-only transaction" in refused, refused
+        assert writer.acked["target"]
+        back = story.switch("reverse", "--fence", "read-only")
+        assert back["downtime_seconds"] <= DOWNTIME_BOUND, back
+        time.sleep(1.5)
+        assert app_write_fails(story.source) is None
+        assert "read-only" in (app_write_fails(story.target) or "")
+        writer.pause()
+        try:
+            wait_equal(lambda: equal(story.source, story.target), timeout=20)
+        except AssertionError:
+            from ferryman.workflow.state import open_store
+
+            for attempt in open_store(str(story.state)).attempts(story.name):
+                for e in attempt:
+                    print(f"{e.at:.3f} {e.step} {e.state} {e.detail}")
+            missing = ids(story.source) ^ ids(story.target)
+            print({i: writer.acked_at.get(i) for i in missing})
+            raise
+        acked = {i for v in writer.acked.values() for i in v}
+        assert acked <= ids(story.source) and acked <= ids(story.target)
+    finally:
+        story.close()
+        for db in (pg_db, pg_db2):  # leave no read-only default behind
+            db.server.execute(
+                f'ALTER DATABASE "{db.name}" RESET default_transaction_read_only', "postgres"
+            )

@@ -14,7 +14,10 @@ Hooks: ``snapshot_open`` (readers hold the snapshot, nothing copied yet), ``afte
 (a chunk was read, not yet written), ``chunk_written`` (a chunk is committed on the target),
 ``before_checkpoint`` (a copy round's rows are written; its checkpoint is not),
 ``before_apply_commit`` (a batch's rows and checkpoint are written, not committed),
-``after_apply_commit`` (committed; the source not yet told).
+``after_apply_commit`` (committed; the source not yet told); and in ``move switch`` / ``reverse``
+``switch:<step>`` for every journal step (``switch:fence``, ``switch:catch-up``,
+``switch:point-of-no-return``, ``switch:route`` …), reached after the step is journaled as
+started and before it runs.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ def pause_point(name: str) -> None:
     env = os.environ
     kill = env.get("FERRYMAN_KILL_AT")
     if kill is not None:
-        point, _, nth = kill.partition(":")
+        point, _, nth = kill.rpartition(":")
+        if not nth.isdigit():  # no count: the whole value names the hook (which may hold ':')
+            point, nth = kill, ""
         if point == name:
             with _lock:
                 _reached[name] += 1

@@ -378,6 +378,7 @@ class Cutover:
                 mover.close()
             stack.close()
         self._journal(PNR, "done", position=str(position))
+        pause_point(f"switch:{PNR}")
         return self._after_pnr()
 
     def _after_pnr(self) -> dict[str, Any]:
@@ -587,7 +588,14 @@ class Cutover:
             try:
                 self._unfence(fence.detail)
             except FerrymanError as exc:
-                problems.append(exc.message)
+                if fence.detail["kind"] == "hook" and self._done("fence") is None:
+                    # the lock itself failed: its unlock is a courtesy, not a condition
+                    self.say(f"warning: {exc.message}")
+                    fences = dict(self.spec.fences)
+                    fences.pop(fence.detail["side"], None)
+                    self._save(fences=fences)
+                else:
+                    problems.append(exc.message)
         prepared = self._started("prepare-reverse")
         if prepared is not None:
             spec = self.spec

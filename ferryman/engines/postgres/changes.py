@@ -64,7 +64,10 @@ def drop(url: DatabaseURL, workflow: str) -> None:
 
 def current_position(url: DatabaseURL) -> LSN:
     with contextlib.closing(connect(url)) as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        # the insert position: every commit made so far ends at or before it. (The *written*
+        # end, pg_current_wal_lsn(), lags behind commits made with synchronous_commit=off, and
+        # a cutover waiting for it would stop before writes that were already acknowledged.)
+        row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
     assert row is not None
     return LSN.parse(str(row[0]))
 
