@@ -389,3 +389,42 @@ def test_switch_read_only_fence_postgres(
             db.server.execute(
                 f'ALTER DATABASE "{db.name}" RESET default_transaction_read_only', "postgres"
             )
+
+
+def test_no_way_back_warned_at_create_refused_at_switch(
+    tmp_path: Path, mysql_db: TempDatabase[Any], postgres_replica_wal: Any
+) -> None:
+    """A target with wal_level=replica cannot replicate back: `create` warns, `switch` refuses
+    naming the fix, `switch --no-reverse` switches (the runner then has nothing to stream),
+    `reverse` is refused and `complete` ends the move."""
+    server = postgres_replica_wal
+    server.execute('CREATE DATABASE "noback"')
+    try:
+        load_app(mysql_db, "mysql", rows=100)
+        state = tmp_path / "state.db"
+        target_url = server.url("noback")
+        r = create_move(state, "nb", mysql_db.url, target_url)
+        assert r.code == 0, r.text
+        assert "warning: the target cannot replicate back" in r.text, r.text
+        assert "wal_level" in r.text, r.text
+        runner = MoveRunner(state, "nb", mysql_db.url, target_url).start()
+        try:
+            runner.wait_phase("replicating")
+            time.sleep(1.0)
+            r = cutover(state, "switch", "nb", mysql_db.url, target_url)
+            assert r.code == 1 and "cannot replicate back" in r.text, r.text
+            assert "--no-reverse" in r.text
+            r = cutover(state, "switch", "nb", mysql_db.url, target_url, "--no-reverse", "--json")
+            assert r.code == 0, r.text
+            assert json.loads(r.out)["reverse_position"] is None
+            assert runner.wait(30) == 0, runner.output()
+            assert "--no-reverse" in runner.output()
+            r = cutover(state, "reverse", "nb", mysql_db.url, target_url)
+            assert r.code == 1 and "--no-reverse" in r.text, r.text
+            r = cutover(state, "complete", "nb", mysql_db.url, target_url)
+            assert r.code == 0, r.text
+        finally:
+            if runner.proc is not None and runner.proc.poll() is None:
+                runner.kill()
+    finally:
+        server.execute('DROP DATABASE IF EXISTS "noback" WITH (FORCE)')

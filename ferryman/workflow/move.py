@@ -277,7 +277,29 @@ def create(
             raise
         for note in plan.notes:
             say(f"note: {note.object}: {note.message}")
+    _warn_no_way_back(dst_u, dst_engine, spec, say)
     return spec
+
+
+def _warn_no_way_back(
+    url: DatabaseURL, engine: str, spec: MoveSpec, say: Callable[[str], None]
+) -> None:
+    """Warn now when the target cannot be a change source: `move switch` needs it for the
+    replication back (or --no-reverse, which gives up the way back)."""
+    try:
+        with endpoint(in_namespace(url, engine, spec.target_namespace)) as ep:
+            problems = [f for f in ep.check("source", target_tables(spec)) if f.level is Level.FAIL]
+    except FerrymanError as exc:
+        problems_text = exc.message
+    else:
+        if not problems:
+            return
+        problems_text = "; ".join(f"{f.object}: {f.message}" for f in problems)
+    say(
+        f"warning: the target cannot replicate back to the source ({problems_text}); "
+        f"`ferryman move switch {spec.name}` will refuse unless this is fixed, or "
+        "--no-reverse gives up the way back"
+    )
 
 
 def _preflight(ep: Endpoint, role: str, tables: list[str] | None) -> None:
