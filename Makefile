@@ -35,7 +35,11 @@ clean:
 	rm -rf build dist .mypy_cache .pytest_cache .ruff_cache
 	find ferryman tests -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: bench
+.PHONY: bench bench-cutover
 bench:
 	./bench/setup.sh
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	if [ -z "$(BENCH_ARGS)" ]; then $(BIN)/python bench/cutover.py $(CUTOVER_ARGS); fi
+
+bench-cutover: venv
+	$(BIN)/python bench/cutover.py $(CUTOVER_ARGS)
