@@ -133,6 +133,15 @@ def _fence_module(engine: str) -> ModuleType:
     return mysql_fence
 
 
+def lift_fence(spec: MoveSpec, fence: dict[str, Any], url: DatabaseURL) -> None:
+    """Remove a ``read-only`` or ``triggers`` fence recorded in ``spec.fences`` (idempotent)."""
+    side = fence["side"]
+    engine = spec.source_engine if side == "source" else spec.target_engine
+    _fence_module(engine).unfence(
+        url, fence["kind"], fence["namespace"], fence["tables"], spec.name
+    )
+
+
 def run_command(
     command: str, env: dict[str, str], timeout: float, what: str
 ) -> subprocess.CompletedProcess[str]:
@@ -563,9 +572,7 @@ class Cutover:
         if fence["kind"] == "hook":
             self._hook(fence, "unlock")
         else:
-            _fence_module(self._engine(spec, side)).unfence(
-                self.urls[side], fence["kind"], fence["namespace"], fence["tables"], self.name
-            )
+            lift_fence(spec, fence, self.urls[side])
         fences = dict(self.spec.fences)
         fences.pop(side, None)
         self._save(fences=fences)

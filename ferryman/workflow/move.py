@@ -524,37 +524,28 @@ def _run_stream(
                 publish=publish,
                 lag_probe=probe,
             )
-            try:
-                mover.run()
-            except DdlSeen as exc:
+
+            def fail(phase: str, text: str) -> None:
                 store.update(
                     name,
-                    phase="paused",
-                    error=exc.render(),
-                    status=mover.status(False),
-                    keep_phases=CUTOVER_PHASES,
-                )
-                store.record(name, "paused", exc.message)
-                raise
-            except FerrymanError as exc:
-                store.update(
-                    name,
-                    phase="failed",
-                    error=exc.render(),
-                    status=mover.status(False),
-                    keep_phases=CUTOVER_PHASES,
-                )
-                store.record(name, "failed", exc.message)
-                raise
-            except BaseException as exc:
-                text = f"{type(exc).__name__}: {exc}"
-                store.update(
-                    name,
-                    phase="failed",
+                    phase=phase,
                     error=text,
                     status=mover.status(False),
                     keep_phases=CUTOVER_PHASES,
                 )
+
+            try:
+                mover.run()
+            except DdlSeen as exc:
+                fail("paused", exc.render())
+                store.record(name, "paused", exc.message)
+                raise
+            except FerrymanError as exc:
+                fail("failed", exc.render())
+                store.record(name, "failed", exc.message)
+                raise
+            except BaseException as exc:
+                fail("failed", f"{type(exc).__name__}: {exc}")
                 raise
             finally:
                 if direction == FORWARD and settings.columns != spec.columns:
@@ -718,18 +709,10 @@ def cancel(
                     back.close()
             for side, fence in spec.fences.items():
                 if fence["kind"] != "hook":
-                    from ferryman.workflow.cutover import _fence_module
+                    from ferryman.workflow.cutover import lift_fence
 
                     say(f"removing the {fence['kind']} fence on the {side}")
-                    _fence_module(
-                        spec.source_engine if side == "source" else spec.target_engine
-                    ).unfence(
-                        src_u if side == "source" else dst_u,
-                        fence["kind"],
-                        fence["namespace"],
-                        fence["tables"],
-                        name,
-                    )
+                    lift_fence(spec, fence, src_u if side == "source" else dst_u)
             applier = cast(MoveTarget, dst).open_applier()
             try:
                 applier.drop_checkpoint(checkpoint_key(spec))
