@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import etcd3gw
 
 from ferryman.testing.servers import MariaDBServer, PostgresServer
 from tests.conftest import MySQLDatabase, PostgresDatabase
@@ -80,3 +83,31 @@ def test_etcd_target_check(etcd: object) -> None:
     result = ferryman("check", "--role", "target", etcd.url("ferryman"))
     assert result.code == 0, result.text
     assert ferryman("check", etcd.url("ferryman")).code == 1  # etcd cannot be a source
+
+
+def test_etcd_is_refused_by_copy_and_move_create_until_sync_exists(
+    etcd: object, mysql_db: MySQLDatabase, tmp_path: Path
+) -> None:
+    """Regression: `move create --target etcd://` was accepted (ServerInfo said "mysql" for etcd)
+    and `copy` failed with an AttributeError. Both refuse clearly, and nothing is written."""
+    from ferryman.testing.servers import EtcdServer
+
+    assert isinstance(etcd, EtcdServer)
+    mysql_db.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+    target = etcd.url("ferryman-refused")
+    state = str(tmp_path / "state.db")
+    for args in (
+        ("copy", mysql_db.url, target),
+        ("--state", state, "move", "create", "m1", "--source", mysql_db.url, "--target", target),
+        ("copy", target, mysql_db.url),
+    ):
+        result = ferryman(*args)
+        assert result.code == 2, result.text
+        assert "ferryman sync" in result.err and "etcd" in result.err, result.err
+        assert "Traceback" not in result.text
+    assert ferryman("--state", state, "move", "list", "--json").out.strip() in (
+        "[]",
+        '{"moves": []}',
+    )
+    client = etcd3gw.client(host=etcd.host, port=etcd.port)
+    assert client.get_prefix("ferryman-refused") == []

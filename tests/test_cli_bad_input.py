@@ -30,7 +30,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("scheme", ["mysql", "postgresql"])
+@pytest.mark.parametrize("scheme", ["mysql", "postgresql", "etcd"])
 def test_unreachable_host(scheme: str) -> None:
     port = closed_port()
     result = ferryman("check", f"{scheme}://root:{SECRET}@127.0.0.1:{port}/db")

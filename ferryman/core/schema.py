@@ -239,7 +239,9 @@ class EnumType:
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """What a connected server is. ``flavor``: ``mysql``, ``mariadb`` or ``postgresql``."""
+    """What a connected server is. ``flavor``: ``mysql``, ``mariadb``, ``postgresql`` or
+    ``etcd``; ``engine`` groups the flavors that share a dialect (``mysql`` for MySQL and
+    MariaDB)."""
 
     flavor: str
     version: str  # as the server reports it
@@ -247,7 +249,14 @@ class ServerInfo:
 
     @property
     def engine(self) -> str:
-        return "postgresql" if self.flavor == "postgresql" else "mysql"
+        if self.flavor in ("postgresql", "etcd"):
+            return self.flavor
+        return "mysql"
+
+    @property
+    def relational(self) -> bool:
+        """A SQL server that can be a copy source or target (etcd is a sync target only)."""
+        return self.engine in ("mysql", "postgresql")
 
     def at_least(self, *version: int) -> bool:
         return self.version_tuple >= version

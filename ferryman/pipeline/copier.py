@@ -198,6 +198,15 @@ class Copier:
 
     def plan(self) -> tuple[Schema, SchemaPlan, set[str]]:
         r = self.request
+        for role, side in (("source", self.source), ("target", self.target)):
+            info = side.server_info()
+            if not info.relational:
+                raise ConfigError(
+                    f"`ferryman copy` needs a MySQL/MariaDB or PostgreSQL {role}, and "
+                    f"{side.url} is {info.flavor}",
+                    hint="keeping etcd in sync with a database is `ferryman sync`, which is "
+                    "not available yet; nothing was written",
+                )
         schema = self.source.introspect(r.tables)
         excluded = set(r.exclude)
         unknown = sorted(

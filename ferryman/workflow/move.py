@@ -202,11 +202,14 @@ def create(
     with endpoint(src_u) as source, endpoint(dst_u) as target:
         src_engine = source.server_info().engine
         dst_engine = target.server_info().engine
-        if dst_engine not in ("mysql", "postgresql"):
-            raise ConfigError(
-                f"a live move needs a MySQL/MariaDB or PostgreSQL target, not {dst_engine}",
-                hint="use `ferryman sync` for etcd",
-            )
+        for role, side in (("source", source), ("target", target)):
+            if not side.server_info().relational:
+                raise ConfigError(
+                    f"a live move needs a MySQL/MariaDB or PostgreSQL {role}, and {side.url} is "
+                    f"{side.server_info().flavor}",
+                    hint="keeping etcd in sync with a database is `ferryman sync`, which is not "
+                    "available yet; nothing was created",
+                )
         if on_ddl == "exec" and src_engine != dst_engine:
             raise ConfigError(
                 "--on-ddl exec runs the source's DDL on the target, which needs the same engine "

@@ -46,6 +46,7 @@ class EtcdEndpoint:
 
     def _connect(self) -> dict[str, Any]:
         import requests
+        from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError
 
         try:
             if self.url.user:
@@ -55,7 +56,11 @@ class EtcdEndpoint:
                 )
                 self.client.session.headers["Authorization"] = reply["token"]
             return dict(self.client.status())
-        except requests.exceptions.ConnectionError:
+        except (
+            requests.exceptions.ConnectionError,
+            ConnectionFailedError,
+            ConnectionTimeoutError,
+        ):
             raise ConnectError(
                 f"cannot reach etcd at {self.url.host}:{self.url.port} ({self.url})",
                 hint="check host and port and that etcd listens on its client URL",
