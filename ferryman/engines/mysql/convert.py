@@ -180,7 +180,7 @@ def _date_range(table: Table, src: Column, dst: Column, values: ValuePolicy) -> 
             return datetime(1, 1, 1) if low else datetime(9999, 12, 31, 23, 59, 59)
         if values.out_of_range_dates == "null" and dst.nullable:
             return None
-        why = "which is infinite or outside years 1..9999, which MySQL cannot hold"
+        why = "which MySQL cannot hold (infinite, or outside years 1..9999)"
         if values.out_of_range_dates == "null":
             why += NOT_NULL.format(option="out-of-range-dates")
         raise value_error(table, src, value, why, DATES_HINT)
