@@ -493,9 +493,10 @@ def test_postgres_values_mysql_cannot_hold_stop_with_the_column(
             "VALUES (9, 9, 9, 'NaN', '9')",
             "INSERT INTO everything (id, big_id, ident_default, t_num, t_vc) "
             "VALUES (10, 10, 10, 0.0000000000000000000000000000001, 't')",
+            "INSERT INTO customer VALUES (11, 'long', repeat('e', 769))",  # VARCHAR(768) there
         ],
     )
-    nan, tiny = [c for tx in txs for c in tx.changes]
+    nan, tiny, long = [c for tx in txs for c in tx.changes]
     with pytest.raises(
         SchemaError,
         match=r"row \(9\) of table \S+: column t_num carries Decimal\('NaN'\), which MySQL DECIMAL",
@@ -503,6 +504,10 @@ def test_postgres_values_mysql_cannot_hold_stop_with_the_column(
         _converted(src, dst, "everything", nan)
     with pytest.raises(SchemaError, match="more decimals than DECIMAL"):
         _converted(src, dst, "everything", tiny)
+    with pytest.raises(
+        SchemaError, match=r"row \(11\) of table \S+: column email carries .* the 768 characters"
+    ):
+        _converted(src, dst, "customer", long)
 
 
 def _where(change: Change) -> tuple[str, str, tuple[str, ...]]:

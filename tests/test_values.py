@@ -49,12 +49,14 @@ def test_copy_mysql_text_postgresql_cannot_hold(
 ) -> None:
     mysql_db.execute(
         "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20), a VARCHAR(20) CHARACTER SET ascii, "
-        "l VARCHAR(20) CHARACTER SET latin1)"
+        "l VARCHAR(20) CHARACTER SET latin1, j JSON)"
     )
-    # latin1 holds any byte (0x81 is a character there); an ascii column takes x'E9' unchecked
+    # latin1 holds any byte (0x81 is a character there); an ascii column takes x'E9' unchecked;
+    # jsonb refuses the JSON escape \u0000
     mysql_db.execute(
-        "INSERT INTO t VALUES (1, 'ok', 'ok', x'E981'), (2, CONCAT('a', CHAR(0), 'b'), 'x', NULL),"
-        " (3, 'c', x'41E9', NULL)"
+        "INSERT INTO t VALUES (1, 'ok', 'ok', x'E981', NULL), "
+        "(2, CONCAT('a', CHAR(0), 'b'), 'x', NULL, NULL), "
+        "(3, 'c', x'41E9', NULL, '[\"\\\\u0000\"]')"
     )
     url = pg_db.url + "?schema=v"
 
@@ -70,15 +72,25 @@ def test_copy_mysql_text_postgresql_cannot_hold(
     assert "--invalid-utf8 replace" in r.err
     assert _pg_tables(pg_db, "v") == []
 
-    r = ferryman("copy", mysql_db.url, url, "--nul-bytes", "strip", "--invalid-utf8", "replace")
+    replace = ("--invalid-utf8", "replace")
+    r = ferryman("copy", mysql_db.url, url, "--nul-bytes", "strip", *replace)
+    assert r.code == 2, r.text
+    assert "row (3) of table t: column j holds \\u0000, which PostgreSQL jsonb cannot" in r.err
+    assert "--type-override t.j=json" in r.err
+    assert _pg_tables(pg_db, "v") == []
+
+    json = ("--type-override", "t.j=json")
+    r = ferryman("copy", mysql_db.url, url, "--nul-bytes", "strip", *replace, *json)
     assert r.code == 0, r.text
-    rows = pg_db.execute("SELECT id, s, a, l FROM v.t ORDER BY id")
-    assert rows == [(1, "ok", "ok", "é\x81"), (2, "ab", "x", None), (3, "c", "A?", None)]
+    rows = pg_db.execute("SELECT id, s, a, l, j::text FROM v.t ORDER BY id")
+    assert rows == [
+        (1, "ok", "ok", "é\x81", None),
+        (2, "ab", "x", None, None),
+        (3, "c", "A?", None, '["\\u0000"]'),
+    ]
 
     pg_db.execute("DROP SCHEMA v CASCADE")
-    r = ferryman(
-        "copy", mysql_db.url, url, "--nul-bytes", "replace:<0>", "--invalid-utf8", "replace"
-    )
+    r = ferryman("copy", mysql_db.url, url, "--nul-bytes", "replace:<0>", *replace, *json)
     assert r.code == 0, r.text
     assert pg_db.execute("SELECT s FROM v.t WHERE id = 2") == [("a<0>b",)]
 
@@ -103,19 +115,19 @@ def test_move_mysql_text_postgresql_cannot_hold(
 ) -> None:
     m = new_move(("mysql", "postgres"))
     m.source.execute(
-        "CREATE TABLE t (id INT PRIMARY KEY, s TEXT, a VARCHAR(20) CHARACTER SET ascii)"
+        "CREATE TABLE t (id INT PRIMARY KEY, s TEXT, a VARCHAR(20) CHARACTER SET ascii, j JSON)"
     )
-    m.source.execute("INSERT INTO t VALUES (1, CONCAT('a', CHAR(0), 'b'), 'x')")
+    m.source.execute("INSERT INTO t VALUES (1, CONCAT('a', CHAR(0), 'b'), 'x', NULL)")
     m.created("--nul-bytes", "replace:?")  # kept in the move: the copy and the stream use it
     runner = m.runner()
     m_rows = f"SELECT id, s, a FROM {m.schema}.t ORDER BY id"
     wait_until(lambda: m.target.execute(m_rows) == [(1, "a?b", "x")], "the copy")
-    m.source.execute("INSERT INTO t VALUES (2, 'c\\0d', 'y')")
+    m.source.execute("INSERT INTO t VALUES (2, 'c\\0d', 'y', NULL)")
     wait_until(lambda: len(m.target.execute(m_rows)) == 2, "the stream")
     before = _checkpoint(m)
 
     # one source transaction: a good row and a row whose ascii column holds 0xE9
-    m.source.execute("INSERT INTO t VALUES (3, 'fine', 'z'), (4, 'e', x'41E9')")
+    m.source.execute("INSERT INTO t VALUES (3, 'fine', 'z', NULL), (4, 'e', x'41E9', NULL)")
     error = _failed(m, runner)
     assert "row (4) of table" in error and ".t: column a carries" in error, error
     assert "no ascii character" in error and "--invalid-utf8 replace" in error, error
@@ -132,7 +144,12 @@ def test_move_mysql_text_postgresql_cannot_hold(
         (3, "fine?", "z"),
         (4, "e", "A?"),
     ]
-    assert runner.stop() == 0, runner.output()
+
+    m.source.execute("INSERT INTO t VALUES (5, 'g', 'w', '[\"\\\\u0000\"]')")
+    error = _failed(m, runner)
+    assert "row (5) of table" in error and ".t: column j carries" in error, error
+    assert "--type-override t.j=json" in error, error
+    assert len(m.target.execute(m_rows)) == 4
 
 
 # --- PostgreSQL → MySQL: dates, NaN/Infinity, wide numerics --------------------------------------

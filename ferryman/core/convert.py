@@ -24,6 +24,17 @@ DATES_HINT = (
     "rerun with --out-of-range-dates clamp (to 0001-01-01 / 9999-12-31 23:59:59) or "
     "--out-of-range-dates null, or fix the row"
 )
+JSONB_NUL = "\\u0000"  # a JSON escape PostgreSQL's jsonb refuses (json keeps the text as is)
+JSONB_NUL_WHY = "holds \\u0000, which PostgreSQL jsonb cannot hold"
+
+
+def jsonb_nul_hint(table: str, column: str) -> str:
+    return (
+        f"map it with --type-override {table}.{column}=json (PostgreSQL's json keeps the text "
+        "as written), or fix the row"
+    )
+
+
 NON_FINITE_HINT = "rerun with --non-finite null to load NULL, or fix the row"
 NOT_NULL = ", and the column is NOT NULL (so --{option} null cannot apply)"
 # MySQL charsets in which every stored byte sequence is text (latin1: cp1252 with the 5

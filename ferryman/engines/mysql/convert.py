@@ -62,6 +62,8 @@ from ferryman.core.schema import BINARY_KINDS, Column, Kind, LogicalType, Table
 from ferryman.engines.mysql.binlog.decoder import CHARSET_CODECS
 
 _DATES = frozenset({Kind.DATE, Kind.DATETIME, Kind.TIMESTAMP})
+_TEXTS = frozenset({Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.INTERVAL, Kind.INET, Kind.CIDR})
+_CHARS = re.compile(r"(?:var)?char\((\d+)\)")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # a byte the decoder could not read (surrogateescape)
 
 _F32 = struct.Struct("<f")
@@ -121,6 +123,9 @@ def _from_postgres(table: Table, src: Column, dst: Column, values: ValuePolicy) 
         return bits_int
     if sk is Kind.DECIMAL and dk is Kind.DECIMAL:
         return _decimal_check(table, src, dst, values)
+    m = _CHARS.fullmatch((dst.native or "").lower())
+    if m and sk in _TEXTS:
+        return _max_chars(table, src, int(m.group(1)))
     if sk is Kind.ARRAY and dk is Kind.JSON:
         return array_json(src.type.element)
     if sk is Kind.ARRAY and dk is Kind.SET:
@@ -161,6 +166,24 @@ def _finite_float(
         if not math.isfinite(value):
             return _non_finite(table, src, dst, values, value, dst.native or "DOUBLE")
         return float32(value) if single else value
+
+    return convert
+
+
+def _max_chars(table: Table, col: Column, n: int) -> Converter:
+    """Text into VARCHAR(n)/CHAR(n) (a key column, a length): a longer value stops, as in the
+    copy (MySQL's strict mode would refuse it without naming the row)."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is str and len(value) > n:
+            raise value_error(
+                table,
+                col,
+                value,
+                f"which is longer than the {n} characters of the target column",
+                f"widen it with --type-override {table.name}.{col.name}=TYPE, or fix the row",
+            )
+        return value
 
     return convert
 

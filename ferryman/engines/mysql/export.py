@@ -16,7 +16,14 @@ from typing import Any
 
 import MySQLdb
 
-from ferryman.core.convert import NUL_HINT, TOTAL_CHARSETS, UTF8_HINT
+from ferryman.core.convert import (
+    JSONB_NUL,
+    JSONB_NUL_WHY,
+    NUL_HINT,
+    TOTAL_CHARSETS,
+    UTF8_HINT,
+    jsonb_nul_hint,
+)
 from ferryman.core.copy import (
     Chunk,
     InvalidValue,
@@ -55,7 +62,11 @@ def _zero_date(c: str) -> str:
 
 
 def pg_text_expr(
-    col: Column, zero_date: ZeroDate, values: ValuePolicy | None = None
+    col: Column,
+    zero_date: ZeroDate,
+    values: ValuePolicy | None = None,
+    target_type: str = "",
+    table: str = "",
 ) -> tuple[str, list[tuple[str, str]]]:
     """SQL producing ``col``'s PostgreSQL COPY-text field (NULL stays NULL) and the checks
     ``(condition, message)`` a value must pass; a message may end with ``\x1f`` and the fix."""
@@ -111,6 +122,13 @@ def pg_text_expr(
                         f"PostgreSQL\x1f{UTF8_HINT}",
                     )
                 )
+        if k is Kind.JSON and target_type.lower() == "jsonb":
+            checks.append(
+                (
+                    f"INSTR({c}, {quote_literal(JSONB_NUL)}) > 0",
+                    f"{JSONB_NUL_WHY}\x1f{jsonb_nul_hint(table, col.name)}",
+                )
+            )
         expr = _escape(text, _PG_ESC)
     return expr, checks
 
@@ -181,9 +199,10 @@ class MySQLChunkReader:
             return cached
         checks: list[tuple[str, str]] = []
         fields: list[str] = []
-        for col, wire in zip(tc.columns, tc.wires, strict=True):
+        types = tc.target_types or ("",) * len(tc.columns)
+        for col, wire, ttype in zip(tc.columns, tc.wires, types, strict=True):
             if tc.wire_format is WireFormat.PG_TEXT:
-                expr, col_checks = pg_text_expr(col, tc.zero_date, tc.values)
+                expr, col_checks = pg_text_expr(col, tc.zero_date, tc.values, ttype, tc.name)
                 checks += [(cond, f"{col.name}\x1f{msg}") for cond, msg in col_checks]
             else:
                 expr = tsv_expr(col, wire)

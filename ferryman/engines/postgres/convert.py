@@ -17,6 +17,7 @@ MySQL SET 'a,b'        enum[] / text[]              array literal ``{"a","b"}``;
 MariaDB UUID 16 bytes  uuid                         canonical text
 MariaDB INET6/INET4    inet                         address text
 MySQL zero date text   date / timestamp(tz)         stops: PostgreSQL has no zero date
+MySQL JSON \\u0000     jsonb                        stops (jsonb refuses it; json keeps it)
 MySQL text with NUL    text / varchar               ``--nul-bytes``: stops, or strips/replaces it
 MySQL text, bytes no   text / varchar               ``--invalid-utf8``: stops, or '?' (the
 character of its                                    binlog decoder keeps such bytes as lone
@@ -36,10 +37,13 @@ from typing import Any
 
 from ferryman.core.apply import Converter
 from ferryman.core.convert import (
+    JSONB_NUL,
+    JSONB_NUL_WHY,
     MYSQL,
     NUL_HINT,
     TOTAL_CHARSETS,
     UTF8_HINT,
+    jsonb_nul_hint,
     mariadb_inet_text,
     mariadb_uuid_text,
     source_engine,
@@ -82,6 +86,8 @@ def _from_mysql(table: Table, src: Column, dst: Column, values: ValuePolicy) -> 
         return None  # bytes stay bytes
     if sk in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
         return _text(table, src, values)
+    if sk is Kind.JSON and (dst.native or "").lower() == "jsonb":
+        return _jsonb(table, src)
     if sk is Kind.UUID:
         return mariadb_uuid_text
     if sk is Kind.INET:
@@ -126,6 +132,17 @@ def _text(table: Table, col: Column, values: ValuePolicy) -> Converter:
                     UTF8_HINT,
                 )
             value = _SURROGATE.sub("?", value)
+        return value
+
+    return convert
+
+
+def _jsonb(table: Table, col: Column) -> Converter:
+    def convert(value: Any) -> Any:
+        if type(value) is str and JSONB_NUL in value:
+            raise value_error(
+                table, col, value, JSONB_NUL_WHY, jsonb_nul_hint(table.name, col.name)
+            )
         return value
 
     return convert
