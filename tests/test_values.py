@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ferryman.engines.mysql.convert import decimal_text
 from tests.conftest import MySQLDatabase, PostgresDatabase
 from tests.helpers import ferryman
 from tests.movekit import MoveRunner
@@ -266,3 +267,17 @@ def test_move_postgres_values_mysql_cannot_hold(
     assert "--type-override t.n=LONGTEXT" in error, error
     assert [r[0] for r in m.target.execute(rows)] == [1, 2, 3]
     assert Decimal(str(m.target.execute("SELECT n FROM t WHERE id = 1")[0][0])) == Decimal("1.5")
+
+
+def test_numeric_into_a_text_column_keeps_postgresql_digits() -> None:
+    """After --type-override T.C=LONGTEXT a numeric is written as its text (an unquoted literal
+    of more than 65 digits would be read by MySQL as a DOUBLE)."""
+    wide = "123456789012345678901234567890123456789012345678901234567890123456789.5"
+    values = ["1.50", "1E-7", "NaN", "-Infinity", wide]
+    assert [decimal_text(Decimal(v)) for v in values] == [
+        "1.50",
+        "0.0000001",
+        "NaN",
+        "-Infinity",
+        wide,
+    ]

@@ -123,6 +123,8 @@ def _from_postgres(table: Table, src: Column, dst: Column, values: ValuePolicy) 
         return bits_int
     if sk is Kind.DECIMAL and dk is Kind.DECIMAL:
         return _decimal_check(table, src, dst, values)
+    if sk is Kind.DECIMAL and dk in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
+        return decimal_text  # --type-override T.C=LONGTEXT: the digits as PostgreSQL prints them
     m = _CHARS.fullmatch((dst.native or "").lower())
     if m and sk in _TEXTS:
         return _max_chars(table, src, int(m.group(1)))
@@ -168,6 +170,18 @@ def _finite_float(
         return float32(value) if single else value
 
     return convert
+
+
+def decimal_text(value: Any) -> Any:
+    """A numeric into a text column: its text as PostgreSQL prints it (an unquoted literal of
+    more than 65 digits would be read by MySQL as a DOUBLE)."""
+    if type(value) is not Decimal:
+        return value
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "Infinity" if value > 0 else "-Infinity"
+    return format(value, "f")
 
 
 def _max_chars(table: Table, col: Column, n: int) -> Converter:
