@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
+from ferryman.core.apply import TableTarget
+from ferryman.core.copy import ValuePolicy
+from ferryman.core.errors import SchemaError
+from ferryman.core.schema import Column, Kind, LogicalType, Table
+from ferryman.engines.mysql.convert import apply_converters as mysql_converters
 from ferryman.engines.mysql.convert import decimal_text
+from ferryman.engines.postgres.convert import apply_converters as pg_converters
 from tests.conftest import MySQLDatabase, PostgresDatabase
 from tests.helpers import ferryman
 from tests.movekit import MoveRunner
@@ -281,3 +287,25 @@ def test_numeric_into_a_text_column_keeps_postgresql_digits() -> None:
         "-Infinity",
         wide,
     ]
+
+
+def test_bytes_no_character_of_their_charset_in_the_stream() -> None:
+    """The binlog decoder keeps such bytes as lone surrogates: into MySQL they are written back
+    as stored, into PostgreSQL refused naming the row, or replaced with --invalid-utf8 replace."""
+    key = Column("id", LogicalType(Kind.INTEGER, bits=32), "int", nullable=False)
+    a = Column("a", LogicalType(Kind.VARCHAR, length=20), "varchar(20)", charset="ascii")
+    src = Table("db", "t", (key, a), storage_engine="InnoDB")
+    value = b"A\xe9".decode("ascii", "surrogateescape")
+    to_mysql = mysql_converters(src, src, ["id", "a"])[1]
+    assert to_mysql is not None and to_mysql(value) == b"A\xe9"
+
+    pg_a = Column("a", LogicalType(Kind.VARCHAR, length=20), "character varying(20)")
+    dst = Table("db", "t", (key, pg_a))
+
+    def target(policy: ValuePolicy) -> TableTarget:
+        convert = pg_converters(src, dst, ["id", "a"], values=policy)
+        return TableTarget("db", "t", "db", "t", ("id", "a"), ("id",), convert)
+
+    with pytest.raises(SchemaError, match=r"row \(4\) of table db\.t: column a carries 'A\\udce9'"):
+        target(ValuePolicy()).converted_row((4, value))
+    assert target(ValuePolicy(invalid_utf8="replace")).converted_row((4, value)) == (4, "A?")

@@ -83,6 +83,12 @@ def where(table: Table, column: Column) -> str:
     return f"{table.namespace}.{table.name}.{column.name}"
 
 
+class StoredBytes(bytes):
+    """Bytes a text column holds that are no character of its charset (an ``ascii`` column
+    holding 0xE9), to be written back as stored into the same column type (a MySQL hex
+    literal, which the server does not validate against the charset)."""
+
+
 class ValueRefused(SchemaError):
     """A change's value that the target column cannot hold: the batch stops (nothing of it is
     written; the move fails with this message). A converter raises it naming the column;

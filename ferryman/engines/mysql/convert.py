@@ -52,6 +52,7 @@ from ferryman.core.convert import (
     NON_FINITE_HINT,
     NOT_NULL,
     TOTAL_CHARSETS,
+    StoredBytes,
     mariadb_inet_text,
     mariadb_uuid_text,
     source_engine,
@@ -107,7 +108,7 @@ def _stored_bytes(codec: str) -> Converter:
 
     def convert(value: Any) -> Any:
         if type(value) is str and _SURROGATE.search(value):
-            return value.encode(codec, "surrogateescape")
+            return StoredBytes(value.encode(codec, "surrogateescape"))
         return value
 
     return convert
