@@ -62,7 +62,18 @@ def _guarded(col: Column, target_type: str) -> Kind | None:
     return None
 
 
-_NUMBER_TYPES = ("decimal", "numeric", "float", "double", "real", "int", "bigint", "smallint")
+_NUMBER_TYPES = (
+    "decimal",
+    "numeric",
+    "float",
+    "double",
+    "real",
+    "int",
+    "bigint",
+    "smallint",
+    "tinyint",
+    "mediumint",
+)
 
 
 def csv_expr(
