@@ -15,6 +15,7 @@ from rich.table import Table as RichTable
 
 import ferryman.engines  # noqa: F401  (registers the engines)
 from ferryman import __version__, logs
+from ferryman.cli_values import value_options, value_policy
 from ferryman.core.copy import ZeroDate
 from ferryman.core.errors import FerrymanError
 from ferryman.core.findings import Finding, Level, is_problem
@@ -322,6 +323,7 @@ def _plan_json(
     show_default=True,
     help="MySQL zero dates into PostgreSQL: stop naming the row, or load NULL.",
 )
+@value_options(defaults=True)
 @click.option("--type-override", "overrides", multiple=True, metavar="TABLE.COLUMN=TYPE")
 @click.option("--target-schema", metavar="NAME", help="Target namespace (see `schema --help`).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
@@ -341,6 +343,7 @@ def copy(
     overrides: Sequence[str],
     target_schema: str | None,
     as_json: bool,
+    **value_settings: str,
 ) -> None:
     """Copy tables from SRC_URL to DST_URL as of one consistent source position.
 
@@ -351,6 +354,7 @@ def copy(
     """
     if jobs < 1 or chunk_rows < 1:
         raise click.BadParameter("--jobs and --chunk-rows must be at least 1")
+    values = value_policy(value_settings)
     with endpoint(src_url) as src, endpoint(dst_url) as dst:
         rename_map, rename_ns = parse_renames(renames, src.namespace)
         request = CopyRequest(
@@ -364,6 +368,7 @@ def copy(
             create=not no_create,
             defer_indexes=not indexes_first,
             zero_date=ZeroDate(zero_date),
+            values=values,
             type_overrides=parse_type_overrides(overrides),
         )
         observer = RichObserver(err) if err.is_terminal and not as_json else LogObserver(err)

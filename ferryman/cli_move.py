@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.table import Table as RichTable
 
+from ferryman.cli_values import value_options, value_policy
 from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.progress import MoveLogObserver, MoveRichObserver
 from ferryman.workflow import move as moves
@@ -62,10 +63,12 @@ def register(
     @click.option("--max-rows-per-second", type=float, help="Throttle copy and apply.")
     @click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
     @click.option("--max-source-lag", type=float, default=5.0, show_default=True)
+    @value_options(defaults=True)
     @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
     @click.pass_context
     def create(
         ctx: click.Context,
+        /,
         name: str,
         source_url: str,
         target_url: str,
@@ -83,6 +86,7 @@ def register(
         lag_query: str | None,
         max_source_lag: float,
         as_json: bool,
+        **value_settings: str,
     ) -> None:
         """Create the move NAME: check both sides, create the target tables, make the source
         keep its changes (PostgreSQL: publication and slot ferryman_NAME). Copies nothing yet:
@@ -110,6 +114,7 @@ def register(
             max_rows_per_second=max_rows_per_second,
             lag_query=lag_query,
             max_source_lag=max_source_lag,
+            values=value_policy(value_settings),
             say=(lambda text: None) if as_json else (lambda text: err.print(text)),
         )
         if as_json:
@@ -132,10 +137,12 @@ def register(
     @click.option("--max-rows-per-second", type=float, help="Throttle (0: no limit).")
     @click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
     @click.option("--max-source-lag", type=float)
+    @value_options(defaults=False)
     @click.option("--json", "as_json", is_flag=True, help="Final status as JSON on stdout.")
     @click.pass_context
     def start(
         ctx: click.Context,
+        /,
         name: str,
         source: str | None,
         target: str | None,
@@ -147,6 +154,7 @@ def register(
         lag_query: str | None,
         max_source_lag: float | None,
         as_json: bool,
+        **value_settings: str | None,
     ) -> None:
         """Run the move NAME in the foreground: copy, then replicate until stopped (Ctrl-C or
         SIGTERM stop cleanly). Running it again resumes from the target's checkpoint."""
@@ -173,6 +181,7 @@ def register(
                 max_rows_per_second=max_rows_per_second,
                 lag_query=lag_query,
                 max_source_lag=max_source_lag,
+                values=value_settings,
                 stop=stop,
                 observer=observer,
             )

@@ -465,11 +465,17 @@ def test_mysql_values_postgresql_cannot_hold_stop_with_the_column(
     cols = change.columns
     zero = list(change.after)
     zero[cols.index("t_bool")] = None
-    with pytest.raises(SchemaError, match=r"everything\.t_date carries '0000-00-00', a zero date"):
+    with pytest.raises(
+        SchemaError,
+        match=r"row \(6\) of table \S+\.everything: column t_date carries '0000-00-00', a zero",
+    ):
         _converted(src, dst, "everything", Change(Op.INSERT, *_where(change), after=tuple(zero)))
     two = [None] * len(cols)
     two[0], two[cols.index("t_int")], two[cols.index("t_bool")] = 6, 1, 2
-    with pytest.raises(SchemaError, match=r"t_bool carries 2, which a PostgreSQL boolean"):
+    with pytest.raises(
+        SchemaError,
+        match=r"row \(6\) of table \S+: column t_bool carries 2, which a PostgreSQL boolean",
+    ):
         _converted(src, dst, "everything", Change(Op.INSERT, *_where(change), after=tuple(two)))
 
 
@@ -487,13 +493,21 @@ def test_postgres_values_mysql_cannot_hold_stop_with_the_column(
             "VALUES (9, 9, 9, 'NaN', '9')",
             "INSERT INTO everything (id, big_id, ident_default, t_num, t_vc) "
             "VALUES (10, 10, 10, 0.0000000000000000000000000000001, 't')",
+            "INSERT INTO customer VALUES (11, 'long', repeat('e', 769))",  # VARCHAR(768) there
         ],
     )
-    nan, tiny = [c for tx in txs for c in tx.changes]
-    with pytest.raises(SchemaError, match=r"t_num carries Decimal\('NaN'\), which MySQL DECIMAL"):
+    nan, tiny, long = [c for tx in txs for c in tx.changes]
+    with pytest.raises(
+        SchemaError,
+        match=r"row \(9\) of table \S+: column t_num carries Decimal\('NaN'\), which MySQL DECIMAL",
+    ):
         _converted(src, dst, "everything", nan)
     with pytest.raises(SchemaError, match="more decimals than DECIMAL"):
         _converted(src, dst, "everything", tiny)
+    with pytest.raises(
+        SchemaError, match=r"row \(11\) of table \S+: column email carries .* the 768 characters"
+    ):
+        _converted(src, dst, "customer", long)
 
 
 def _where(change: Change) -> tuple[str, str, tuple[str, ...]]:

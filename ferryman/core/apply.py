@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.core.change import UNCHANGED, Change, Op, Row
+from ferryman.core.convert import ValueRefused
 from ferryman.core.errors import SchemaError
 
 Key = tuple[Any, ...]
@@ -71,10 +72,13 @@ class TableTarget:
         if len(row) != len(self.convert):
             raise ValueError(f"row has {len(row)} values for {len(self.convert)} converters")
         out = list(row)
-        for i, f in active:
-            v = out[i]
-            if v is not None:
-                out[i] = f(v)
+        try:
+            for i, f in active:
+                v = out[i]
+                if v is not None:
+                    out[i] = f(v)
+        except ValueRefused as exc:  # name the row: its (source) key
+            raise exc.at_key(tuple(row[self.columns.index(k)] for k in self.key)) from None
         return tuple(out)
 
     def converted_key(self, key: Key) -> Key:
@@ -82,10 +86,13 @@ class TableTarget:
         if not active:
             return key
         out = list(key)
-        for i, f in active:
-            v = out[i]
-            if v is not None:
-                out[i] = f(v)
+        try:
+            for i, f in active:
+                v = out[i]
+                if v is not None:
+                    out[i] = f(v)
+        except ValueRefused as exc:
+            raise exc.at_key(tuple(key)) from None
         return tuple(out)
 
 

@@ -17,6 +17,31 @@ from ferryman.core.schema import Column, Table
 MYSQL = "mysql"
 POSTGRESQL = "postgresql"
 
+# the fixes a refused value names (the same in the bulk copy and the live apply)
+NUL_HINT = "rerun with --nul-bytes strip or --nul-bytes replace:TEXT, or fix the row"
+UTF8_HINT = "rerun with --invalid-utf8 replace (each such byte becomes '?'), or fix the row"
+DATES_HINT = (
+    "rerun with --out-of-range-dates clamp (to 0001-01-01 / 9999-12-31 23:59:59) or "
+    "--out-of-range-dates null, or fix the row"
+)
+JSONB_NUL = "\\u0000"  # a JSON escape PostgreSQL's jsonb refuses (json keeps the text as is)
+JSONB_NUL_WHY = "holds \\u0000, which PostgreSQL jsonb cannot hold"
+
+
+def jsonb_nul_hint(table: str, column: str) -> str:
+    return (
+        f"map it with --type-override {table}.{column}=json (PostgreSQL's json keeps the text "
+        "as written), or fix the row"
+    )
+
+
+NON_FINITE_HINT = "rerun with --non-finite null to load NULL, or fix the row"
+NOT_NULL = ", and the column is NOT NULL (so --{option} null cannot apply)"
+# MySQL charsets in which every stored byte sequence is text (latin1: cp1252 with the 5
+# undefined bytes passed through). Others can hold bytes that are no character of theirs (an
+# ascii column takes x'E9'); MySQL's CONVERT turns those into '?' with only a warning.
+TOTAL_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "latin1", "binary"})
+
 
 def source_engine(table: Table, engine: str | None = None) -> str:
     """``mysql`` or ``postgresql``: the engine ``table`` was introspected from.
@@ -58,13 +83,41 @@ def where(table: Table, column: Column) -> str:
     return f"{table.namespace}.{table.name}.{column.name}"
 
 
-def value_error(table: Table, column: Column, value: Any, why: str, hint: str) -> SchemaError:
+class StoredBytes(bytes):
+    """Bytes a text column holds that are no character of its charset (an ``ascii`` column
+    holding 0xE9), to be written back as stored into the same column type (a MySQL hex
+    literal, which the server does not validate against the charset)."""
+
+
+class ValueRefused(SchemaError):
+    """A change's value that the target column cannot hold: the batch stops (nothing of it is
+    written; the move fails with this message). A converter raises it naming the column;
+    :class:`~ferryman.core.apply.TableTarget` adds the row's key (:meth:`at_key`)."""
+
+    def __init__(
+        self,
+        table: str,
+        column: str,
+        shown: str,
+        why: str,
+        hint: str,
+        key: tuple[Any, ...] | None = None,
+    ) -> None:
+        if key is None:
+            text = f"a change to {table}.{column} carries {shown}, {why}"
+        else:
+            key_text = ", ".join(repr(k) for k in key)
+            text = f"row ({key_text}) of table {table}: column {column} carries {shown}, {why}"
+        super().__init__(text, hint=hint, obj=f"{table}.{column}")
+        self.table, self.column, self.shown, self.why = table, column, shown, why
+
+    def at_key(self, key: tuple[Any, ...]) -> ValueRefused:
+        return ValueRefused(self.table, self.column, self.shown, self.why, self.hint or "", key)
+
+
+def value_error(table: Table, column: Column, value: Any, why: str, hint: str) -> ValueRefused:
     """A value of a change that the target column cannot hold: stop, naming column and value."""
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return SchemaError(
-        f"a change to {where(table, column)} carries {shown}, {why}",
-        hint=hint,
-        obj=where(table, column),
-    )
+    return ValueRefused(f"{table.namespace}.{table.name}", column.name, shown, why, hint)

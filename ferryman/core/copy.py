@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from ferryman.core.errors import ConnectError, FerrymanError, NotFound, SchemaError
+from ferryman.core.errors import ConfigError, ConnectError, FerrymanError, NotFound, SchemaError
 from ferryman.core.schema import Column, Table
 
 
@@ -47,6 +47,71 @@ class Wire(StrEnum):
 class ZeroDate(StrEnum):
     ERROR = "error"  # stop the copy naming the row
     NULL = "null"  # load MySQL zero dates as NULL (only into nullable columns)
+
+
+@dataclass(frozen=True)
+class ValuePolicy:
+    """What to do with source values the target engine cannot hold (default: stop, naming the
+    row). The same policy drives the bulk copy (SQL in the source) and the live apply
+    (``apply_converters``), so a value lands the same way whichever path carries it.
+
+    * ``nul_bytes`` (``--nul-bytes``): NUL (``\\x00``) in MySQL text → PostgreSQL text, which
+      cannot hold it: ``error``, ``strip`` (remove it) or ``replace:X`` (put ``X`` instead);
+    * ``invalid_utf8`` (``--invalid-utf8``): bytes of a MySQL text column that are no character
+      of its charset (an ``ascii`` column holding 0xE9) → PostgreSQL: ``error``, or ``replace``
+      each with ``?`` (MySQL's own conversion);
+    * ``out_of_range_dates`` (``--out-of-range-dates``): PostgreSQL ``±infinity``, BC dates and
+      years past 9999 → MySQL: ``error``, ``null`` (nullable columns only) or ``clamp`` (to
+      ``0001-01-01 00:00:00`` / ``9999-12-31 23:59:59``);
+    * ``non_finite`` (``--non-finite``): PostgreSQL NaN and ±Infinity (numeric, real, double)
+      → MySQL: ``error`` or ``null`` (nullable columns only).
+    """
+
+    nul_bytes: str = "error"
+    invalid_utf8: str = "error"
+    out_of_range_dates: str = "error"
+    non_finite: str = "error"
+
+    CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "invalid_utf8": ("error", "replace"),
+        "out_of_range_dates": ("error", "null", "clamp"),
+        "non_finite": ("error", "null"),
+    }
+
+    def __post_init__(self) -> None:
+        if self.nul_bytes not in ("error", "strip") and not self.nul_bytes.startswith("replace:"):
+            raise ConfigError(
+                f"--nul-bytes {self.nul_bytes!r} is unknown",
+                hint="use error, strip or replace:TEXT (e.g. replace:? or 'replace: ')",
+            )
+        if "\x00" in self.nul_bytes:
+            raise ConfigError("--nul-bytes replace: the replacement cannot hold a NUL byte")
+        for name, choices in self.CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} {getattr(self, name)!r} is unknown",
+                    hint="use " + ", ".join(choices),
+                )
+
+    @property
+    def nul_replacement(self) -> str | None:
+        """None: stop on a NUL byte; otherwise the text that replaces each one."""
+        if self.nul_bytes == "error":
+            return None
+        return "" if self.nul_bytes == "strip" else self.nul_bytes.removeprefix("replace:")
+
+    def to_json(self) -> dict[str, str]:
+        """The settings that differ from the default (what a move spec stores)."""
+        default = ValuePolicy()
+        return {k: v for k, v in vars(self).items() if getattr(default, k) != v}
+
+    @staticmethod
+    def from_json(doc: dict[str, str] | None) -> ValuePolicy:
+        return ValuePolicy(**(doc or {}))
+
+    def updated(self, **changes: str | None) -> ValuePolicy:
+        """This policy with the given settings changed (None: kept)."""
+        return ValuePolicy(**{**vars(self), **{k: v for k, v in changes.items() if v is not None}})
 
 
 Key = tuple[Any, ...]
@@ -79,6 +144,7 @@ class TableCopy:
     target_types: tuple[str, ...] = ()  # target native types, same order (for validation)
     where: str | None = None  # user filter (source SQL)
     zero_date: ZeroDate = ZeroDate.ERROR
+    values: ValuePolicy = field(default_factory=ValuePolicy)
     key_order: bool = False  # ranges must follow the key (a live move resumes by key)
 
     @property
@@ -173,8 +239,9 @@ def connection_lost(side: str, what: str, detail: str) -> FerrymanError:
     )
 
 
-class InvalidValue(FerrymanError):
-    """A source value the target cannot hold (the copy stops; nothing is changed silently)."""
+class InvalidValue(SchemaError):
+    """A source value the target cannot hold (the copy or move stops; nothing is changed
+    silently). Not transient: a live move fails instead of retrying."""
 
     def __init__(self, table: str, key: Key, column: str, detail: str, hint: str) -> None:
         key_text = ", ".join(repr(k) for k in key)

@@ -12,7 +12,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Converter, Key
 from ferryman.core.change import Transaction
-from ferryman.core.copy import Chunk, KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
+from ferryman.core.copy import (
+    Chunk,
+    KeyRange,
+    SnapshotReaders,
+    TableCopy,
+    ValuePolicy,
+    Wire,
+    WireFormat,
+)
 from ferryman.core.diff import Domain
 from ferryman.core.findings import Finding
 from ferryman.core.plan import SchemaPlan, TranslateOptions
@@ -209,10 +217,18 @@ class MoveTarget(Protocol):
     def open_applier(self) -> Applier: ...
 
     def apply_converters(
-        self, source: Table, target: Table, columns: Sequence[str]
+        self,
+        source: Table,
+        target: Table,
+        columns: Sequence[str],
+        *,
+        engine: str | None = None,
+        values: ValuePolicy | None = None,
     ) -> tuple[Converter | None, ...]:
         """Per target column in ``columns``: how a change-stream value of ``source`` becomes a
-        value the target's driver writes (None: as is)."""
+        value the target's driver writes (None: as is). ``engine``: the source's engine;
+        ``values``: what to do with values the target cannot hold (default: refuse them with a
+        :class:`~ferryman.core.convert.ValueRefused`)."""
         ...
 
 

@@ -34,6 +34,7 @@ from ferryman.core.copy import (
     SnapshotReaders,
     TableCopy,
     TableProgress,
+    ValuePolicy,
     WireFormat,
     ZeroDate,
 )
@@ -63,6 +64,7 @@ class CopyRequest:
     defer_indexes: bool = True
     foreign_keys: bool = True
     zero_date: ZeroDate = ZeroDate.ERROR
+    values: ValuePolicy = field(default_factory=ValuePolicy)
     type_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
@@ -335,6 +337,7 @@ class Copier:
                     target_types=tuple(dst.native for _, dst in pairs),
                     where=r.wheres.get(table.name),
                     zero_date=r.zero_date,
+                    values=r.values,
                 )
             )
             if target.name not in {c.removeprefix("table:") for c in self.created}:

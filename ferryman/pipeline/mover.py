@@ -43,7 +43,7 @@ from typing import Any, Protocol, cast
 from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
 from ferryman.core.change import Change, Op, Transaction
 from ferryman.core.convert import source_engine
-from ferryman.core.copy import KeyRange, TableCopy, TableProgress
+from ferryman.core.copy import KeyRange, TableCopy, TableProgress, ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
     ConnectError,
@@ -99,6 +99,7 @@ class MoveSettings:
     max_source_lag: float = 5.0
     status_interval: float = 1.0
     copy: bool = True  # False: a stream with nothing to copy (reverse)
+    values: ValuePolicy = field(default_factory=ValuePolicy)  # values the target cannot hold
     reconnect_attempts: int = 8
     max_backoff: float = 15.0
 
@@ -207,6 +208,7 @@ class Mover:
                 jobs=settings.jobs,
                 chunk_rows=settings.chunk_rows,
                 create=False,
+                values=settings.values,
             ),
         )
         self.tables: list[_Table] = []
@@ -257,7 +259,7 @@ class Mover:
                 tc.target_name,
                 columns,
                 tc.key,
-                self.dst.apply_converters(table, target_table, columns),
+                self.dst.apply_converters(table, target_table, columns, values=self.s.values),
             )
             cursor_ok = all(table.column(k).type.kind is Kind.INTEGER for k in tc.key)
             where = self.s.wheres.get(table.name)

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
     ConnectError,
@@ -62,6 +63,7 @@ class MoveSpec(BaseModel):
     max_rows_per_second: float | None = None
     lag_query: str | None = None
     max_source_lag: float = 5.0
+    values: dict[str, str] = Field(default_factory=dict)  # ValuePolicy settings not at default
     start_position: dict[str, Any]
     columns: dict[str, list[str]] = Field(default_factory=dict)
     created_tables: list[str] = Field(default_factory=list)
@@ -124,6 +126,7 @@ def stream_settings(
             max_rows_per_second=spec.max_rows_per_second,
             lag_query=spec.lag_query,
             max_source_lag=spec.max_source_lag,
+            values=ValuePolicy.from_json(spec.values),
         )
     return MoveSettings(
         workflow=spec.name,
@@ -139,6 +142,7 @@ def stream_settings(
         chunk_rows=spec.chunk_rows,
         max_rows_per_second=spec.max_rows_per_second,
         copy=False,
+        values=ValuePolicy.from_json(spec.values),
     )
 
 
@@ -181,6 +185,7 @@ def create(
     max_rows_per_second: float | None = None,
     lag_query: str | None = None,
     max_source_lag: float = 5.0,
+    values: ValuePolicy | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
     """Check both sides, create the target tables, make the source keep changes, record it."""
@@ -265,6 +270,7 @@ def create(
                     max_rows_per_second=max_rows_per_second,
                     lag_query=lag_query,
                     max_source_lag=max_source_lag,
+                    values=(values or ValuePolicy()).to_json(),
                     start_position=start.to_json(),
                     columns={t.name: [c.name for c in t.columns] for t in schema.tables},
                     created_tables=[c.removeprefix("table:") for c in created],
@@ -394,6 +400,7 @@ def start(
     max_rows_per_second: float | None = None,
     lag_query: str | None = None,
     max_source_lag: float | None = None,
+    values: dict[str, str | None] | None = None,
     stop: threading.Event | None = None,
     observer: MoveObserver | None = None,
     batch_rows: int | None = None,
@@ -416,6 +423,8 @@ def start(
         changes["lag_query"] = lag_query or None
     if max_source_lag is not None:
         changes["max_source_lag"] = max_source_lag
+    if values and any(v is not None for v in values.values()):
+        changes["values"] = ValuePolicy.from_json(spec.values).updated(**values).to_json()
     if changes:
         spec = spec.model_copy(update=changes)
         store.update(name, spec=spec.model_dump())

@@ -19,6 +19,7 @@ import MySQLdb
 from MySQLdb.times import DateTime2literal
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
+from ferryman.core.convert import StoredBytes
 from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect
@@ -54,7 +55,11 @@ class MySQLApplier:
         cur.close()
         # mysqlclient formats every datetime in Python (str.format, ~1/4 of the client's time
         # on a table with a DATETIME column); isoformat writes the same text in C
-        self.conn.encoders = {**self.conn.encoders, datetime.datetime: _datetime_literal}
+        self.conn.encoders = {
+            **self.conn.encoders,
+            datetime.datetime: _datetime_literal,
+            StoredBytes: lambda value, conv: _hex_literal(value),  # in delete keys too
+        }
         self._upserts: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         self._fast: dict[type, Callable[[Any], bytes]] = {
             int: _int_literal,
@@ -62,6 +67,7 @@ class MySQLApplier:
             type(None): _null_literal,
             Decimal: _decimal_literal,
             datetime.datetime: partial(_datetime_literal, conv=self.conn.encoders),
+            StoredBytes: _hex_literal,
         }
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
@@ -201,6 +207,10 @@ class MySQLApplier:
 
 def _int_literal(value: int) -> bytes:
     return str(value).encode()
+
+
+def _hex_literal(value: bytes) -> bytes:
+    return b"X'" + value.hex().encode() + b"'"
 
 
 def _null_literal(value: None) -> bytes:

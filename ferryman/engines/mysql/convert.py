@@ -12,6 +12,8 @@ source (stream value)      MySQL target          conversion
 =========================  ====================  ===============================================
 MariaDB UUID 16 bytes      UUID / CHAR(36)       canonical text
 MariaDB INET6/INET4 bytes  INET6 / VARCHAR       address text
+MySQL text, bytes no char  the same type         the bytes as stored (decoded as lone surrogates)
+of its charset (ascii)
 MySQL, other types         the same type         none (zero dates as text, BIT int, SET text, …)
 PostgreSQL real (float)    FLOAT / DOUBLE        the exact float32 value (shortest float4 text
                                                  read as a double can exceed FLT_MAX)
@@ -19,6 +21,9 @@ PostgreSQL bit(n) '0101'   BIT(n)                int
 PostgreSQL numeric         DECIMAL(p,s)          checked when the source type is wider (or
                                                  unbounded): NaN, ±Infinity, more digits stop
                                                  instead of MySQL rounding them
+PostgreSQL numeric/float   DECIMAL / DOUBLE      NaN, ±Infinity: ``--non-finite`` (stop or NULL)
+PostgreSQL ±infinity, BC,  DATE / DATETIME       ``--out-of-range-dates``: stop, NULL, or clamp
+year > 9999 (text)                               to 0001-01-01 / 9999-12-31 23:59:59
 PostgreSQL arrays text     JSON                  JSON array text, as ``to_json()`` writes it
 PostgreSQL enum[] text     SET                   ``'a,b'``
 PostgreSQL other types     (ddl translation)     none: bool, int, Decimal, float, bytes, date,
@@ -32,20 +37,35 @@ PostgreSQL other types     (ddl translation)     none: bool, int, Decimal, float
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from ferryman.core.apply import Converter
 from ferryman.core.convert import (
+    DATES_HINT,
     MYSQL,
+    NON_FINITE_HINT,
+    NOT_NULL,
+    TOTAL_CHARSETS,
+    StoredBytes,
     mariadb_inet_text,
     mariadb_uuid_text,
     source_engine,
     value_error,
 )
+from ferryman.core.copy import ValuePolicy
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, LogicalType, Table
+from ferryman.engines.mysql.binlog.decoder import CHARSET_CODECS
+
+_DATES = frozenset({Kind.DATE, Kind.DATETIME, Kind.TIMESTAMP})
+_TEXTS = frozenset({Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.INTERVAL, Kind.INET, Kind.CIDR})
+_CHARS = re.compile(r"(?:var)?char\((\d+)\)")
+_SURROGATE = re.compile("[\udc80-\udcff]")  # a byte the decoder could not read (surrogateescape)
 
 _F32 = struct.Struct("<f")
 
@@ -56,34 +76,59 @@ def apply_converters(
     columns: Sequence[str],
     *,
     engine: str | None = None,
+    values: ValuePolicy | None = None,
 ) -> tuple[Converter | None, ...]:
     """Per name in ``columns`` (target column names, equal to the source's): the converter from
     the source stream's value to the value mysqlclient writes into ``target``'s column, or None.
 
     ``source``/``target``: the tables as their endpoints introspect them; ``engine``: the source's
-    ``Schema.server.engine`` (guessed from ``source`` when not given)."""
+    ``Schema.server.engine`` (guessed from ``source`` when not given); ``values``: the policy for
+    values MySQL cannot hold (default: refuse them)."""
+    policy = values or ValuePolicy()
     pick = _from_mysql if source_engine(source, engine) == MYSQL else _from_postgres
-    return tuple(pick(source, source.column(name), target.column(name)) for name in columns)
+    return tuple(pick(source, source.column(name), target.column(name), policy) for name in columns)
 
 
-def _from_mysql(table: Table, src: Column, dst: Column) -> Converter | None:
+def _from_mysql(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter | None:
     if dst.type.kind in BINARY_KINDS:
         return None  # raw bytes into a binary column
     if src.type.kind is Kind.UUID:
         return mariadb_uuid_text
     if src.type.kind is Kind.INET:
         return mariadb_inet_text
+    codec = CHARSET_CODECS.get(src.charset or "")
+    if src.charset and src.charset not in TOTAL_CHARSETS and codec:
+        return _stored_bytes(codec)
     return None
 
 
-def _from_postgres(table: Table, src: Column, dst: Column) -> Converter | None:
+def _stored_bytes(codec: str) -> Converter:
+    """Text of a non-UTF-8 charset holding bytes that are no character of it (decoded as lone
+    surrogates): those bytes, as stored, into the same column type."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is str and _SURROGATE.search(value):
+            return StoredBytes(value.encode(codec, "surrogateescape"))
+        return value
+
+    return convert
+
+
+def _from_postgres(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter | None:
     sk, dk = src.type.kind, dst.type.kind
-    if sk is Kind.FLOAT and src.type.bits == 32 and dk is Kind.FLOAT:
-        return float32
+    if sk in _DATES and dk in _DATES:
+        return _date_range(table, src, dst, values)
+    if sk is Kind.FLOAT and dk in (Kind.FLOAT, Kind.DECIMAL):
+        return _finite_float(table, src, dst, values, src.type.bits == 32 and dk is Kind.FLOAT)
     if sk is Kind.BIT and dk in (Kind.BIT, Kind.INTEGER):
         return bits_int
     if sk is Kind.DECIMAL and dk is Kind.DECIMAL:
-        return _decimal_check(table, src, dst)
+        return _decimal_check(table, src, dst, values)
+    if sk is Kind.DECIMAL and dk in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
+        return decimal_text  # --type-override T.C=LONGTEXT: the digits as PostgreSQL prints them
+    m = _CHARS.fullmatch((dst.native or "").lower())
+    if m and sk in _TEXTS:
+        return _max_chars(table, src, int(m.group(1)))
     if sk is Kind.ARRAY and dk is Kind.JSON:
         return array_json(src.type.element)
     if sk is Kind.ARRAY and dk is Kind.SET:
@@ -100,23 +145,106 @@ def bits_int(value: Any) -> Any:
     return int(value, 2) if type(value) is str else value
 
 
-def _decimal_check(table: Table, src: Column, dst: Column) -> Converter | None:
-    """None when every value of the source type fits the target DECIMAL; else a check that
-    stops on NaN/infinity and on values with more digits (MySQL would round them silently)."""
+def _non_finite(
+    table: Table, src: Column, dst: Column, values: ValuePolicy, value: Any, target: str
+) -> None:
+    """What ``--non-finite`` makes of NaN/±Infinity: NULL (None), or a refusal."""
+    if values.non_finite == "null" and dst.nullable:
+        return None
+    why = f"which MySQL {target} cannot hold"
+    if values.non_finite == "null":
+        why += NOT_NULL.format(option="non-finite")
+    raise value_error(table, src, value, why, NON_FINITE_HINT)
+
+
+def _finite_float(
+    table: Table, src: Column, dst: Column, values: ValuePolicy, single: bool
+) -> Converter:
+    """real/double into FLOAT/DOUBLE: NaN and ±inf by ``--non-finite``; a real as the exact
+    float32 value."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is not float:
+            return value
+        if not math.isfinite(value):
+            return _non_finite(table, src, dst, values, value, dst.native or "DOUBLE")
+        return float32(value) if single else value
+
+    return convert
+
+
+def decimal_text(value: Any) -> Any:
+    """A numeric into a text column: its text as PostgreSQL prints it (an unquoted literal of
+    more than 65 digits would be read by MySQL as a DOUBLE)."""
+    if type(value) is not Decimal:
+        return value
+    if value.is_nan():
+        return "NaN"
+    if value.is_infinite():
+        return "Infinity" if value > 0 else "-Infinity"
+    return format(value, "f")
+
+
+def _max_chars(table: Table, col: Column, n: int) -> Converter:
+    """Text into VARCHAR(n)/CHAR(n) (a key column, a length): a longer value stops, as in the
+    copy (MySQL's strict mode would refuse it without naming the row)."""
+
+    def convert(value: Any) -> Any:
+        if type(value) is str and len(value) > n:
+            raise value_error(
+                table,
+                col,
+                value,
+                f"which is longer than the {n} characters of the target column",
+                f"widen it with --type-override {table.name}.{col.name}=TYPE, or fix the row",
+            )
+        return value
+
+    return convert
+
+
+def _date_range(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter:
+    """pgoutput gives a date/timestamp Python cannot hold (±infinity, BC, years past 9999) as
+    the server's text; MySQL cannot hold it either: ``--out-of-range-dates`` decides."""
+    as_date = dst.type.kind is Kind.DATE
+
+    def convert(value: Any) -> Any:
+        if type(value) is not str:
+            return value
+        low = value.startswith("-") or value.endswith(" BC")
+        if values.out_of_range_dates == "clamp":
+            if as_date:
+                return date(1, 1, 1) if low else date(9999, 12, 31)
+            return datetime(1, 1, 1) if low else datetime(9999, 12, 31, 23, 59, 59)
+        if values.out_of_range_dates == "null" and dst.nullable:
+            return None
+        why = "which MySQL cannot hold (infinite, or outside years 1..9999)"
+        if values.out_of_range_dates == "null":
+            why += NOT_NULL.format(option="out-of-range-dates")
+        raise value_error(table, src, value, why, DATES_HINT)
+
+    return convert
+
+
+def _decimal_check(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter:
+    """NaN/±Infinity by ``--non-finite``; when the source type is wider than the target DECIMAL
+    (or unbounded), a value with more digits stops (MySQL would round it silently)."""
     p, s = dst.type.precision or 10, dst.type.scale or 0
     sp, ss = src.type.precision, src.type.scale or 0
-    if sp is not None and ss <= s and sp - ss <= p - s and not dst.type.unsigned:
-        return None
+    fits = sp is not None and ss <= s and sp - ss <= p - s and not dst.type.unsigned
     limit = Decimal(10) ** (p - s)
     unsigned = dst.type.unsigned
+    wider = f"{table.name}.{src.name}"
 
     def check(value: Any) -> Any:
         if type(value) is not Decimal:
             return value
         if not value.is_finite():
-            why = f"which MySQL DECIMAL({p},{s}) cannot hold"
-        elif -int(value.as_tuple().exponent) > s:
-            why = f"which has more decimals than DECIMAL({p},{s}) holds"
+            return _non_finite(table, src, dst, values, value, f"DECIMAL({p},{s})")
+        if fits:
+            return value
+        if -int(value.as_tuple().exponent) > s:
+            why = f"which has more decimals than DECIMAL({p},{s}) holds (it is never rounded)"
         elif abs(value) >= limit or (unsigned and value < 0):
             why = f"which is out of the range of DECIMAL({p},{s})"
         else:
@@ -126,7 +254,8 @@ def _decimal_check(table: Table, src: Column, dst: Column) -> Converter | None:
             src,
             value,
             why,
-            f"fix the row on the source, or widen the target column ({dst.name})",
+            f"keep its digits as text with --type-override {wider}=LONGTEXT (MySQL's DECIMAL "
+            "holds at most 65 digits, 30 after the point), or fix the row",
         )
 
     return check

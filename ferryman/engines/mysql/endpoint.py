@@ -7,7 +7,14 @@ from collections.abc import Callable, Iterator, Sequence
 import MySQLdb
 
 from ferryman.core.apply import Converter
-from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
+from ferryman.core.copy import (
+    KeyRange,
+    SnapshotReaders,
+    TableCopy,
+    ValuePolicy,
+    Wire,
+    WireFormat,
+)
 from ferryman.core.errors import ConfigError, SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
@@ -234,11 +241,17 @@ class MySQLEndpoint:
         self.session.execute(sql)
 
     def apply_converters(
-        self, source: Table, target: Table, columns: Sequence[str]
+        self,
+        source: Table,
+        target: Table,
+        columns: Sequence[str],
+        *,
+        engine: str | None = None,
+        values: ValuePolicy | None = None,
     ) -> tuple[Converter | None, ...]:
         from ferryman.engines.mysql.convert import apply_converters
 
-        return apply_converters(source, target, columns)
+        return apply_converters(source, target, columns, engine=engine, values=values)
 
     def close(self) -> None:
         self.session.close()

@@ -16,11 +16,20 @@ from typing import Any
 
 import MySQLdb
 
+from ferryman.core.convert import (
+    JSONB_NUL,
+    JSONB_NUL_WHY,
+    NUL_HINT,
+    TOTAL_CHARSETS,
+    UTF8_HINT,
+    jsonb_nul_hint,
+)
 from ferryman.core.copy import (
     Chunk,
     InvalidValue,
     KeyRange,
     TableCopy,
+    ValuePolicy,
     Wire,
     WireFormat,
     ZeroDate,
@@ -52,9 +61,16 @@ def _zero_date(c: str) -> str:
     return f"(YEAR({c}) = 0 OR MONTH({c}) = 0 OR DAYOFMONTH({c}) = 0)"
 
 
-def pg_text_expr(col: Column, zero_date: ZeroDate) -> tuple[str, list[tuple[str, str]]]:
+def pg_text_expr(
+    col: Column,
+    zero_date: ZeroDate,
+    values: ValuePolicy | None = None,
+    target_type: str = "",
+    table: str = "",
+) -> tuple[str, list[tuple[str, str]]]:
     """SQL producing ``col``'s PostgreSQL COPY-text field (NULL stays NULL) and the checks
-    ``(condition, message)`` a value must pass."""
+    ``(condition, message)`` a value must pass; a message may end with ``\x1f`` and the fix."""
+    values = values or ValuePolicy()
     c = q(col.name)
     k = col.type.kind
     checks: list[tuple[str, str]] = []
@@ -85,11 +101,35 @@ def pg_text_expr(col: Column, zero_date: ZeroDate) -> tuple[str, list[tuple[str,
         expr = _escape(f"IF({c} = '', '{{}}', {array})", _PG_ESC)
     else:  # text, enum, json, unsupported-with-override: the value's text
         text = f"CONVERT({c} USING utf8mb4)" if col.charset else f"CONCAT({c})"
-        expr = _escape(text, _PG_ESC)
         if k in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
+            nul = values.nul_replacement
+            if nul is None:
+                checks.append(
+                    (
+                        f"INSTR({c}, CHAR(0)) > 0",
+                        f"contains a NUL byte, which PostgreSQL text cannot hold\x1f{NUL_HINT}",
+                    )
+                )
+            else:
+                text = f"REPLACE({text}, CHAR(0 USING utf8mb4), {quote_literal(nul)})"
+            cs = col.charset
+            if cs and cs not in TOTAL_CHARSETS and values.invalid_utf8 == "error":
+                back = f"CAST(CONVERT(CONVERT({c} USING utf8mb4) USING {cs}) AS BINARY)"
+                checks.append(
+                    (
+                        f"{back} <> CAST({c} AS BINARY)",
+                        f"holds bytes that are no {cs} character, so it has no UTF-8 text for "
+                        f"PostgreSQL\x1f{UTF8_HINT}",
+                    )
+                )
+        if k is Kind.JSON and target_type.lower() == "jsonb":
             checks.append(
-                (f"INSTR({c}, CHAR(0)) > 0", "contains a NUL byte, which PostgreSQL text cannot")
+                (
+                    f"INSTR({c}, {quote_literal(JSONB_NUL)}) > 0",
+                    f"{JSONB_NUL_WHY}\x1f{jsonb_nul_hint(table, col.name)}",
+                )
             )
+        expr = _escape(text, _PG_ESC)
     return expr, checks
 
 
@@ -159,9 +199,10 @@ class MySQLChunkReader:
             return cached
         checks: list[tuple[str, str]] = []
         fields: list[str] = []
-        for col, wire in zip(tc.columns, tc.wires, strict=True):
+        types = tc.target_types or ("",) * len(tc.columns)
+        for col, wire, ttype in zip(tc.columns, tc.wires, types, strict=True):
             if tc.wire_format is WireFormat.PG_TEXT:
-                expr, col_checks = pg_text_expr(col, tc.zero_date)
+                expr, col_checks = pg_text_expr(col, tc.zero_date, tc.values, ttype, tc.name)
                 checks += [(cond, f"{col.name}\x1f{msg}") for cond, msg in col_checks]
             else:
                 expr = tsv_expr(col, wire)
@@ -204,8 +245,9 @@ class MySQLChunkReader:
     def _invalid(self, tc: TableCopy, row: tuple[Any, ...], nkey: int) -> None:
         first = _plain(row[1]).split("\x1e")[0]
         column, _, message = first.partition("\x1f")
+        message, _, hint = message.partition("\x1f")
         key = tuple(_plain(v) for v in row[2 : 2 + nkey])
-        hint = "fix or delete the row on the source, or leave the table out"
+        hint = hint or "fix or delete the row on the source, or leave the table out"
         if "zero date" in message:
             hint = "rerun with --zero-date null to load zero dates as NULL, or fix the row"
         raise InvalidValue(tc.name, key, column, message, hint)

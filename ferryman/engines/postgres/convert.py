@@ -17,6 +17,11 @@ MySQL SET 'a,b'        enum[] / text[]              array literal ``{"a","b"}``;
 MariaDB UUID 16 bytes  uuid                         canonical text
 MariaDB INET6/INET4    inet                         address text
 MySQL zero date text   date / timestamp(tz)         stops: PostgreSQL has no zero date
+MySQL JSON \\u0000     jsonb                        stops (jsonb refuses it; json keeps it)
+MySQL text with NUL    text / varchar               ``--nul-bytes``: stops, or strips/replaces it
+MySQL text, bytes no   text / varchar               ``--invalid-utf8``: stops, or '?' (the
+character of its                                    binlog decoder keeps such bytes as lone
+charset (ascii 0xE9)                                surrogates, ``surrogateescape``)
 MySQL other types      (ddl translation)            none: ints (numeric for BIGINT UNSIGNED),
                                                     Decimal, float, str (ENUM label, JSON text),
                                                     bytes, naive/UTC-aware datetimes, YEAR int
@@ -25,19 +30,29 @@ MySQL other types      (ddl translation)            none: ints (numeric for BIGI
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from ferryman.core.apply import Converter
 from ferryman.core.convert import (
+    JSONB_NUL,
+    JSONB_NUL_WHY,
     MYSQL,
+    NUL_HINT,
+    TOTAL_CHARSETS,
+    UTF8_HINT,
+    jsonb_nul_hint,
     mariadb_inet_text,
     mariadb_uuid_text,
     source_engine,
     value_error,
 )
+from ferryman.core.copy import ValuePolicy
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, Table
+
+_SURROGATE = re.compile("[\udc80-\udcff]")  # a byte the decoder could not read (surrogateescape)
 
 _DATES = frozenset({Kind.DATE, Kind.DATETIME, Kind.TIMESTAMP})
 
@@ -48,22 +63,31 @@ def apply_converters(
     columns: Sequence[str],
     *,
     engine: str | None = None,
+    values: ValuePolicy | None = None,
 ) -> tuple[Converter | None, ...]:
     """Per name in ``columns`` (target column names, equal to the source's): the converter from
     the source stream's value to the value psycopg writes into ``target``'s column, or None.
 
     ``source``/``target``: the tables as their endpoints introspect them; ``engine``: the source's
-    ``Schema.server.engine`` (guessed from ``source`` when not given)."""
+    ``Schema.server.engine`` (guessed from ``source`` when not given); ``values``: the policy for
+    values PostgreSQL cannot hold (default: refuse them)."""
     src_engine = source_engine(source, engine)
     if src_engine != MYSQL:
         return tuple(None for _ in columns)  # pgoutput values bind as they are
-    return tuple(_from_mysql(source, source.column(name), target.column(name)) for name in columns)
+    policy = values or ValuePolicy()
+    return tuple(
+        _from_mysql(source, source.column(name), target.column(name), policy) for name in columns
+    )
 
 
-def _from_mysql(table: Table, src: Column, dst: Column) -> Converter | None:
+def _from_mysql(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter | None:
     sk, dk = src.type.kind, dst.type.kind
     if dk in BINARY_KINDS:
         return None  # bytes stay bytes
+    if sk in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
+        return _text(table, src, values)
+    if sk is Kind.JSON and (dst.native or "").lower() == "jsonb":
+        return _jsonb(table, src)
     if sk is Kind.UUID:
         return mariadb_uuid_text
     if sk is Kind.INET:
@@ -80,6 +104,48 @@ def _from_mysql(table: Table, src: Column, dst: Column) -> Converter | None:
     if sk in _DATES and dk in _DATES:
         return _no_zero_date(table, src)
     return None
+
+
+def _text(table: Table, col: Column, values: ValuePolicy) -> Converter:
+    """NUL bytes (PostgreSQL text has none) and bytes that are no character of the column's
+    charset (kept by the binlog decoder as lone surrogates) by ``values``' policy."""
+    nul = values.nul_replacement
+    check_bytes = bool(col.charset) and col.charset not in TOTAL_CHARSETS
+    replace_bytes = values.invalid_utf8 == "replace"
+
+    def convert(value: Any) -> Any:
+        if type(value) is not str:
+            return value
+        if "\x00" in value:
+            if nul is None:
+                raise value_error(
+                    table, col, value, "a NUL byte, which PostgreSQL text cannot hold", NUL_HINT
+                )
+            value = value.replace("\x00", nul)
+        if check_bytes and _SURROGATE.search(value):
+            if not replace_bytes:
+                raise value_error(
+                    table,
+                    col,
+                    value,
+                    f"bytes that are no {col.charset} character, so no UTF-8 text for PostgreSQL",
+                    UTF8_HINT,
+                )
+            value = _SURROGATE.sub("?", value)
+        return value
+
+    return convert
+
+
+def _jsonb(table: Table, col: Column) -> Converter:
+    def convert(value: Any) -> Any:
+        if type(value) is str and JSONB_NUL in value:
+            raise value_error(
+                table, col, value, JSONB_NUL_WHY, jsonb_nul_hint(table.name, col.name)
+            )
+        return value
+
+    return convert
 
 
 def _strict_bool(table: Table, col: Column) -> Converter:

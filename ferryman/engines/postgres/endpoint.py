@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from ferryman.core.apply import Converter
-from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
+from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, ValuePolicy, Wire, WireFormat
 from ferryman.core.errors import SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
@@ -223,11 +223,17 @@ class PostgresEndpoint:
         return PostgresApplier(self.url)
 
     def apply_converters(
-        self, source: Table, target: Table, columns: Sequence[str]
+        self,
+        source: Table,
+        target: Table,
+        columns: Sequence[str],
+        *,
+        engine: str | None = None,
+        values: ValuePolicy | None = None,
     ) -> tuple[Converter | None, ...]:
         from ferryman.engines.postgres.convert import apply_converters
 
-        return apply_converters(source, target, columns)
+        return apply_converters(source, target, columns, engine=engine, values=values)
 
     def close(self) -> None:
         self.session.close()

@@ -16,11 +16,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ferryman.core.convert import DATES_HINT, NON_FINITE_HINT, NOT_NULL
 from ferryman.core.copy import (
     Chunk,
     InvalidValue,
     KeyRange,
     TableCopy,
+    ValuePolicy,
     Wire,
     WireFormat,
     connection_lost,
@@ -33,10 +35,73 @@ from ferryman.core.schema import BINARY_KINDS, Column, Kind
 from ferryman.engines.postgres.connection import quote_ident as q
 
 _DATE_LIMITS = "NOT isfinite({c}) OR {c} < '0001-01-01' OR {c} >= '10000-01-01'"
+_NON_FINITE = "{c}::text IN ('NaN', 'Infinity', '-Infinity')"
+# what --out-of-range-dates clamp loads: the first and last instants MySQL/MariaDB hold
+_CLAMP = {
+    Kind.DATE: ("0001-01-01", "9999-12-31"),
+    Kind.DATETIME: ("0001-01-01 00:00:00", "9999-12-31 23:59:59"),
+    Kind.TIMESTAMP: ("0001-01-01 00:00:00", "9999-12-31 23:59:59"),
+}
 
 
-def csv_expr(col: Column, wire: Wire) -> str:
-    """SQL giving ``col``'s text as MySQL/MariaDB parses it (NULL stays NULL)."""
+def _date_compared(col: Column) -> str:
+    """The value as MySQL will hold it (timestamptz in UTC), for the range tests."""
+    c = q(col.name)
+    return f"({c} AT TIME ZONE 'UTC')" if col.type.kind is Kind.TIMESTAMP else c
+
+
+def _guarded(col: Column, target_type: str) -> Kind | None:
+    """The kind whose out-of-range values the policy handles, when the MySQL target type is one
+    that cannot hold them (a --type-override to text can)."""
+    k = col.type.kind
+    t = target_type.lower()
+    if k in _CLAMP and (not t or t.startswith(("date", "timestamp"))):
+        return k
+    if k in (Kind.DECIMAL, Kind.FLOAT) and (not t or t.startswith(_NUMBER_TYPES)):
+        return k
+    return None
+
+
+_NUMBER_TYPES = (
+    "decimal",
+    "numeric",
+    "float",
+    "double",
+    "real",
+    "int",
+    "bigint",
+    "smallint",
+    "tinyint",
+    "mediumint",
+)
+
+
+def csv_expr(
+    col: Column, wire: Wire, values: ValuePolicy | None = None, target_type: str = ""
+) -> str:
+    """SQL giving ``col``'s text as MySQL/MariaDB parses it (NULL stays NULL), with the
+    ``values`` policy applied to dates and numbers the ``target_type`` cannot hold."""
+    values = values or ValuePolicy()
+    expr = _csv_text(col, wire)
+    k = _guarded(col, target_type)
+    if wire is Wire.HEX or k is None:
+        return expr
+    if k in _CLAMP:
+        cmp = _date_compared(col)
+        if values.out_of_range_dates == "clamp":
+            low, high = _CLAMP[k]
+            return (
+                f"CASE WHEN {cmp} < '0001-01-01' THEN '{low}' "
+                f"WHEN {cmp} >= '10000-01-01' THEN '{high}' ELSE {expr} END"
+            )
+        if values.out_of_range_dates == "null" and col.nullable:
+            return f"CASE WHEN {_DATE_LIMITS.format(c=cmp)} THEN NULL ELSE {expr} END"
+    if k in (Kind.DECIMAL, Kind.FLOAT) and values.non_finite == "null" and col.nullable:
+        return f"CASE WHEN {_NON_FINITE.format(c=q(col.name))} THEN NULL ELSE {expr} END"
+    return expr
+
+
+def _csv_text(col: Column, wire: Wire) -> str:
     c = q(col.name)
     k = col.type.kind
     if wire is Wire.HEX:
@@ -65,28 +130,44 @@ def csv_expr(col: Column, wire: Wire) -> str:
     return f"{c}::text"
 
 
-def csv_checks(col: Column, target_type: str) -> list[tuple[str, str]]:
-    """``(condition, message)`` pairs a value must not meet to fit ``target_type`` on MySQL."""
+def csv_checks(
+    col: Column, target_type: str, values: ValuePolicy | None = None, table: str = ""
+) -> list[tuple[str, str]]:
+    """``(condition, message)`` pairs a value must not meet to fit ``target_type`` on MySQL
+    (after ``values``' policy); a message may end with ``\x1f`` and the fix."""
+    values = values or ValuePolicy()
     c = q(col.name)
     k = col.type.kind
     t = target_type.lower()
     out: list[tuple[str, str]] = []
-    if k in (Kind.DATE, Kind.DATETIME):
-        out.append((_DATE_LIMITS.format(c=c), "is infinite or outside years 1..9999"))
-    if k is Kind.TIMESTAMP:
-        utc = f"({c} AT TIME ZONE 'UTC')"
-        out.append((_DATE_LIMITS.format(c=utc), "is infinite or outside years 1..9999"))
-    if k is Kind.FLOAT:
-        out.append((f"{c}::text IN ('NaN', 'Infinity', '-Infinity')", "is NaN or infinite"))
+    guarded = _guarded(col, target_type)
+    if guarded in _CLAMP and values.out_of_range_dates != "clamp":
+        why = "is infinite or outside years 1..9999, which MySQL cannot hold"
+        if values.out_of_range_dates == "null":
+            why += NOT_NULL.format(option="out-of-range-dates")
+        if values.out_of_range_dates == "error" or not col.nullable:
+            cond = _DATE_LIMITS.format(c=_date_compared(col))
+            out.append((cond, f"{why}\x1f{DATES_HINT}"))
+    if guarded in (Kind.DECIMAL, Kind.FLOAT) and (values.non_finite == "error" or not col.nullable):
+        why = "is NaN or infinite, which MySQL " + ("DECIMAL" if k is Kind.DECIMAL else "DOUBLE")
+        why += " cannot hold"
+        if values.non_finite == "null":
+            why += NOT_NULL.format(option="non-finite")
+        out.append((_NON_FINITE.format(c=c), f"{why}\x1f{NON_FINITE_HINT}"))
     if k is Kind.DECIMAL:
-        out.append((f"{c} = 'NaN'", "is NaN, which DECIMAL cannot hold"))
         m = re.match(r"decimal\((\d+),(\d+)\)", t)
         if m:
             p, s = int(m.group(1)), int(m.group(2))
+            override = (
+                f"--type-override {table}.{col.name}=LONGTEXT" if table else "--type-override"
+            )
+            finite = f"NOT ({_NON_FINITE.format(c=c)})"
             out.append(
                 (
-                    f"{c} <> 'NaN' AND (scale({c}) > {s} OR abs({c}) >= 1e{p - s})",
-                    f"has more digits than DECIMAL({p},{s}) holds",
+                    f"{finite} AND (scale({c}) > {s} OR abs({c}) >= 1e{p - s})",
+                    f"has more digits than DECIMAL({p},{s}) holds (it is never rounded)"
+                    f"\x1fkeep its digits as text with {override} (MySQL's DECIMAL holds at "
+                    "most 65 digits, 30 after the point), or fix the row",
                 )
             )
     m = re.match(r"(?:var)?char\((\d+)\)", t)
@@ -133,9 +214,14 @@ class PostgresChunkReader:
             return cached
         checks: list[tuple[str, str]] = []
         if tc.wire_format is WireFormat.CSV:
-            exprs = [csv_expr(c, w) for c, w in zip(tc.columns, tc.wires, strict=True)]
+            types = tc.target_types or ("",) * len(tc.columns)
+            exprs = [
+                csv_expr(c, w, tc.values, t)
+                for c, w, t in zip(tc.columns, tc.wires, types, strict=True)
+            ]
             for col, ttype in zip(tc.columns, tc.target_types, strict=False):
-                checks += [(cond, f"{col.name}\x1f{msg}") for cond, msg in csv_checks(col, ttype)]
+                col_checks = csv_checks(col, ttype, tc.values, tc.name)
+                checks += [(cond, f"{col.name}\x1f{msg}") for cond, msg in col_checks]
             options = " (FORMAT csv, FORCE_QUOTE *, NULL 'NULL')"
         else:
             exprs = [q(c.name) for c in tc.columns]
@@ -175,12 +261,14 @@ class PostgresChunkReader:
                 bad = cur.fetchone()
                 if bad is not None:
                     column, _, message = str(bad[-1]).partition("\x1f")
+                    message, _, hint = message.partition("\x1f")
                     raise InvalidValue(
                         tc.name,
                         tuple(bad[:-1]),
                         column,
                         message,
-                        "fix or delete the row on the source, widen the target column "
+                        hint
+                        or "fix or delete the row on the source, widen the target column "
                         "(--type-override), or leave the table out",
                     )
             parts: list[bytes] = []

@@ -13,7 +13,8 @@ built per row; rows are tuples in column order.
 Values (the ``core.change`` conventions): integers with the signedness of the optional metadata
 (signed when absent), DECIMAL → exact ``Decimal``, FLOAT → the float32 value as a Python float,
 BIT → int, YEAR → int, DATE → date, DATETIME → naive datetime, TIMESTAMP → UTC-aware datetime,
-TIME → timedelta (negative and beyond 24 h included), text → str (column charset), binary → bytes
+TIME → timedelta (negative and beyond 24 h included), text → str (column charset; bytes that are
+no character of a non-UTF-8 charset become lone surrogates, ``surrogateescape``), binary → bytes
 (BINARY(n) re-padded with its trailing zero bytes), ENUM → label (index without metadata), SET →
 labels joined by ``,`` (bitmask without metadata), MySQL binary JSON → JSON text, MariaDB JSON
 (a LONGTEXT) → text, GEOMETRY → bytes. Zero or partly zero dates (``0000-00-00``), which Python
@@ -708,7 +709,11 @@ def _decode_expr(codec: str | None, expr: str) -> str:
         return expr
     if codec == "cp1252":
         return f"{expr}.decode('cp1252', 'ferryman-latin1')"
-    return f"{expr}.decode({codec!r})"
+    if codec == "utf-8":  # the server validates utf8mb3/utf8mb4 text
+        return f"{expr}.decode('utf-8')"
+    # other charsets can hold bytes that are no character (an ascii column takes x'E9'): they
+    # become lone surrogates, which the target's converter refuses, replaces or writes back
+    return f"{expr}.decode({codec!r}, 'surrogateescape')"
 
 
 def _column_code(
