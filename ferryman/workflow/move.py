@@ -483,6 +483,8 @@ def _run_stream(
 ) -> dict[str, Any]:
     """Run the stream of the move's current direction until ``stop`` is set or a cutover
     (or ``complete``) asks for it; returns its last status."""
+    from ferryman.engines.postgres.partitions import MissingPartition
+
     direction = spec.direction
     back = in_namespace(dst_u, spec.target_engine, spec.target_namespace)
     from_u, to_u = (src_u, dst_u) if direction == FORWARD else (back, src_u)
@@ -515,15 +517,18 @@ def _run_stream(
                     keep_phases=CUTOVER_PHASES,
                 )
 
-            mover = Mover(
-                src,
-                dst,
-                settings,
-                stop=run_stop,
-                observer=observer,
-                publish=publish,
-                lag_probe=probe,
-            )
+            def make_mover() -> Mover:
+                return Mover(
+                    src,
+                    dst,
+                    settings,
+                    stop=run_stop,
+                    observer=observer,
+                    publish=publish,
+                    lag_probe=probe,
+                )
+
+            mover = make_mover()
 
             def fail(phase: str, text: str) -> None:
                 store.update(
@@ -535,7 +540,17 @@ def _run_stream(
                 )
 
             try:
-                mover.run()
+                # partitions created on the source since the last run, then during this one:
+                # the target gets them as well (the move resumes from its checkpoint)
+                _sync_partitions(src, dst, settings, store, name, "")
+                while True:
+                    try:
+                        mover.run()
+                        break
+                    except MissingPartition as exc:
+                        if not _sync_partitions(src, dst, settings, store, name, exc.table):
+                            raise
+                        mover = make_mover()
             except DdlSeen as exc:
                 fail("paused", exc.render())
                 store.record(name, "paused", exc.message)
@@ -556,6 +571,35 @@ def _run_stream(
     finally:
         run_stop.set()
         watcher.join(1.0)
+
+
+def _sync_partitions(
+    src: Endpoint,
+    dst: Endpoint,
+    settings: MoveSettings,
+    store: StateStore,
+    name: str,
+    table: str,
+) -> list[str]:
+    """Create on the PostgreSQL target the source's partitions it lacks; the names created
+    (none: the error stands)."""
+    from ferryman.engines.postgres.endpoint import PostgresEndpoint
+    from ferryman.engines.postgres.partitions import sync_partitions
+
+    if not (isinstance(src, PostgresEndpoint) and isinstance(dst, PostgresEndpoint)):
+        return []
+    created = sync_partitions(
+        src, dst, settings.tables, settings.renames, settings.target_namespace or dst.namespace
+    )
+    if created:
+        log.warning("created partition(s) %s on the target as on the source", ", ".join(created))
+        store.record(
+            name,
+            "partitions",
+            f"{table or 'partitioned tables'}: created partition(s) {', '.join(created)} on "
+            "the target as on the source (created there during the move)",
+        )
+    return created
 
 
 @contextlib.contextmanager
