@@ -116,9 +116,11 @@ class _Writer:
                         "DO UPDATE SET v = region.v + 1",
                         (code, n % 400),
                     )
-                    conn.execute(
-                        "UPDATE region SET code = %s WHERE id = %s AND code <> 'us'",
-                        (rnd.choice(("eu", "uk")), rnd.randrange(400)),
+                    a, b = rnd.choice((("eu", "us"), ("us", "uk"), ("uk", "eu")))
+                    conn.execute(  # moves the row to another partition
+                        "UPDATE region SET code = %s WHERE id = %s AND code = %s AND NOT EXISTS "
+                        "(SELECT 1 FROM region r WHERE r.id = %s AND r.code = %s)",
+                        (b, key := rnd.randrange(400), a, key, b),
                     )
                 time.sleep(0.005)
         except BaseException as exc:  # handed to finish()
@@ -179,18 +181,23 @@ def test_partitioned_tables_move_live_with_a_partition_created_midway(
             f"INSERT INTO pay (at, amount, y, note) SELECT '{NEW_DAY}', g, 2000, 'new' "
             "FROM generate_series(1, 20) g"
         )
+        # a partition of a table without a default partition: on the target the insert finds
+        # no partition until ferryman creates it there
+        m.source.execute("CREATE TABLE region_jp PARTITION OF region FOR VALUES IN ('jp')")
+        m.source.execute("INSERT INTO region SELECT 'jp', g, g FROM generate_series(1, 15) g")
         writer.days.append(NEW_DAY)
         time.sleep(1.5)
         writer.finish()
         wait_equal(lambda: _differences(m), timeout=60)
         assert m.source.execute("SELECT count(*) FROM pay_2030")[0][0] >= 20
-        verify = m.cli("verify", m.name, "--json")
+        urls = ("--source", m.source.url, "--target", m.target.url)
+        verify = m.cli("verify", m.name, *urls, "--json")
         assert verify.code == 0, verify.text
         if m.t == "postgres":
             # the target keeps the partitioning: every partition, the new one included
             parts = m.target.execute(
                 "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-                "JOIN pg_class c ON c.oid = i.inhrelid ORDER BY 1"
+                "JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relkind IN ('r', 'p') ORDER BY 1"
             )
             names = [str(p[0]) for p in parts]
             assert names == [
@@ -201,12 +208,18 @@ def test_partitioned_tables_move_live_with_a_partition_created_midway(
                 "pay_2030",
                 "pay_other",
                 "region_eu",
+                "region_jp",
                 "region_us",
             ], parts
+            print(runner.output()[-2000:])
+            # its rows are in it, not in the target's default partition
             assert m.target.execute("SELECT count(*) FROM pay_2030")[0][0] >= 20
+            assert m.target.execute("SELECT count(*) FROM pay_other WHERE at >= '2030-01-01'") == [
+                (0,)
+            ]
             # switch: the sequence no column owns is moved past every value the target holds
             top = m.target.execute("SELECT max(id) FROM pay")[0][0]
-            sw = m.cli("switch", m.name, "--no-reverse", "--json")
+            sw = m.cli("switch", m.name, *urls, "--no-reverse", "--json")
             assert sw.code == 0, sw.text
             assert m.target.execute("SELECT nextval('pay_seq')")[0][0] > top
             assert m.target.execute(
@@ -404,3 +417,74 @@ def test_pagila_copies_to_postgres_and_mariadb(
         assert len(rows_of(pg_db, "postgres", table)[1]) == len(
             rows_of(mysql_db2, "mysql", table)[1]
         ), table
+
+
+def test_a_change_without_partition_on_the_target_is_named_and_the_partition_created(
+    pg_db: PostgresDatabase, pg_db2: PostgresDatabase
+) -> None:
+    """The applier names the table and the row's partition key when the target has no
+    partition for a change (MissingPartition, nothing applied); creating the source's missing
+    partitions on the target (what `move start` does) lets the same batch apply."""
+    from ferryman.core.apply import ApplyBatch, Checkpoint, TableBatch, TableTarget
+    from ferryman.core.url import parse_url
+    from ferryman.engines.postgres.apply import PostgresApplier
+    from ferryman.engines.postgres.endpoint import PostgresEndpoint
+    from ferryman.engines.postgres.partitions import MissingPartition, sync_partitions
+
+    for db in (pg_db, pg_db2):
+        db.execute(
+            "CREATE TABLE ev (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)"
+        )
+        db.execute(
+            "CREATE TABLE ev_1 PARTITION OF ev FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')"
+        )
+    pg_db.execute(
+        "CREATE TABLE ev_2 PARTITION OF ev FOR VALUES FROM ('2021-01-01') TO ('2022-01-01')"
+    )
+    pg_db.execute("CREATE INDEX ev_2_at ON ev_2 (at)")
+    target = TableTarget("public", "ev", "public", "ev", ("id", "at"), ("id", "at"))
+    batch = ApplyBatch(
+        [TableBatch(target, upserts=[(1, "2020-05-05"), (2, "2021-05-05")])],
+        Checkpoint("wf", {"lsn": "0/0"}),
+    )
+    applier = PostgresApplier(parse_url(pg_db2.url))
+    try:
+        with pytest.raises(MissingPartition) as info:
+            applier.apply(batch)
+        assert info.value.table == "public.ev"
+        assert "no partition" in info.value.message and "2021-05-05" in info.value.message
+        assert "move start wf" in (info.value.hint or "")
+        assert pg_db2.execute("SELECT count(*) FROM ev") == [(0,)]
+        src = PostgresEndpoint(parse_url(pg_db.url))
+        dst = PostgresEndpoint(parse_url(pg_db2.url))
+        try:
+            assert sync_partitions(src, dst, ["ev"], {}, "public") == ["ev_2"]
+            assert sync_partitions(src, dst, ["ev"], {}, "public") == []
+        finally:
+            src.close()
+            dst.close()
+        applier.apply(batch)
+        assert pg_db2.execute("SELECT count(*) FROM ev_2") == [(1,)]
+        assert pg_db2.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'ev_2_at'") == [(1,)]
+        # a DEFAULT partition on the target took the rows of a partition new on the source:
+        # they move into the new partition, the default keeps the rest
+        for db in (pg_db, pg_db2):
+            db.execute("CREATE TABLE ev_other PARTITION OF ev DEFAULT")
+        pg_db2.execute("INSERT INTO ev VALUES (3, '2022-03-03'), (4, '2030-01-01')")
+        pg_db.execute(
+            "CREATE TABLE ev_3 PARTITION OF ev FOR VALUES FROM ('2022-01-01') TO ('2023-01-01')"
+        )
+        src = PostgresEndpoint(parse_url(pg_db.url))
+        dst = PostgresEndpoint(parse_url(pg_db2.url))
+        try:
+            assert sync_partitions(src, dst, ["ev"], {}, "public") == ["ev_3"]
+        finally:
+            src.close()
+            dst.close()
+        assert pg_db2.execute("SELECT id FROM ev_3") == [(3,)]
+        assert pg_db2.execute("SELECT id FROM ev_other") == [(4,)]
+        assert pg_db2.execute(
+            "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'ev_other'"
+        ) == [("DEFAULT",)]
+    finally:
+        applier.close()

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
@@ -36,6 +36,9 @@ from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
 from ferryman.workflow.state import StateStore, Workflow
+
+if TYPE_CHECKING:
+    from ferryman.engines.postgres.partitions import PartitionWatch
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 ON_DDL = ("stop", "ignore", "exec")
@@ -539,16 +542,23 @@ def _run_stream(
                     keep_phases=CUTOVER_PHASES,
                 )
 
+            # partitions created on the source since the last run, then during this one: the
+            # target gets them as well (PostgreSQL → PostgreSQL)
+            watch_partitions = _watch_partitions(src, dst, from_u, to_u, settings, store, name)
             try:
-                # partitions created on the source since the last run, then during this one:
-                # the target gets them as well (the move resumes from its checkpoint)
-                _sync_partitions(src, dst, settings, store, name, "")
+                fruitless = 0
                 while True:
                     try:
                         mover.run()
                         break
                     except MissingPartition as exc:
-                        if not _sync_partitions(src, dst, settings, store, name, exc.table):
+                        # create the partitions (unless the watch just did) and resume
+                        try:
+                            done = _sync_partitions(src, dst, settings, store, name, exc.table)
+                        except FerrymanError:
+                            done = []
+                        fruitless = 0 if done else fruitless + 1
+                        if fruitless > 2:
                             raise
                         mover = make_mover()
             except DdlSeen as exc:
@@ -563,6 +573,8 @@ def _run_stream(
                 fail("failed", f"{type(exc).__name__}: {exc}")
                 raise
             finally:
+                if watch_partitions is not None:
+                    watch_partitions.close()
                 if direction == FORWARD and settings.columns != spec.columns:
                     # an ignored/skipped DDL: the new shape
                     fresh = _spec(store.get(name)).model_copy(update={"columns": settings.columns})
@@ -571,6 +583,39 @@ def _run_stream(
     finally:
         run_stop.set()
         watcher.join(1.0)
+
+
+def _watch_partitions(
+    src: Endpoint,
+    dst: Endpoint,
+    from_u: DatabaseURL,
+    to_u: DatabaseURL,
+    settings: MoveSettings,
+    store: StateStore,
+    name: str,
+) -> PartitionWatch | None:
+    """PostgreSQL → PostgreSQL: create the partitions the target lacks now, then watch for new
+    ones while the stream runs (a target with a DEFAULT partition would take their rows there
+    without a word)."""
+    from ferryman.engines.postgres.endpoint import PostgresEndpoint
+    from ferryman.engines.postgres.partitions import PartitionWatch
+
+    if not (isinstance(src, PostgresEndpoint) and isinstance(dst, PostgresEndpoint)):
+        return None
+    try:
+        _sync_partitions(src, dst, settings, store, name, "")
+    except FerrymanError as exc:
+        log.warning("could not create new partitions on the target: %s", exc.message)
+    return PartitionWatch(
+        from_u,
+        to_u,
+        settings.tables,
+        settings.renames,
+        settings.target_namespace or dst.namespace,
+        on_created=lambda names: log.warning(
+            "created partition(s) %s on the target as on the source", ", ".join(names)
+        ),
+    ).start()
 
 
 def _sync_partitions(
@@ -592,7 +637,11 @@ def _sync_partitions(
         src, dst, settings.tables, settings.renames, settings.target_namespace or dst.namespace
     )
     if created:
-        log.warning("created partition(s) %s on the target as on the source", ", ".join(created))
+        log.warning(
+            "created partition(s) %s on the target as on the source%s",
+            ", ".join(created),
+            f" (a change to {table} had no partition there)" if table else "",
+        )
         store.record(
             name,
             "partitions",

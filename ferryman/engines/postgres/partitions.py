@@ -11,17 +11,24 @@ resumes from its checkpoint, which re-applies the batch. Nothing else is created
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import psycopg
 
-from ferryman.core.errors import SchemaError
-from ferryman.core.plan import Phase, TranslateOptions
+from ferryman.core.errors import FerrymanError, SchemaError
+from ferryman.core.plan import Statement, TranslateOptions
+from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres import ddl
+from ferryman.engines.postgres.connection import quote_ident
 
 if TYPE_CHECKING:
     from ferryman.engines.postgres.endpoint import PostgresEndpoint
+
+log = logging.getLogger(__name__)
 
 
 class MissingPartition(SchemaError):
@@ -60,16 +67,148 @@ def sync_partitions(
     namespace: str,
 ) -> list[str]:
     """Create on ``target`` (schema ``namespace``) the partitions of the source's partitioned
-    ``tables`` that it lacks, in one transaction; the names created."""
+    ``tables`` that it lacks, in one transaction; the names created.
+
+    A target parent with a DEFAULT partition may already hold rows of a new partition there
+    (the stream put them in the default): the default partition is detached, the partitions
+    created, the rows that belong to them moved out of the default, and the default attached
+    again, all in the same transaction, so the target mirrors the source's partitions."""
     schema = source.introspect(list(tables))
-    if not any(t.partitioned for t in schema):
+    partitioned = [t for t in schema if t.partitioned]
+    if not partitioned:
         return []
-    options = TranslateOptions(target_namespace=namespace, renames=dict(renames))
     existing = target.existing_tables(namespace)
+    options = TranslateOptions(target_namespace=namespace, renames=dict(renames))
     plan = ddl.missing_partitions(schema, options, target.server_info(), existing)
     if not plan.statements:
         return []
-    target.apply(plan, [Phase.PRE_DATA.value])
-    return [
-        p.name for t in schema for p in t.partitions if t.partitioned and p.name not in existing
-    ]
+    created: list[str] = []
+    children: dict[str, list[str]] = {}  # existing target parent -> its new direct partitions
+    for table in partitioned:
+        for part in table.partitions:
+            if part.name in existing:
+                continue
+            created.append(part.name)
+            parent = options.target_name(table.name) if part.parent == table.name else part.parent
+            if parent in existing:
+                children.setdefault(parent, []).append(part.name)
+
+    def qual(name: str) -> str:
+        return f"{quote_ident(namespace)}.{quote_ident(name)}"
+
+    try:
+        _create(target, plan.statements, children, qual)
+    except psycopg.Error as exc:
+        raise SchemaError(
+            f"creating partition(s) {', '.join(created)} on the target failed: "
+            f"{exc.diag.message_primary or str(exc).strip()}",
+            hint="create them on the target as on the source (CREATE TABLE .. PARTITION OF .. "
+            "FOR VALUES ..), then run `ferryman move start` again",
+            obj=", ".join(created),
+        ) from None
+    return created
+
+
+def _create(
+    target: PostgresEndpoint,
+    statements: Sequence[Statement],
+    children: dict[str, list[str]],
+    qual: Callable[[str], str],
+) -> None:
+    conn = target.session.conn
+    with conn.transaction():
+        defaults: dict[str, str] = {}
+        for parent in children:
+            row = conn.execute(_DEFAULT_PARTITION, [qual(parent)]).fetchone()
+            if row is not None:
+                defaults[parent] = str(row[0])
+                conn.execute(
+                    f"ALTER TABLE {qual(parent)} DETACH PARTITION {qual(defaults[parent])}".encode()
+                )
+        for statement in statements:
+            conn.execute(statement.sql.encode())
+        for parent, default in defaults.items():
+            cols = ", ".join(
+                quote_ident(str(r[0])) for r in conn.execute(_COLUMNS, [qual(parent)]).fetchall()
+            )
+            for child in children[parent]:
+                row = conn.execute(
+                    "SELECT pg_get_partition_constraintdef(%s::regclass)", [qual(child)]
+                ).fetchone()
+                if row is None or row[0] is None:
+                    continue
+                conn.execute(
+                    f"WITH moved AS (DELETE FROM {qual(default)} WHERE {row[0]} "
+                    f"RETURNING {cols}) INSERT INTO {qual(parent)} ({cols}) "
+                    f"SELECT {cols} FROM moved".encode()
+                )
+            conn.execute(
+                f"ALTER TABLE {qual(parent)} ATTACH PARTITION {qual(default)} DEFAULT".encode()
+            )
+
+
+_DEFAULT_PARTITION = (
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = %s::regclass AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT'"
+)
+_COLUMNS = (
+    "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+    "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum"
+)
+
+
+class PartitionWatch:
+    """A thread that creates on a PostgreSQL target, every ``interval`` seconds, the partitions
+    created on the source during a live move (:func:`sync_partitions`), over connections of
+    its own. A failure is logged and tried again; the stream goes on."""
+
+    def __init__(
+        self,
+        source: DatabaseURL,
+        target: DatabaseURL,
+        tables: Sequence[str],
+        renames: dict[str, str],
+        namespace: str,
+        on_created: Callable[[list[str]], None],
+        interval: float = 2.0,
+    ) -> None:
+        self.args = (source, target, list(tables), dict(renames), namespace)
+        self.on_created = on_created
+        self.interval = interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="ferryman-partitions", daemon=True)
+
+    def start(self) -> PartitionWatch:
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5.0)
+
+    def _run(self) -> None:
+        from ferryman.engines.postgres.endpoint import PostgresEndpoint
+
+        source_url, target_url, tables, renames, namespace = self.args
+        src: PostgresEndpoint | None = None
+        dst: PostgresEndpoint | None = None
+        while not self.stop.wait(self.interval):
+            try:
+                src = src or PostgresEndpoint(source_url)
+                dst = dst or PostgresEndpoint(target_url)
+                if not any(t.partitioned for t in src.introspect(tables)):
+                    break  # nothing partitioned: nothing to watch
+                created = sync_partitions(src, dst, tables, renames, namespace)
+                if created:
+                    self.on_created(created)
+            except (FerrymanError, psycopg.Error) as exc:
+                log.warning("could not create new partitions on the target: %s", exc)
+                for ep in (src, dst):
+                    if ep is not None:
+                        with contextlib.suppress(Exception):
+                            ep.close()
+                src = dst = None
+        for ep in (src, dst):
+            if ep is not None:
+                with contextlib.suppress(Exception):
+                    ep.close()
