@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Collection
 
 from ferryman.core.names import bounded_name
 from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
@@ -58,7 +59,14 @@ _TIME_BOUND = "838:59:59.999999"  # MariaDB; MySQL stops at .000000
 
 
 class _PgRenderer:
-    def __init__(self, source: Schema, options: TranslateOptions, target: ServerInfo) -> None:
+    def __init__(
+        self,
+        source: Schema,
+        options: TranslateOptions,
+        target: ServerInfo,
+        existing: Collection[str] = (),
+    ) -> None:
+        self.existing = set(existing)
         self.source = source
         self.options = options
         self.target = target
@@ -134,6 +142,11 @@ class _PgRenderer:
     def create_sequences(self) -> None:
         for seq, table in self.used_sequences().values():
             name = self.qname(seq.name)
+            if f"sequence:{seq.name}" in self.existing:
+                self.plan.note(
+                    f"sequence {seq.name}", f"exists in {self.ns} on the target; used as it is"
+                )
+                continue
             self.add(
                 Phase.PRE_DATA,
                 self.tname(table),
@@ -173,6 +186,11 @@ class _PgRenderer:
                 if domain is None or domain.name in done or override(self.options, table, col):
                     continue
                 done.add(domain.name)
+                if f"domain:{domain.name}" in self.existing:
+                    self.plan.note(
+                        f"domain {domain.name}", f"exists in {self.ns} on the target; used as it is"
+                    )
+                    continue
                 parts = [f"CREATE DOMAIN {self.qname(domain.name)} AS {domain.base}"]
                 if domain.default is not None:
                     parts.append(f"DEFAULT {self.sequence_refs(domain.default)}")
@@ -593,12 +611,20 @@ class _PgRenderer:
         return self.plan
 
 
-def translate(source: Schema, options: TranslateOptions, target: ServerInfo) -> SchemaPlan:
+def translate(
+    source: Schema,
+    options: TranslateOptions,
+    target: ServerInfo,
+    existing: Collection[str] = (),
+) -> SchemaPlan:
     """PostgreSQL DDL holding ``source``'s tables in ``options.target_namespace``.
+
+    ``existing``: ``domain:NAME`` / ``sequence:NAME`` objects the target schema already has;
+    they are used as they are, not created again (a second copy sharing them).
 
     Raises UnsupportedType naming ``table.column`` for a type with no mapping and no override.
     """
-    return _PgRenderer(source, options, target).render()
+    return _PgRenderer(source, options, target, existing).render()
 
 
 def missing_partitions(

@@ -90,7 +90,19 @@ class PostgresEndpoint:
         return findings
 
     def translate(self, source: Schema, options: TranslateOptions) -> SchemaPlan:
-        return ddl.translate(source, options, self.server_info())
+        existing = [
+            f"{kind}:{name}"
+            for kind, name in self.session.query(
+                "SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' END, c.relname::text "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'S' "
+                "UNION ALL SELECT 'domain', t.typname::text FROM pg_type t "
+                "JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = %s AND t.typtype = 'd'",
+                [options.target_namespace, options.target_namespace],
+            )
+        ]
+        return ddl.translate(source, options, self.server_info(), existing)
 
     def existing_tables(self, namespace: str) -> set[str]:
         rows = self.session.query(
@@ -201,6 +213,28 @@ class PostgresEndpoint:
                     sql.SQL("SELECT setval({}::regclass, {})").format(
                         sql.Literal(col.identity.sequence), sql.Literal(top)
                     )
+                )
+
+    def follow_sequences(self, source: object, tables: Sequence[str], namespace: str) -> None:
+        """Move each sequence the source's ``tables`` draw from (serial, or used by any default)
+        to at least the source's state, here in ``namespace``; never back. A PostgreSQL source
+        only (others have no sequences); a sequence missing here is left alone."""
+        if not isinstance(source, PostgresEndpoint):
+            return
+        for seq in source.introspect(list(tables)).sequences:
+            name = sql.SQL("{}.{}").format(sql.Identifier(namespace), sql.Identifier(seq.name))
+            text = name.as_string(self.session.conn)
+            if self.session.scalar("SELECT to_regclass(%s)", [text]) is None:
+                continue
+            last, called = self.session.query(
+                sql.SQL("SELECT last_value, is_called FROM {}").format(name)
+            )[0]
+            here = last + seq.increment if called else last
+            there = seq.last_value + seq.increment if seq.is_called else seq.last_value
+            if (there - here) * seq.increment > 0:
+                self.session.query(
+                    "SELECT setval(%s::regclass, %s, %s)",
+                    [text, seq.last_value, seq.is_called],
                 )
 
     # -- live move: change source -------------------------------------------------------------

@@ -622,13 +622,18 @@ def _missing_tables(
     base: dict[str, Any],
     relations: list[tuple[Any, ...]],
 ) -> NotFound:
-    other = {name: (kind, is_partition) for _oid, name, kind, is_partition, *_ in relations}
+    other = {name: (oid, kind, is_partition) for oid, name, kind, is_partition, *_ in relations}
     notes = []
     hints = []
     for name in missing:
-        kind, is_partition = other.get(name, (None, False))
+        oid, kind, is_partition = other.get(name, (None, None, False))
         if is_partition:
-            notes.append(f'"{name}" is a partition (name its partitioned table)')
+            # its changes arrive under the partitioned table's name: that is what moves
+            root = session.scalar("SELECT pg_partition_root(%s::oid)::regclass::text", [oid])
+            notes.append(
+                f'"{name}" is a partition of {root}: name the partitioned table ({root}), '
+                "which moves all its partitions"
+            )
         elif kind in RELKIND_NAMES:
             notes.append(f'"{name}" is {RELKIND_NAMES[kind]}, not a table')
         close = difflib.get_close_matches(name, list(base), n=3)
