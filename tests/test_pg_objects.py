@@ -424,9 +424,19 @@ def test_pagila_copies_to_postgres_and_mariadb(
     r = ferryman("copy", pg_db.url, mysql_db2.url)
     assert r.code == 2 and "film.fulltext" in r.err and "--type-override" in r.err, r.text
     assert mysql_db2.execute("SHOW TABLES") == []
-    r = ferryman("schema", pg_db.url, mysql_db2.url, "--type-override", "film.fulltext=longtext")
-    assert r.code == 0, r.text
-    assert "domain year" in r.out and "payment" in r.out and "partition" in r.out, r.out
+    applied = mysql_db2.name + "_s"
+    try:
+        r = ferryman(
+            "schema", pg_db.url, mysql_db2.server.url(applied), "--apply",
+            "--type-override", "film.fulltext=longtext",
+        )  # fmt: skip
+        assert r.code == 0, r.text
+        notes = r.out + r.err
+        assert "domain year" in notes and "year_check" in notes, notes
+        assert "payment: partitioned by RANGE (payment_date) with 7 partition(s)" in notes
+        assert len(mysql_db2.server.execute(f"SHOW TABLES FROM `{applied}`")) == 15
+    finally:
+        mysql_db2.server.execute(f"DROP DATABASE IF EXISTS `{applied}`")
     r = ferryman("copy", pg_db.url, mysql_db2.url, "--exclude", "film")
     assert r.code == 0, r.text
     assert "film" not in [str(t[0]) for t in mysql_db2.execute("SHOW TABLES")]
