@@ -432,8 +432,9 @@ def capture_findings(session: Session, namespace: str, tables: Sequence[str]) ->
                     "copied and replicated through the partitioned table (publish_via_partition_"
                     "root), including partitions created later; a PostgreSQL target keeps the "
                     "partitioning, another engine gets one plain table",
-                    "name the partitioned table, not its partitions; partitions created during a "
-                    "move must be created on a PostgreSQL target too (the move stops naming it)",
+                    "name the partitioned table, not its partitions. During a move, TRUNCATE, "
+                    "DETACH or DROP of a single partition removes rows without change events: "
+                    "do the same on the target (move verify shows the difference)",
                 )
             )
     return out
