@@ -538,3 +538,25 @@ def test_a_change_without_partition_on_the_target_is_named_and_the_partition_cre
         ) == [("DEFAULT",)]
     finally:
         applier.close()
+
+
+def test_move_cancel_drops_the_sequences_and_domains_it_created(
+    pg_db: PostgresDatabase, pg_db2: PostgresDatabase, tmp_path: Path
+) -> None:
+    """`move create` PostgreSQL → PostgreSQL creates the partitioned tables, the domain and the
+    sequence; `move cancel` drops all of them again (nothing left on the target)."""
+    _load(pg_db, rows=20)
+    state = str(tmp_path / "state.db")
+    urls = ("--source", pg_db.url, "--target", pg_db2.url)
+    r = ferryman("move", "--state", state, "create", "m", *urls)
+    assert r.code == 0, r.text
+    assert pg_db2.execute("SELECT count(*) FROM pg_class WHERE relname IN ('pay_seq', 'ref_seq')")
+    r = ferryman("move", "--state", state, "cancel", "m", *urls)
+    assert r.code == 0, r.text
+    left = pg_db2.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' UNION ALL SELECT typname FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' "
+        "AND t.typtype = 'd'"
+    )
+    assert left == [], left

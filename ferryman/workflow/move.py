@@ -81,6 +81,9 @@ class MoveSpec(BaseModel):
 FORWARD, REVERSE = "forward", "reverse"
 
 
+_NOT_TABLES = ("type:", "sequence:", "domain:")
+
+
 def stream_name(spec: MoveSpec, direction: str) -> str:
     """The change capture of a direction (PostgreSQL: slot and publication ferryman_<this>)."""
     return spec.name if direction == FORWARD else f"{spec.name}_rev"
@@ -811,7 +814,8 @@ def cancel(
                 applier.drop_checkpoint(checkpoint_key(spec))
             finally:
                 applier.close()
-            created = [c for c in spec.created_tables if not c.startswith("type:")]
+            # created_tables also lists types, sequences and domains (with their prefix)
+            created = [c for c in spec.created_tables if not c.startswith(_NOT_TABLES)]
             existing = [
                 spec.renames.get(t, t) for t in spec.tables if spec.renames.get(t, t) not in created
             ]
@@ -820,7 +824,7 @@ def cancel(
             else:
                 say(f"dropping {len(created)} table(s) the move created in {spec.target_namespace}")
                 objects = [
-                    c if c.startswith("type:") else f"table:{c}" for c in spec.created_tables
+                    c if c.startswith(_NOT_TABLES) else f"table:{c}" for c in spec.created_tables
                 ]
                 cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
                 for table in existing:
