@@ -248,8 +248,13 @@ def test_copy_keeps_partitions_checks_domains_and_sequences(
     default, list), partition-only indexes, column and table CHECKs (enforced), the domain with
     its CHECK, the sequence no column owns at its source state and an owned serial."""
     _load(pg_db)
-    pg_db.execute("CREATE TABLE items (id serial PRIMARY KEY, qty int CHECK (qty >= 0))")
-    pg_db.execute("INSERT INTO items (qty) SELECT g FROM generate_series(1, 30) g")
+    # a domain based on another domain that no column uses itself
+    pg_db.execute("CREATE DOMAIN small_pos AS integer CHECK (VALUE > 0)")
+    pg_db.execute("CREATE DOMAIN tiny_pos AS small_pos CHECK (VALUE < 100)")
+    pg_db.execute(
+        "CREATE TABLE items (id serial PRIMARY KEY, qty int CHECK (qty >= 0), t tiny_pos)"
+    )
+    pg_db.execute("INSERT INTO items (qty, t) SELECT g, g FROM generate_series(1, 30) g")
     r = ferryman("copy", pg_db.url, pg_db2.url)
     assert r.code == 0, r.text
     for table in ("pay", "region", "items"):
@@ -274,8 +279,11 @@ def test_copy_keeps_partitions_checks_domains_and_sequences(
         assert pg_db2.execute(f"SELECT nextval('{seq}')") == pg_db.execute(
             f"SELECT nextval('{seq}')"
         ), seq
+    assert pg_columns(pg_db2.server, pg_db2.name, "public", "items")["t"] == "tiny_pos"
     for bad in (
         "INSERT INTO items (qty) VALUES (-1)",
+        "INSERT INTO items (t) VALUES (0)",
+        "INSERT INTO items (t) VALUES (100)",
         "INSERT INTO pay (at, amount, y) VALUES ('2020-01-01', 1, 1800)",
         "INSERT INTO pay (at, amount) VALUES ('2020-01-01', -1)",
     ):

@@ -32,6 +32,7 @@ from ferryman.core.schema import (
     TEXTUAL,
     Column,
     Default,
+    DomainType,
     Index,
     Kind,
     LogicalType,
@@ -179,31 +180,47 @@ class _PgRenderer:
             )
 
     def create_domains(self) -> None:
-        done: set[str] = set()
+        """CREATE DOMAIN for the domains the columns use and the domains those are based on
+        (bases first, as introspection lists them), each with the first table needing it."""
+        domains = self.source.domains
+
+        def base_of(domain: DomainType) -> DomainType | None:
+            return next((b for b in domains if domain.base in (b.name, q(b.name))), None)
+
+        used: dict[str, str] = {}
         for table in self.source.tables:
             for col in table.columns:
-                domain = self.source.domain(col.domain) if col.domain else None
-                if domain is None or domain.name in done or override(self.options, table, col):
-                    continue
-                done.add(domain.name)
-                if f"domain:{domain.name}" in self.existing:
-                    self.plan.note(
-                        f"domain {domain.name}", f"exists in {self.ns} on the target; used as it is"
-                    )
-                    continue
-                parts = [f"CREATE DOMAIN {self.qname(domain.name)} AS {domain.base}"]
-                if domain.default is not None:
-                    parts.append(f"DEFAULT {self.sequence_refs(domain.default)}")
-                if domain.not_null:
-                    parts.append("NOT NULL")
-                for check in domain.checks:
-                    parts.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
-                self.add(
-                    Phase.PRE_DATA,
-                    self.tname(table.name),
-                    " ".join(parts),
-                    creates=f"domain:{domain.name}",
+                if col.domain and not override(self.options, table, col):
+                    used.setdefault(col.domain, table.name)
+        for domain in reversed(domains):  # users before their bases
+            base = base_of(domain)
+            if domain.name in used and base is not None:
+                used.setdefault(base.name, used[domain.name])
+        for domain in domains:
+            if domain.name not in used:
+                continue
+            if f"domain:{domain.name}" in self.existing:
+                self.plan.note(
+                    f"domain {domain.name}", f"exists in {self.ns} on the target; used as it is"
                 )
+                continue
+            base = base_of(domain)
+            parts = [
+                f"CREATE DOMAIN {self.qname(domain.name)} AS "
+                f"{self.qname(base.name) if base else domain.base}"
+            ]
+            if domain.default is not None:
+                parts.append(f"DEFAULT {self.sequence_refs(domain.default)}")
+            if domain.not_null:
+                parts.append("NOT NULL")
+            for check in domain.checks:
+                parts.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
+            self.add(
+                Phase.PRE_DATA,
+                self.tname(used[domain.name]),
+                " ".join(parts),
+                creates=f"domain:{domain.name}",
+            )
 
     # -- partitions (PostgreSQL source) -------------------------------------------------------
 

@@ -208,16 +208,23 @@ SELECT t.root, p.relid::oid, c.relname, pc.relname, pg_get_expr(c.relpartbound, 
  ORDER BY t.root, p.level, c.relname
 """
 
+# the columns' domains and the domains they are based on (bases first)
 _DOMAINS = """
+WITH RECURSIVE chain(oid, depth) AS (
+    SELECT unnest(%s::oid[]), 0
+    UNION
+    SELECT t.typbasetype, c.depth + 1 FROM chain c JOIN pg_type t ON t.oid = c.oid
+     WHERE t.typtype = 'd' AND c.depth < 16
+), deepest AS (SELECT oid, max(depth) AS depth FROM chain GROUP BY oid)
 SELECT t.oid, n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull,
        t.typdefault,
        ARRAY(SELECT con.conname::text FROM pg_constraint con
               WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY con.conname),
        ARRAY(SELECT pg_get_expr(con.conbin, 0) FROM pg_constraint con
               WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY con.conname)
-  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
- WHERE t.oid = ANY(%s::oid[]) AND t.typtype = 'd'
- ORDER BY n.nspname, t.typname
+  FROM deepest d JOIN pg_type t ON t.oid = d.oid JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.typtype = 'd'
+ ORDER BY d.depth DESC, n.nspname, t.typname
 """
 
 _INDEXES = """
