@@ -192,13 +192,16 @@ class PartitionWatch:
         source_url, target_url, tables, renames, namespace = self.args
         src: PostgresEndpoint | None = None
         dst: PostgresEndpoint | None = None
+        partitioned: list[str] | None = None
         while not self.stop.wait(self.interval):
             try:
                 src = src or PostgresEndpoint(source_url)
                 dst = dst or PostgresEndpoint(target_url)
-                if not any(t.partitioned for t in src.introspect(tables)):
+                if partitioned is None:
+                    partitioned = [t.name for t in src.introspect(tables) if t.partitioned]
+                if not partitioned:
                     break  # nothing partitioned: nothing to watch
-                created = sync_partitions(src, dst, tables, renames, namespace)
+                created = sync_partitions(src, dst, partitioned, renames, namespace)
                 if created:
                     self.on_created(created)
             except (FerrymanError, psycopg.Error) as exc:
