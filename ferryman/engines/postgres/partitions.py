@@ -12,6 +12,7 @@ resumes from its checkpoint, which re-applies the batch. Nothing else is created
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -74,11 +75,21 @@ def sync_partitions(
     created, the rows that belong to them moved out of the default, and the default attached
     again, all in the same transaction, so the target mirrors the source's partitions."""
     schema = source.introspect(list(tables))
-    partitioned = [t for t in schema if t.partitioned]
+    options = TranslateOptions(target_namespace=namespace, renames=dict(renames))
+    # only where the target kept the partitioning (a table created by hand may be plain)
+    kept = {
+        str(r[0])
+        for r in target.session.query(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind = 'p'",
+            [namespace],
+        )
+    }
+    partitioned = [t for t in schema if t.partitioned and options.target_name(t.name) in kept]
     if not partitioned:
         return []
+    schema = dataclasses.replace(schema, tables=tuple(partitioned))
     existing = target.existing_tables(namespace)
-    options = TranslateOptions(target_namespace=namespace, renames=dict(renames))
     plan = ddl.missing_partitions(schema, options, target.server_info(), existing)
     if not plan.statements:
         return []
