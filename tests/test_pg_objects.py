@@ -568,3 +568,60 @@ def test_move_cancel_drops_the_sequences_and_domains_it_created(
         "AND t.typtype = 'd'"
     )
     assert left == [], left
+
+
+def test_shared_sequence_and_domain_notes_across_engines() -> None:
+    """PostgreSQL → MySQL: columns sharing one sequence each get AUTO_INCREMENT and a note; a
+    domain column gets its base type and a note naming the domain's CHECK; a partitioned table
+    a note with its key. Pure translation."""
+    from ferryman.core.plan import TranslateOptions
+    from ferryman.core.schema import (
+        Check,
+        Column,
+        DomainType,
+        Identity,
+        Index,
+        IndexColumn,
+        Kind,
+        LogicalType,
+        Schema,
+        ServerInfo,
+        Table,
+    )
+    from ferryman.engines.mysql import ddl as mysql_ddl
+
+    integer = LogicalType(Kind.INTEGER, bits=32)
+    ident = Identity("serial", sequence="public.ids", next_value=7)
+
+    def table(name: str, partitioned: bool = False) -> Table:
+        pk = Index(f"{name}_pkey", (IndexColumn("id"),), unique=True, primary=True)
+        return Table(
+            "public",
+            name,
+            (
+                Column("id", integer, "integer", nullable=False, identity=ident),
+                Column("y", integer, "year", domain="year"),
+            ),
+            primary_key=pk,
+            partitioned=partitioned,
+            partition_key="RANGE (id)" if partitioned else None,
+        )
+
+    pg = ServerInfo("postgresql", "15.2", (15, 2))
+    source = Schema(
+        pg,
+        "public",
+        (table("a"), table("b", partitioned=True)),
+        domains=(
+            DomainType("public", "year", "integer", checks=(Check("year_check", "VALUE > 1900"),)),
+        ),
+    )
+    plan = mysql_ddl.translate(
+        source, TranslateOptions(target_namespace="db"), ServerInfo("mariadb", "10.11", (10, 11))
+    )
+    notes = {(n.object, n.message) for n in plan.notes}
+    text = " | ".join(f"{o}: {m}" for o, m in notes)
+    assert "a.id: draws from sequence public.ids together with b.id" in text, text
+    assert "a.y: domain year becomes its base type (INT)" in text and "year_check" in text, text
+    assert "b: partitioned by RANGE (id)" in text, text
+    assert sum("AUTO_INCREMENT" in s.sql for s in plan.statements) >= 2

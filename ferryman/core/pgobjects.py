@@ -27,3 +27,26 @@ def partition_note(table: Table) -> str:
         f"partitioned{key}{count}: becomes one plain table holding every partition's rows "
         "(partitioning is not carried over)"
     )
+
+
+def shared_sequence_note(source: Schema, table: Table, col: Column) -> str | None:
+    """A note when ``col`` draws from a PostgreSQL sequence other moved columns draw from too
+    (one counter for all of them, where AUTO_INCREMENT counts per table)."""
+    ident = col.identity
+    if ident is None or ident.kind != "serial" or not ident.sequence:
+        return None
+    others = [
+        f"{t.name}.{c.name}"
+        for t in source.tables
+        for c in t.columns
+        if (t.name, c.name) != (table.name, col.name)
+        and c.identity is not None
+        and c.identity.sequence == ident.sequence
+    ]
+    if not others:
+        return None
+    return (
+        f"draws from sequence {ident.sequence} together with {', '.join(others)}; "
+        "AUTO_INCREMENT counts per table, so after a switch their new values may repeat "
+        "across these tables"
+    )

@@ -18,7 +18,7 @@ PostgreSQL → MySQL/MariaDB rules (documented in README "Type mapping"):
 from __future__ import annotations
 
 from ferryman.core.names import bounded_name
-from ferryman.core.pgobjects import domain_note, partition_note
+from ferryman.core.pgobjects import domain_note, partition_note, shared_sequence_note
 from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.schema import (
     BINARY_KINDS,
@@ -292,6 +292,8 @@ class _MyRenderer:
         if col.identity is not None:
             if auto_ok:
                 parts.append("AUTO_INCREMENT")
+                if shared := shared_sequence_note(self.source, table, col):
+                    self.plan.note(where, shared)
             else:
                 self.plan.note(
                     where,
