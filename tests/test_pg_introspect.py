@@ -542,17 +542,19 @@ def test_foreign_keys_and_checks(shop: Schema) -> None:
     assert drop.column("id").identity == Identity(
         "serial", sequence='"Shop Data"."x""; drop_id_seq"', next_value=50
     )
-    # a sequence owned by the column after an index on it; a default from a sequence it
-    # does not own is an expression
+    # a sequence owned by the column after an index on it; a nextval default of a sequence
+    # the column does not own draws from it too (the sequence is recreated with the table)
     elsewhere = shop.table("elsewhere")
     assert elsewhere.column("id").identity == Identity(
         "serial", sequence='"Shop Data".elsewhere_id_seq', next_value=1
     )
     assert elsewhere.column("id").default is None
-    assert elsewhere.column("shared").identity is None
-    assert elsewhere.column("shared").default == Default(
-        "expression", "nextval('elsewhere_id_seq'::regclass)"
+    assert elsewhere.column("shared").identity == Identity(
+        "serial", sequence='"Shop Data".elsewhere_id_seq', next_value=1
     )
+    assert elsewhere.column("shared").default is None
+    seq = shop.sequence('"Shop Data".elsewhere_id_seq')
+    assert seq is not None and seq.owned_by == ("elsewhere", "id")
     assert shop.table("order").checks == (
         Check("neg_below_small", "(neg < small)"),
         Check("price_positive", "(price > (0)::numeric)", column="price"),

@@ -9,7 +9,8 @@ Everything here is plain data: frozen dataclasses with no driver imports and no 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -185,6 +186,24 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Partition:
+    """One partition of a PostgreSQL partitioned table.
+
+    ``parent``: the table it is a partition of (the root or a sub-partitioned partition);
+    ``bound``: ``pg_get_expr(relpartbound)`` (``FOR VALUES FROM (..) TO (..)``, ``DEFAULT``);
+    ``partition_key``: set when it is itself partitioned; ``indexes``: indexes of this partition
+    only (not inherited from a partitioned index of its parent); ``constraints``: its own
+    constraints (not inherited), ``name definition``, which ferryman names but does not move."""
+
+    name: str
+    parent: str
+    bound: str
+    partition_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    constraints: tuple[str, ...] = ()  # its own FOREIGN KEY/CHECK constraints (name + SQL)
+
+
+@dataclass(frozen=True)
 class Table:
     namespace: str  # MySQL database / PostgreSQL schema
     name: str
@@ -198,6 +217,10 @@ class Table:
     estimated_rows: int | None = None
     storage_engine: str | None = None  # MySQL only
     partitioned: bool = False
+    # PostgreSQL partitioned table: ``pg_get_partkeydef`` (e.g. ``RANGE (payment_date)``) and
+    # its partitions, parents before children (sub-partitions included)
+    partition_key: str | None = None
+    partitions: tuple[Partition, ...] = ()
 
     @property
     def qualified(self) -> str:
@@ -238,6 +261,55 @@ class EnumType:
 
 
 @dataclass(frozen=True)
+class SequenceDef:
+    """A PostgreSQL sequence that a column default of the schema's tables draws from.
+
+    ``qualified``: the name as :class:`Identity` ``sequence`` spells it (quoted, qualified);
+    ``last_value``/``is_called``: its state (``setval(seq, last_value, is_called)`` restores
+    it); ``owned_by``: the (table, column) it belongs to (``OWNED BY``), if any."""
+
+    namespace: str
+    name: str
+    qualified: str
+    data_type: str
+    start: int
+    increment: int
+    minimum: int
+    maximum: int
+    cache: int
+    cycle: bool
+    last_value: int
+    is_called: bool
+    owned_by: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class DomainType:
+    """A PostgreSQL domain some column is declared with: its native base type (as
+    ``format_type`` spells it), NOT NULL, default, and CHECK constraints (expressions use
+    ``VALUE``)."""
+
+    namespace: str
+    name: str
+    base: str
+    not_null: bool = False
+    default: str | None = None
+    checks: tuple[Check, ...] = ()
+
+    def column_checks(self, column: str, quote: Callable[[str], str]) -> tuple[Check, ...]:
+        """The domain's checks as checks of ``column`` (``VALUE`` replaced by the quoted
+        column name; names ``<column>_<check>``)."""
+        return tuple(
+            Check(
+                name=f"{column}_{c.name}",
+                expression=re.sub(r"\bVALUE\b", lambda _m: quote(column), c.expression),
+                column=column,
+            )
+            for c in self.checks
+        )
+
+
+@dataclass(frozen=True)
 class ServerInfo:
     """What a connected server is. ``flavor``: ``mysql``, ``mariadb``, ``postgresql`` or
     ``etcd``; ``engine`` groups the flavors that share a dialect (``mysql`` for MySQL and
@@ -270,6 +342,21 @@ class Schema:
     namespace: str
     tables: tuple[Table, ...]
     enum_types: tuple[EnumType, ...] = field(default=())
+    sequences: tuple[SequenceDef, ...] = field(default=())  # PostgreSQL
+    domains: tuple[DomainType, ...] = field(default=())  # PostgreSQL
+
+    def sequence(self, qualified: str) -> SequenceDef | None:
+        """The sequence an :class:`Identity` names, when introspection read it."""
+        for seq in self.sequences:
+            if seq.qualified == qualified:
+                return seq
+        return None
+
+    def domain(self, name: str) -> DomainType | None:
+        for domain in self.domains:
+            if domain.name == name:
+                return domain
+        return None
 
     def __iter__(self) -> Iterator[Table]:
         return iter(self.tables)

@@ -19,6 +19,7 @@ dropped, pre-existing (empty) tables it loaded into are truncated. The error is 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -232,7 +233,7 @@ class Copier:
                 "so they cannot be copied in chunks",
                 hint="add a primary key, or leave them out with --exclude",
             )
-        schema = Schema(schema.server, schema.namespace, tables, schema.enum_types)
+        schema = dataclasses.replace(schema, tables=tables)
         self.namespace = target_namespace(schema, self.target, r.target_namespace)
         options = TranslateOptions(
             target_namespace=self.namespace,

@@ -530,6 +530,11 @@ class Mover:
         namespace = self.tables[0].target.namespace if self.tables else ""
         for table in self.target.introspect(names, namespace=namespace).tables:
             self.copier.dst.sync_identity(table)
+        # PostgreSQL → PostgreSQL: sequences follow the source's (also those only an
+        # expression default uses), so no value the source handed out is issued again
+        follow = getattr(self.copier.dst, "follow_sequences", None)
+        if follow is not None:
+            follow(self.source, self.s.tables, namespace)
         self.state["identity_synced"] = True
 
     # -- the stream -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
@@ -37,6 +37,9 @@ from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
 from ferryman.workflow.state import StateStore, Workflow
+
+if TYPE_CHECKING:
+    from ferryman.engines.postgres.partitions import PartitionWatch
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 ON_DDL = ("stop", "ignore", "exec")
@@ -78,6 +81,9 @@ class MoveSpec(BaseModel):
 
 
 FORWARD, REVERSE = "forward", "reverse"
+
+
+_NOT_TABLES = ("type:", "sequence:", "domain:")
 
 
 def stream_name(spec: MoveSpec, direction: str) -> str:
@@ -495,6 +501,8 @@ def _run_stream(
 ) -> dict[str, Any]:
     """Run the stream of the move's current direction until ``stop`` is set or a cutover
     (or ``complete``) asks for it; returns its last status."""
+    from ferryman.engines.postgres.partitions import MissingPartition
+
     direction = spec.direction
     back = in_namespace(dst_u, spec.target_engine, spec.target_namespace)
     from_u, to_u = (src_u, dst_u) if direction == FORWARD else (back, src_u)
@@ -527,15 +535,18 @@ def _run_stream(
                     keep_phases=CUTOVER_PHASES,
                 )
 
-            mover = Mover(
-                src,
-                dst,
-                settings,
-                stop=run_stop,
-                observer=observer,
-                publish=publish,
-                lag_probe=probe,
-            )
+            def make_mover() -> Mover:
+                return Mover(
+                    src,
+                    dst,
+                    settings,
+                    stop=run_stop,
+                    observer=observer,
+                    publish=publish,
+                    lag_probe=probe,
+                )
+
+            mover = make_mover()
 
             def fail(phase: str, text: str) -> None:
                 store.update(
@@ -546,8 +557,25 @@ def _run_stream(
                     keep_phases=CUTOVER_PHASES,
                 )
 
+            # partitions created on the source since the last run, then during this one: the
+            # target gets them as well (PostgreSQL → PostgreSQL)
+            watch_partitions = _watch_partitions(src, dst, from_u, to_u, settings, store, name)
             try:
-                mover.run()
+                fruitless = 0
+                while True:
+                    try:
+                        mover.run()
+                        break
+                    except MissingPartition as exc:
+                        # create the partitions (unless the watch just did) and resume
+                        try:
+                            done = _sync_partitions(src, dst, settings, store, name, exc.table)
+                        except FerrymanError:
+                            done = []
+                        fruitless = 0 if done else fruitless + 1
+                        if fruitless > 2:
+                            raise
+                        mover = make_mover()
             except DdlSeen as exc:
                 fail("paused", exc.render())
                 store.record(name, "paused", exc.message)
@@ -560,6 +588,8 @@ def _run_stream(
                 fail("failed", f"{type(exc).__name__}: {exc}")
                 raise
             finally:
+                if watch_partitions is not None:
+                    watch_partitions.close()
                 if direction == FORWARD and settings.columns != spec.columns:
                     # an ignored/skipped DDL: the new shape
                     fresh = _spec(store.get(name)).model_copy(update={"columns": settings.columns})
@@ -568,6 +598,72 @@ def _run_stream(
     finally:
         run_stop.set()
         watcher.join(1.0)
+
+
+def _watch_partitions(
+    src: Endpoint,
+    dst: Endpoint,
+    from_u: DatabaseURL,
+    to_u: DatabaseURL,
+    settings: MoveSettings,
+    store: StateStore,
+    name: str,
+) -> PartitionWatch | None:
+    """PostgreSQL → PostgreSQL: create the partitions the target lacks now, then watch for new
+    ones while the stream runs (a target with a DEFAULT partition would take their rows there
+    without a word)."""
+    from ferryman.engines.postgres.endpoint import PostgresEndpoint
+    from ferryman.engines.postgres.partitions import PartitionWatch
+
+    if not (isinstance(src, PostgresEndpoint) and isinstance(dst, PostgresEndpoint)):
+        return None
+    try:
+        _sync_partitions(src, dst, settings, store, name, "")
+    except FerrymanError as exc:
+        log.warning("could not create new partitions on the target: %s", exc.message)
+    return PartitionWatch(
+        from_u,
+        to_u,
+        settings.tables,
+        settings.renames,
+        settings.target_namespace or dst.namespace,
+        on_created=lambda names: log.warning(
+            "created partition(s) %s on the target as on the source", ", ".join(names)
+        ),
+    ).start()
+
+
+def _sync_partitions(
+    src: Endpoint,
+    dst: Endpoint,
+    settings: MoveSettings,
+    store: StateStore,
+    name: str,
+    table: str,
+) -> list[str]:
+    """Create on the PostgreSQL target the source's partitions it lacks; the names created
+    (none: the error stands)."""
+    from ferryman.engines.postgres.endpoint import PostgresEndpoint
+    from ferryman.engines.postgres.partitions import sync_partitions
+
+    if not (isinstance(src, PostgresEndpoint) and isinstance(dst, PostgresEndpoint)):
+        return []
+    created = sync_partitions(
+        src, dst, settings.tables, settings.renames, settings.target_namespace or dst.namespace
+    )
+    if created:
+        log.warning(
+            "created partition(s) %s on the target as on the source%s",
+            ", ".join(created),
+            f" (a change to {table} had no partition there)" if table else "",
+        )
+        store.record(
+            name,
+            "partitions",
+            f"{table or 'partitioned tables'}: created partition(s) {', '.join(created)} on "
+            "the target as on the source (created there during the move)",
+        )
+    return created
 
 
 @contextlib.contextmanager
@@ -730,7 +826,8 @@ def cancel(
                 applier.drop_checkpoint(checkpoint_key(spec))
             finally:
                 applier.close()
-            created = [c for c in spec.created_tables if not c.startswith("type:")]
+            # created_tables also lists types, sequences and domains (with their prefix)
+            created = [c for c in spec.created_tables if not c.startswith(_NOT_TABLES)]
             existing = [
                 spec.renames.get(t, t) for t in spec.tables if spec.renames.get(t, t) not in created
             ]
@@ -739,7 +836,7 @@ def cancel(
             else:
                 say(f"dropping {len(created)} table(s) the move created in {spec.target_namespace}")
                 objects = [
-                    c if c.startswith("type:") else f"table:{c}" for c in spec.created_tables
+                    c if c.startswith(_NOT_TABLES) else f"table:{c}" for c in spec.created_tables
                 ]
                 cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
                 for table in existing:

@@ -18,6 +18,7 @@ PostgreSQL → MySQL/MariaDB rules (documented in README "Type mapping"):
 from __future__ import annotations
 
 from ferryman.core.names import bounded_name
+from ferryman.core.pgobjects import domain_note, partition_note, shared_sequence_note
 from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.schema import (
     BINARY_KINDS,
@@ -265,6 +266,8 @@ class _MyRenderer:
         where = f"{table.name}.{col.name}"
         rendered = self.column_type(table, col, key_width)
         parts = [q(col.name), rendered]
+        if col.domain:
+            self.plan.note(where, domain_note(self.source, col, rendered))
         if col.generated is not None:
             if self.same:
                 kind = "STORED" if col.generated.stored else "VIRTUAL"
@@ -289,6 +292,8 @@ class _MyRenderer:
         if col.identity is not None:
             if auto_ok:
                 parts.append("AUTO_INCREMENT")
+                if shared := shared_sequence_note(self.source, table, col):
+                    self.plan.note(where, shared)
             else:
                 self.plan.note(
                     where,
@@ -394,7 +399,7 @@ class _MyRenderer:
         if table.comment:
             options.append(f"COMMENT={lit(table.comment)}")
         if table.partitioned:
-            self.plan.note(table.name, "partitioning is not carried over; created unpartitioned")
+            self.plan.note(table.name, partition_note(table))
         body = ",\n  ".join(lines)
         self.add(
             Phase.PRE_DATA,

@@ -107,6 +107,12 @@ class MySQLEndpoint:
         table this call created is dropped again (and the database, if this call created it)."""
         created_db = not database_exists(self.session, plan.target_namespace)
         created: list[str] = []
+        # an ALTER TABLE that rebuilds a table (adding a foreign key copies it) would give a
+        # row whose AUTO_INCREMENT column holds 0 a new number without this
+        self.session.execute(
+            "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
+            "'NO_AUTO_VALUE_ON_ZERO')"
+        )
         for statement in plan.statements:
             if statement.phase.value not in phases:
                 continue

@@ -48,13 +48,18 @@ _FORMATS = {
 def load_statement(tc: TableCopy, path: str) -> str:
     targets: list[str] = []
     sets: list[str] = []
+    # MariaDB: in a LOAD DATA with a SET clause, a 0 loaded straight into an AUTO_INCREMENT
+    # column takes the next number despite NO_AUTO_VALUE_ON_ZERO; through a variable it stays 0
+    via_set = any(w is not Wire.TEXT for w in tc.wires)
     for i, (name, wire) in enumerate(zip(tc.target_columns, tc.wires, strict=True)):
-        if wire is Wire.TEXT:
+        if wire is Wire.TEXT and not (via_set and tc.columns[i].identity is not None):
             targets.append(q(name))
             continue
         var = f"@v{i}"
         targets.append(var)
-        if wire is Wire.HEX:
+        if wire is Wire.TEXT:
+            sets.append(f"{q(name)} = {var}")
+        elif wire is Wire.HEX:
             sets.append(f"{q(name)} = UNHEX({var})")
         elif wire is Wire.CHARS:
             sets.append(f"{q(name)} = CONVERT({var} USING utf8mb4)")

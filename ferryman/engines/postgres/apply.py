@@ -23,6 +23,7 @@ from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
 from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
+from ferryman.engines.postgres.partitions import missing_partition
 
 CHECKPOINT_SCHEMA = "_ferryman"
 #: from this many upserts in one table batch on, they go through COPY and a staging table
@@ -79,6 +80,8 @@ class PostgresApplier:
                     f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}",
                     hint="nothing of this batch was applied; ferryman reconnects and resumes",
                 ) from None
+            if missing := missing_partition(exc, current, batch.checkpoint.workflow):
+                raise missing from None
             raise SchemaError(
                 f"applying changes to {current} failed: "
                 f"{exc.diag.message_primary or str(exc).strip()}",

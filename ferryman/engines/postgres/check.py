@@ -335,3 +335,106 @@ class _Checks:
             fix="ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL, or switch with "
             "--no-reverse",
         )
+
+
+_CAPTURE = """
+SELECT c.relname, c.relpersistence, c.relkind,
+       ARRAY(SELECT l.relname::text || ' ' || l.relkind::text || l.relpersistence::text
+               FROM pg_partition_tree(c.oid) p JOIN pg_class l ON l.oid = p.relid
+              WHERE p.level > 0 AND (l.relkind = 'f' OR l.relpersistence <> 'p')
+              ORDER BY l.relname),
+       ARRAY(SELECT ch.relname::text FROM pg_inherits i JOIN pg_class ch ON ch.oid = i.inhrelid
+              WHERE i.inhparent = c.oid AND NOT ch.relispartition ORDER BY ch.relname),
+       (SELECT count(*) FROM pg_partition_tree(c.oid) p WHERE p.isleaf AND p.level > 0),
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %s AND c.relname = ANY(%s)
+ ORDER BY c.relname
+"""
+
+
+def capture_findings(session: Session, namespace: str, tables: Sequence[str]) -> list[Finding]:
+    """Whether the changes of each table can be captured by logical replication (source role).
+
+    FAIL ``change_capture`` for a table whose changes the WAL does not carry or that arrive
+    under other names: an UNLOGGED table, a partitioned table with an UNLOGGED or foreign
+    partition, a partitioned table on PostgreSQL 12 (no ``publish_via_partition_root``), a
+    table with inheritance children (reads of it include their rows; their changes arrive under
+    their own names). INFO ``partitioned`` for a partitioned table, which is moved through its
+    root (leaf partitions cannot be named as tables).
+    """
+    out: list[Finding] = []
+    via_root = session.server_info().at_least(13)
+    for name, persistence, kind, bad, children, leaves, key in session.query(
+        _CAPTURE, [namespace, list(tables)]
+    ):
+        ident = f"{quote_ident(namespace)}.{quote_ident(name)}"
+        if persistence == "u":
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "change_capture",
+                    name,
+                    f"table {name} is UNLOGGED: its changes are not written to the WAL, so "
+                    "logical replication cannot capture them",
+                    f"ALTER TABLE {ident} SET LOGGED; or leave it out with --exclude {name} "
+                    "(and copy it while its writes are stopped)",
+                )
+            )
+        for item in bad:
+            part, _, code = str(item).rpartition(" ")
+            what = "a foreign table" if code[0] == "f" else "UNLOGGED"
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "change_capture",
+                    name,
+                    f"partition {part} of table {name} is {what}: its changes are not captured "
+                    "by logical replication",
+                    f"ALTER TABLE {ident} DETACH PARTITION {quote_ident(namespace)}."
+                    f"{quote_ident(part)}"
+                    + ("" if code[0] == "f" else f", or ALTER TABLE {quote_ident(part)} SET LOGGED")
+                    + f"; or leave {name} out with --exclude {name}",
+                )
+            )
+        if children:
+            shown = ", ".join(str(c) for c in children)
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "change_capture",
+                    name,
+                    f"table {name} has inheritance children ({shown}): reading it includes "
+                    "their rows, and their changes arrive under their own names",
+                    f"move the children as tables of their own and detach them (ALTER TABLE "
+                    f"child NO INHERIT {ident}), or leave {name} out with --exclude {name}",
+                )
+            )
+        if kind == "p" and not via_root:
+            out.append(
+                Finding(
+                    Level.FAIL,
+                    "change_capture",
+                    name,
+                    f"table {name} is partitioned and this server cannot publish a partitioned "
+                    "table through its root (publish_via_partition_root needs PostgreSQL 13)",
+                    f"upgrade the source to PostgreSQL 13 or newer, or leave {name} out with "
+                    f"--exclude {name}",
+                )
+            )
+        elif kind == "p":
+            out.append(
+                Finding(
+                    Level.INFO,
+                    "partitioned",
+                    name,
+                    f"table {name} is partitioned by {key} with {leaves} leaf partition(s): it is "
+                    "copied and replicated through the partitioned table (publish_via_partition_"
+                    "root), including partitions created later; a PostgreSQL target keeps the "
+                    "partitioning, another engine gets one plain table",
+                    "name the partitioned table, not its partitions. During a move, TRUNCATE, "
+                    "DETACH or DROP of a single partition removes rows without change events: "
+                    "do the same on the target (move verify shows the difference)",
+                )
+            )
+    return out

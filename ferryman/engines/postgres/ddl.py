@@ -21,6 +21,10 @@ MySQL/MariaDB → PostgreSQL rules (documented in README "Type mapping"):
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Collection
+
 from ferryman.core.names import bounded_name
 from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.schema import (
@@ -28,10 +32,12 @@ from ferryman.core.schema import (
     TEXTUAL,
     Column,
     Default,
+    DomainType,
     Index,
     Kind,
     LogicalType,
     Schema,
+    SequenceDef,
     ServerInfo,
     Table,
 )
@@ -49,11 +55,19 @@ from ferryman.engines.postgres.connection import quote_ident as q
 from ferryman.engines.postgres.connection import quote_literal as lit
 
 MAX_IDENT = 63
+_NEXTVAL_ANY = re.compile(r"nextval\('((?:[^']|'')*)'::regclass\)")
 _TIME_BOUND = "838:59:59.999999"  # MariaDB; MySQL stops at .000000
 
 
 class _PgRenderer:
-    def __init__(self, source: Schema, options: TranslateOptions, target: ServerInfo) -> None:
+    def __init__(
+        self,
+        source: Schema,
+        options: TranslateOptions,
+        target: ServerInfo,
+        existing: Collection[str] = (),
+    ) -> None:
+        self.existing = set(existing)
         self.source = source
         self.options = options
         self.target = target
@@ -62,6 +76,9 @@ class _PgRenderer:
         self.plan = SchemaPlan("postgresql", self.ns)
         self.enum_names: dict[tuple[str, str], str] = {}  # (table, column) -> enum type name
         self.selected = {t.name for t in source.tables}
+        # same engine: the domains and sequences of the source that the target recreates
+        self.domain_names = {d.name for d in source.domains} if self.same else set()
+        self.sequences = {s.qualified: s for s in source.sequences} if self.same else {}
 
     def qname(self, name: str) -> str:
         return f"{q(self.ns)}.{q(name)}"
@@ -75,6 +92,160 @@ class _PgRenderer:
 
     def add(self, phase: Phase, table: str | None, sql: str, creates: str | None = None) -> None:
         self.plan.statements.append(Statement(phase, table, sql, creates))
+
+    # -- sequences and domains (PostgreSQL source) -------------------------------------------
+
+    def sequence_of(self, col: Column) -> SequenceDef | None:
+        """The source sequence a serial column (or one defaulting to ``nextval``) draws from,
+        recreated on the target (same engine only)."""
+        if col.identity is None or col.identity.kind != "serial" or not col.identity.sequence:
+            return None
+        return self.sequences.get(col.identity.sequence)
+
+    def sequence_refs(self, expression: str) -> str:
+        """``expression`` with ``nextval('seq'::regclass)`` of a recreated sequence naming its
+        target (the target schema may be another one)."""
+        by_text = {}
+        for seq in self.sequences.values():
+            by_text[seq.name] = seq
+            by_text[f"{seq.namespace}.{seq.name}"] = seq
+            by_text[seq.qualified] = seq
+
+        def sub(m: re.Match[str]) -> str:
+            seq = by_text.get(m[1].replace("''", "'"))
+            if seq is None:
+                return m[0]
+            return f"nextval({lit(self.qname(seq.name))}::regclass)"
+
+        return _NEXTVAL_ANY.sub(sub, expression)
+
+    def used_sequences(self) -> dict[str, tuple[SequenceDef, str]]:
+        """The sequences the selected tables' defaults use, each with the first table using
+        it (the statement that creates it belongs to that table)."""
+        used: dict[str, tuple[SequenceDef, str]] = {}
+        for table in self.source.tables:
+            for col in table.columns:
+                texts = [col.default.value or ""] if col.default and col.default.value else []
+                seq = self.sequence_of(col)
+                found = [seq] if seq is not None else []
+                for text in texts:
+                    for m in _NEXTVAL_ANY.finditer(text):
+                        name = m[1].replace("''", "'")
+                        found += [
+                            s
+                            for s in self.sequences.values()
+                            if name in (s.name, s.qualified, f"{s.namespace}.{s.name}")
+                        ]
+                for s in found:
+                    used.setdefault(s.qualified, (s, table.name))
+        return used
+
+    def create_sequences(self) -> None:
+        for seq, table in self.used_sequences().values():
+            name = self.qname(seq.name)
+            if f"sequence:{seq.name}" in self.existing:
+                self.plan.note(
+                    f"sequence {seq.name}", f"exists in {self.ns} on the target; used as it is"
+                )
+                continue
+            self.add(
+                Phase.PRE_DATA,
+                self.tname(table),
+                f"CREATE SEQUENCE {name} AS {seq.data_type} INCREMENT BY {seq.increment} "
+                f"MINVALUE {seq.minimum} MAXVALUE {seq.maximum} START WITH {seq.start} "
+                f"CACHE {seq.cache} {'CYCLE' if seq.cycle else 'NO CYCLE'}",
+                creates=f"sequence:{seq.name}",
+            )
+            self.add(
+                Phase.PRE_DATA,
+                self.tname(table),
+                f"SELECT setval({lit(name)}::regclass, {seq.last_value}, "
+                f"{'true' if seq.is_called else 'false'})",
+            )
+            if seq.namespace != self.source.namespace:
+                self.plan.note(
+                    f"sequence {seq.namespace}.{seq.name}",
+                    f"lives in schema {seq.namespace}; created as {self.ns}.{seq.name}",
+                )
+
+    def own_sequences(self, table: Table) -> None:
+        for seq, _first in self.used_sequences().values():
+            if seq.owned_by is None or seq.owned_by[0] != table.name:
+                continue
+            self.add(
+                Phase.PRE_DATA,
+                self.tname(table.name),
+                f"ALTER SEQUENCE {self.qname(seq.name)} OWNED BY "
+                f"{self.qualify(table.name)}.{q(seq.owned_by[1])}",
+            )
+
+    def create_domains(self) -> None:
+        """CREATE DOMAIN for the domains the columns use and the domains those are based on
+        (bases first, as introspection lists them), each with the first table needing it."""
+        domains = self.source.domains
+
+        def base_of(domain: DomainType) -> DomainType | None:
+            return next((b for b in domains if domain.base in (b.name, q(b.name))), None)
+
+        used: dict[str, str] = {}
+        for table in self.source.tables:
+            for col in table.columns:
+                if col.domain and not override(self.options, table, col):
+                    used.setdefault(col.domain, table.name)
+        for domain in reversed(domains):  # users before their bases
+            base = base_of(domain)
+            if domain.name in used and base is not None:
+                used.setdefault(base.name, used[domain.name])
+        for domain in domains:
+            if domain.name not in used:
+                continue
+            if f"domain:{domain.name}" in self.existing:
+                self.plan.note(
+                    f"domain {domain.name}", f"exists in {self.ns} on the target; used as it is"
+                )
+                continue
+            base = base_of(domain)
+            parts = [
+                f"CREATE DOMAIN {self.qname(domain.name)} AS "
+                f"{self.qname(base.name) if base else domain.base}"
+            ]
+            if domain.default is not None:
+                parts.append(f"DEFAULT {self.sequence_refs(domain.default)}")
+            if domain.not_null:
+                parts.append("NOT NULL")
+            for check in domain.checks:
+                parts.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
+            self.add(
+                Phase.PRE_DATA,
+                self.tname(used[domain.name]),
+                " ".join(parts),
+                creates=f"domain:{domain.name}",
+            )
+
+    # -- partitions (PostgreSQL source) -------------------------------------------------------
+
+    def partitions(self, table: Table) -> None:
+        for part in table.partitions:
+            parent = (
+                self.qualify(table.name) if part.parent == table.name else self.qname(part.parent)
+            )
+            sub = f" PARTITION BY {part.partition_key}" if part.partition_key else ""
+            self.add(
+                Phase.PRE_DATA,
+                self.tname(table.name),
+                f"CREATE TABLE {self.qname(part.name)} PARTITION OF {parent} {part.bound}{sub}",
+            )
+            pseudo = Table(table.namespace, part.name, table.columns)
+            for index in part.indexes:
+                self.index(pseudo, index, owner=table)
+        own = [c for p in table.partitions for c in p.constraints]
+        if own:
+            shown = "; ".join(own[:6]) + (f"; and {len(own) - 6} more" if len(own) > 6 else "")
+            self.plan.note(
+                table.name,
+                f"{len(own)} constraint(s) defined on single partitions (not on the partitioned "
+                f"table) are not created: {shown}",
+            )
 
     # -- enum types --------------------------------------------------------------------------
 
@@ -119,6 +290,8 @@ class _PgRenderer:
         if (table.name, col.name) in self.enum_names:
             enum = self.qname(self.enum_names[(table.name, col.name)])
             return (enum + "[]" if t.kind in (Kind.SET, Kind.ARRAY) else enum), []
+        if self.same and col.domain is not None and col.domain in self.domain_names:
+            return self.qname(col.domain), []
         if self.same and (col.domain is None or t.kind is Kind.UNSUPPORTED):
             return col.native, []
         return self.logical(table, col, t)
@@ -230,7 +403,7 @@ class _PgRenderer:
             return None
         if d.kind == "expression":
             if self.same:
-                return d.value
+                return self.sequence_refs(d.value or "")
             meaning = portable_function(self.source.server.engine, d.value or "")
             if meaning == "uuid":
                 return "gen_random_uuid()"
@@ -264,7 +437,7 @@ class _PgRenderer:
         parts = [q(col.name), pg_type]
         if col.collation and self.same:
             parts.append(f"COLLATE {q(col.collation)}")
-        if col.domain and self.same:
+        if col.domain and self.same and col.domain not in self.domain_names:
             self.plan.note(where, f"domain {col.domain} is created as its base type {pg_type}")
         if col.generated is not None:
             if self.same:
@@ -276,6 +449,13 @@ class _PgRenderer:
                     "its values are copied",
                 )
         ident = col.identity
+        sequence = self.sequence_of(col)
+        if sequence is not None:
+            # the source's sequence is recreated: same values, shared use and ownership kept
+            if not col.nullable:
+                parts.append("NOT NULL")
+            parts.append(f"DEFAULT nextval({lit(self.qname(sequence.name))}::regclass)")
+            return " ".join(parts)
         if ident is not None and pg_type in ("smallint", "integer", "bigint"):
             mode = "ALWAYS" if ident.kind == "always" else "BY DEFAULT"
             start = f" (START WITH {ident.next_value})" if ident.next_value else ""
@@ -321,7 +501,7 @@ class _PgRenderer:
                     text = f"(left({text}, {part.prefix}))"
         return text + (" DESC" if part.descending else "")
 
-    def index(self, table: Table, index: Index) -> None:
+    def index(self, table: Table, index: Index, owner: Table | None = None) -> None:
         where = f"{table.name} index {index.name}"
         method = index.method.lower()
         if not self.same and method in ("fulltext", "spatial"):
@@ -340,7 +520,7 @@ class _PgRenderer:
             f"{where_clause}"
         )
         phase = Phase.POST_DATA if deferred(table, index, self.options) else Phase.PRE_DATA
-        self.add(phase, self.tname(table.name), sql)
+        self.add(phase, self.tname((owner or table).name), sql)
 
     def table(self, table: Table) -> None:
         lines = [self.column(table, col) for col in table.columns]
@@ -355,19 +535,25 @@ class _PgRenderer:
                 lines.append(f"PRIMARY KEY ({cols})")
         if self.same:
             for check in table.checks:
-                lines.append(f"CONSTRAINT {q(check.name)} {check.expression}")
+                lines.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
         elif table.checks:
             names = ", ".join(c.name for c in table.checks)
             self.plan.note(table.name, f"CHECK constraints ({names}) are not translated")
-        if table.partitioned:
+        partition_by = ""
+        if table.partitioned and self.same and table.partition_key:
+            partition_by = f" PARTITION BY {table.partition_key}"
+        elif table.partitioned:
             self.plan.note(table.name, "partitioned table is created as a plain table")
         body = ",\n  ".join(lines)
         self.add(
             Phase.PRE_DATA,
             self.tname(table.name),
-            f"CREATE TABLE {self.qualify(table.name)} (\n  {body}\n)",
+            f"CREATE TABLE {self.qualify(table.name)} (\n  {body}\n){partition_by}",
             creates=f"table:{self.tname(table.name)}",
         )
+        if partition_by:
+            self.partitions(table)
+        self.own_sequences(table)
         if table.comment:
             self.add(
                 Phase.PRE_DATA,
@@ -432,6 +618,9 @@ class _PgRenderer:
     def render(self) -> SchemaPlan:
         self.add(Phase.PRE_DATA, None, f"CREATE SCHEMA IF NOT EXISTS {q(self.ns)}")
         self.enum_types()
+        if self.same:
+            self.create_domains()
+            self.create_sequences()
         for table in self.source.tables:
             self.table(table)
         for table in self.source.tables:
@@ -439,9 +628,31 @@ class _PgRenderer:
         return self.plan
 
 
-def translate(source: Schema, options: TranslateOptions, target: ServerInfo) -> SchemaPlan:
+def translate(
+    source: Schema,
+    options: TranslateOptions,
+    target: ServerInfo,
+    existing: Collection[str] = (),
+) -> SchemaPlan:
     """PostgreSQL DDL holding ``source``'s tables in ``options.target_namespace``.
+
+    ``existing``: ``domain:NAME`` / ``sequence:NAME`` objects the target schema already has;
+    they are used as they are, not created again (a second copy sharing them).
 
     Raises UnsupportedType naming ``table.column`` for a type with no mapping and no override.
     """
-    return _PgRenderer(source, options, target).render()
+    return _PgRenderer(source, options, target, existing).render()
+
+
+def missing_partitions(
+    source: Schema, options: TranslateOptions, target: ServerInfo, existing: set[str]
+) -> SchemaPlan:
+    """The DDL of the partitions of ``source``'s partitioned tables whose names are not in
+    ``existing`` on the (PostgreSQL) target, parents first, with their own indexes."""
+    renderer = _PgRenderer(source, options, target)
+    for table in source.tables:
+        todo = tuple(p for p in table.partitions if p.name not in existing)
+        if table.partitioned and todo:
+            renderer.partitions(dataclasses.replace(table, partitions=todo))
+    renderer.plan.statements = [s for s in renderer.plan.statements if s.phase is Phase.PRE_DATA]
+    return renderer.plan

@@ -31,7 +31,7 @@ from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres import changes, ddl
 from ferryman.engines.postgres.apply import PostgresApplier
 from ferryman.engines.postgres.changes import PostgresChangeFeed
-from ferryman.engines.postgres.check import server_findings
+from ferryman.engines.postgres.check import capture_findings, server_findings
 from ferryman.engines.postgres.connection import Session, connect
 from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
 from ferryman.engines.postgres.introspect import introspect
@@ -83,10 +83,26 @@ class PostgresEndpoint:
                 )
             )
             return findings
-        return findings + table_findings(self.introspect(tables), role)
+        schema = self.introspect(tables)
+        findings += table_findings(schema, role)
+        if role == "source":
+            findings += capture_findings(self.session, self.namespace, [t.name for t in schema])
+        return findings
 
     def translate(self, source: Schema, options: TranslateOptions) -> SchemaPlan:
-        return ddl.translate(source, options, self.server_info())
+        existing = [
+            f"{kind}:{name}"
+            for kind, name in self.session.query(
+                "SELECT CASE WHEN c.relkind = 'S' THEN 'sequence' END, c.relname::text "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relkind = 'S' "
+                "UNION ALL SELECT 'domain', t.typname::text FROM pg_type t "
+                "JOIN pg_namespace n ON n.oid = t.typnamespace "
+                "WHERE n.nspname = %s AND t.typtype = 'd'",
+                [options.target_namespace, options.target_namespace],
+            )
+        ]
+        return ddl.translate(source, options, self.server_info(), existing)
 
     def existing_tables(self, namespace: str) -> set[str]:
         rows = self.session.query(
@@ -146,7 +162,12 @@ class PostgresEndpoint:
     def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
         for item in reversed(creates):
             kind, _, name = item.partition(":")
-            word = {"table": "TABLE", "type": "TYPE"}.get(kind)
+            word = {
+                "table": "TABLE",
+                "type": "TYPE",
+                "sequence": "SEQUENCE",
+                "domain": "DOMAIN",
+            }.get(kind)
             if word:
                 self.session.query(
                     sql.SQL("DROP {} IF EXISTS {}.{} CASCADE").format(
@@ -165,22 +186,56 @@ class PostgresEndpoint:
 
     def sync_identity(self, table: Table) -> None:
         """COPY with explicit values does not advance sequences: move each identity/serial
-        sequence to the largest value now in the table."""
+        sequence (also one a ``nextval`` default uses without owning it) past the largest value
+        now in the table. A sequence already past it is left alone (never moved back)."""
+        qualified = sql.SQL("{}.{}").format(
+            sql.Identifier(table.namespace), sql.Identifier(table.name)
+        )
         for col in table.columns:
             if col.identity is None or not col.identity.sequence:
                 continue
-            self.session.query(
+            # the name as the server quoted it (quote_ident), so it is safe as SQL text
+            seq = sql.SQL(col.identity.sequence)
+            (top,) = self.session.query(
+                sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(col.name), qualified)
+            )[0]
+            if top is None:
+                continue
+            last, called, step = self.session.query(
                 sql.SQL(
-                    "SELECT setval({seq}::regclass, m) FROM (SELECT max({c}) AS m FROM {t}) x "
-                    "WHERE m IS NOT NULL"
-                ).format(
-                    seq=sql.Literal(col.identity.sequence),
-                    c=sql.Identifier(col.name),
-                    t=sql.SQL("{}.{}").format(
-                        sql.Identifier(table.namespace), sql.Identifier(table.name)
-                    ),
+                    "SELECT last_value, is_called, (SELECT seqincrement FROM pg_sequence "
+                    "WHERE seqrelid = {}::regclass) FROM {}"
+                ).format(sql.Literal(col.identity.sequence), seq)
+            )[0]
+            following = last + step if called else last
+            if step > 0 and following <= top:
+                self.session.query(
+                    sql.SQL("SELECT setval({}::regclass, {})").format(
+                        sql.Literal(col.identity.sequence), sql.Literal(top)
+                    )
                 )
-            )
+
+    def follow_sequences(self, source: object, tables: Sequence[str], namespace: str) -> None:
+        """Move each sequence the source's ``tables`` draw from (serial, or used by any default)
+        to at least the source's state, here in ``namespace``; never back. A PostgreSQL source
+        only (others have no sequences); a sequence missing here is left alone."""
+        if not isinstance(source, PostgresEndpoint):
+            return
+        for seq in source.introspect(list(tables)).sequences:
+            name = sql.SQL("{}.{}").format(sql.Identifier(namespace), sql.Identifier(seq.name))
+            text = name.as_string(self.session.conn)
+            if self.session.scalar("SELECT to_regclass(%s)", [text]) is None:
+                continue
+            last, called = self.session.query(
+                sql.SQL("SELECT last_value, is_called FROM {}").format(name)
+            )[0]
+            here = last + seq.increment if called else last
+            there = seq.last_value + seq.increment if seq.is_called else seq.last_value
+            if (there - here) * seq.increment > 0:
+                self.session.query(
+                    "SELECT setval(%s::regclass, %s, %s)",
+                    [text, seq.last_value, seq.is_called],
+                )
 
     # -- live move: change source -------------------------------------------------------------
 

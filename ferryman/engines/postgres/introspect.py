@@ -16,7 +16,7 @@ import difflib
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg import sql as pgsql
@@ -26,6 +26,7 @@ from ferryman.core.schema import (
     Check,
     Column,
     Default,
+    DomainType,
     EnumType,
     ForeignKey,
     Generated,
@@ -34,7 +35,9 @@ from ferryman.core.schema import (
     IndexColumn,
     Kind,
     LogicalType,
+    Partition,
     Schema,
+    SequenceDef,
     Table,
 )
 from ferryman.engines.postgres.connection import Session, quote_ident
@@ -100,6 +103,7 @@ def parse_default(expression: str, *, timestamp: bool = True) -> Default:
 _RELATIONS = """
 SELECT c.oid, c.relname, c.relkind, c.relispartition,
        obj_description(c.oid, 'pg_class'),
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
        CASE WHEN c.relkind = 'p' THEN
            (SELECT CASE WHEN bool_and(l.reltuples < 0) THEN -1
                         ELSE sum(greatest(l.reltuples, 0)) END
@@ -117,7 +121,9 @@ SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
             THEN co.collname END,
        col_description(a.attrelid, a.attnum),
-       s.oid, quote_ident(sn.nspname) || '.' || quote_ident(s.relname), s.oid::regclass::text
+       s.oid, quote_ident(sn.nspname) || '.' || quote_ident(s.relname), s.oid::regclass::text,
+       used.oid, quote_ident(un.nspname) || '.' || quote_ident(used.relname),
+       used.oid::regclass::text
   FROM pg_attribute a
   JOIN pg_type t ON t.oid = a.atttypid
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -131,6 +137,14 @@ SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod,
          LIMIT 1) own ON true
   LEFT JOIN pg_class s ON s.oid = own.objid
   LEFT JOIN pg_namespace sn ON sn.oid = s.relnamespace
+  LEFT JOIN LATERAL (
+        SELECT dep.refobjid FROM pg_depend dep JOIN pg_class sc ON sc.oid = dep.refobjid
+         WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+           AND dep.refclassid = 'pg_class'::regclass AND sc.relkind = 'S'
+         ORDER BY dep.refobjid
+         LIMIT 1) uses ON true
+  LEFT JOIN pg_class used ON used.oid = uses.refobjid
+  LEFT JOIN pg_namespace un ON un.oid = used.relnamespace
  WHERE a.attrelid = ANY(%s::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attrelid, a.attnum
 """
@@ -161,7 +175,16 @@ SELECT c.oid, c.typmod, format_type(c.oid, c.typmod), t.typtype, t.typbasetype, 
 """
 
 _SEQUENCES = """
-SELECT s.seqrelid, n.nspname, c.relname, s.seqstart, s.seqincrement
+SELECT s.seqrelid, n.nspname, c.relname, s.seqstart, s.seqincrement,
+       format_type(s.seqtypid, NULL), s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+       quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+       (SELECT ARRAY[oc.relname::text, oa.attname::text]
+          FROM pg_depend dep
+          JOIN pg_class oc ON oc.oid = dep.refobjid
+          JOIN pg_attribute oa ON oa.attrelid = dep.refobjid AND oa.attnum = dep.refobjsubid
+         WHERE dep.classid = 'pg_class'::regclass AND dep.objid = s.seqrelid
+           AND dep.refclassid = 'pg_class'::regclass AND dep.deptype = 'a'
+         LIMIT 1)
   FROM pg_sequence s
   JOIN pg_class c ON c.oid = s.seqrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -169,8 +192,44 @@ SELECT s.seqrelid, n.nspname, c.relname, s.seqstart, s.seqincrement
  ORDER BY s.seqrelid
 """
 
+# The partitions below each partitioned table (any depth), parents before children.
+_PARTITIONS = """
+SELECT t.root, p.relid::oid, c.relname, pc.relname, pg_get_expr(c.relpartbound, c.oid),
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END, c.relkind, c.relpersistence,
+       ARRAY(SELECT con.conname || ' ' || pg_get_constraintdef(con.oid) FROM pg_constraint con
+              WHERE con.conrelid = c.oid AND con.contype IN ('f', 'c') AND con.conparentid = 0
+                AND NOT con.coninhcount > 0
+              ORDER BY con.conname)
+  FROM unnest(%s::oid[]) AS t(root)
+  CROSS JOIN LATERAL pg_partition_tree(t.root) p
+  JOIN pg_class c ON c.oid = p.relid
+  JOIN pg_class pc ON pc.oid = p.parentrelid
+ WHERE p.level > 0
+ ORDER BY t.root, p.level, c.relname
+"""
+
+# the columns' domains and the domains they are based on (bases first)
+_DOMAINS = """
+WITH RECURSIVE chain(oid, depth) AS (
+    SELECT unnest(%s::oid[]), 0
+    UNION
+    SELECT t.typbasetype, c.depth + 1 FROM chain c JOIN pg_type t ON t.oid = c.oid
+     WHERE t.typtype = 'd' AND c.depth < 16
+), deepest AS (SELECT oid, max(depth) AS depth FROM chain GROUP BY oid)
+SELECT t.oid, n.nspname, t.typname, format_type(t.typbasetype, t.typtypmod), t.typnotnull,
+       t.typdefault,
+       ARRAY(SELECT con.conname::text FROM pg_constraint con
+              WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY con.conname),
+       ARRAY(SELECT pg_get_expr(con.conbin, 0) FROM pg_constraint con
+              WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY con.conname)
+  FROM deepest d JOIN pg_type t ON t.oid = d.oid JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.typtype = 'd'
+ ORDER BY d.depth DESC, n.nspname, t.typname
+"""
+
 _INDEXES = """
 SELECT i.indrelid, ic.relname, i.indisprimary, i.indisunique, am.amname,
+       EXISTS (SELECT 1 FROM pg_inherits inh WHERE inh.inhrelid = i.indexrelid),
        pg_get_expr(i.indpred, i.indrelid), pg_get_indexdef(i.indexrelid),
        ARRAY(SELECT CASE WHEN i.indkey[k - 1] = 0 THEN NULL ELSE
                          (SELECT a.attname FROM pg_attribute a
@@ -275,8 +334,8 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
 
     relations = session.query(_RELATIONS, [nsp_oid])
     base = {
-        name: (oid, kind, comment, rows)
-        for oid, name, kind, is_partition, comment, rows in relations
+        name: (oid, kind, comment, rows, partkey)
+        for oid, name, kind, is_partition, comment, partkey, rows in relations
         if kind in ("r", "p") and not is_partition
     }
     if wanted is None:
@@ -290,8 +349,12 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
 
     types = _Types(session.query(_TYPES, [oids]))
     columns = session.query(_COLUMNS, [oids])
-    seq_oids = sorted({row[11] for row in columns if row[11] is not None})
-    next_values = _next_values(session, seq_oids)
+    all_seqs = {row[i] for row in columns for i in (11, 14) if row[i] is not None}
+    states = _sequence_states(session, sorted(all_seqs))
+    # identity sequences belong to their column (GENERATED .. AS IDENTITY recreates them)
+    seq_oids = sorted(all_seqs - {row[11] for row in columns if row[7] in ("a", "d")})
+    next_values = {oid: state[-1] for oid, state in states.items()}
+    domain_oids = sorted({row[2] for row in columns if types.domain(row[2], row[3])})
 
     by_table: dict[int, list[Column]] = defaultdict(list)
     for (
@@ -309,6 +372,9 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
         seq_oid,
         seq_name,
         seq_regclass,
+        used_oid,
+        used_name,
+        used_regclass,
     ) in columns:
         ltype = types.resolve(typoid, typmod)
         default: Default | None = None
@@ -327,6 +393,13 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
             if m and seq_oid is not None and m[1].replace("''", "'") == seq_regclass:
                 identity = Identity(
                     "serial", sequence=seq_name, next_value=next_values.get(seq_oid)
+                )
+            elif m and used_oid is not None and m[1].replace("''", "'") == used_regclass:
+                # nextval of a sequence the column does not own (a shared sequence, or one
+                # created apart from the table as in pg_dump output): still where its values
+                # come from, and the sequence is created with the table
+                identity = Identity(
+                    "serial", sequence=used_name, next_value=next_values.get(used_oid)
                 )
             else:
                 is_ts = ltype.kind in (Kind.DATETIME, Kind.TIMESTAMP)
@@ -348,18 +421,26 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
 
     primary: dict[int, Index] = {}
     indexes: dict[int, list[Index]] = defaultdict(list)
+    partitions: dict[int, list[Partition]] = defaultdict(list)
+    part_rows = session.query(_PARTITIONS, [[base[n][0] for n in names if base[n][1] == "p"]])
+    part_of = {int(row[1]): int(row[0]) for row in part_rows}
+    for root, _relid, pname, parent, bound, partkey, _kind, _persistence, own in part_rows:
+        partitions[root].append(Partition(pname, parent, bound, partkey, constraints=tuple(own)))
+    partition_indexes: dict[int, list[Index]] = defaultdict(list)
+
     for (
         relid,
         name,
         is_primary,
         unique,
         method,
+        inherited,
         predicate,
         definition,
         cols,
         exprs,
         desc,
-    ) in session.query(_INDEXES, [oids]):
+    ) in session.query(_INDEXES, [oids + list(part_of)]):
         index = Index(
             name=name,
             columns=tuple(
@@ -372,10 +453,22 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
             predicate=predicate,
             definition=definition,
         )
-        if is_primary:
+        if relid in part_of:
+            if not inherited:
+                partition_indexes[relid].append(index)
+        elif is_primary:
             primary[relid] = index
         else:
             indexes[relid].append(index)
+    if partition_indexes:
+        names_of = {int(row[1]): str(row[2]) for row in part_rows}
+        for root, plist in partitions.items():
+            by_name = {
+                names_of[oid]: tuple(idx)
+                for oid, idx in partition_indexes.items()
+                if part_of[oid] == root
+            }
+            partitions[root] = [replace(p, indexes=by_name.get(p.name, ())) for p in plist]
 
     fks: dict[int, list[ForeignKey]] = defaultdict(list)
     checks: dict[int, list[Check]] = defaultdict(list)
@@ -405,7 +498,7 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
 
     result = []
     for name in names:
-        oid, kind, comment, rows = base[name]
+        oid, kind, comment, rows, partkey = base[name]
         result.append(
             Table(
                 namespace=namespace,
@@ -419,6 +512,8 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
                 comment=comment,
                 estimated_rows=None if rows is None or rows < 0 else int(rows),
                 partitioned=kind == "p",
+                partition_key=partkey,
+                partitions=tuple(partitions[oid]),
             )
         )
     return Schema(
@@ -426,11 +521,63 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
         namespace=namespace,
         tables=tuple(result),
         enum_types=tuple(types.enums[k] for k in sorted(types.enums)),
+        sequences=_sequences(session, seq_oids, states),
+        domains=_domains(session, domain_oids),
     )
 
 
-def _next_values(session: Session, seq_oids: list[int]) -> dict[int, int]:
-    """The value the next ``nextval`` of each sequence returns, for those we may read.
+def _sequences(
+    session: Session, seq_oids: list[int], states: dict[int, tuple[int, bool, int]]
+) -> tuple[SequenceDef, ...]:
+    """The definitions of the sequences the columns' defaults use (those we may read)."""
+    if not seq_oids:
+        return ()
+    out = []
+    for row in session.query(_SEQUENCES, [seq_oids]):
+        oid, nsp, rel, start, inc, dtype, low, high, cache, cycle, qualified, owner = row
+        if oid not in states:
+            continue
+        last_value, is_called, _next = states[oid]
+        out.append(
+            SequenceDef(
+                namespace=nsp,
+                name=rel,
+                qualified=qualified,
+                data_type=dtype,
+                start=start,
+                increment=inc,
+                minimum=low,
+                maximum=high,
+                cache=cache,
+                cycle=cycle,
+                last_value=last_value,
+                is_called=is_called,
+                owned_by=(owner[0], owner[1]) if owner else None,
+            )
+        )
+    return tuple(out)
+
+
+def _domains(session: Session, domain_oids: list[int]) -> tuple[DomainType, ...]:
+    if not domain_oids:
+        return ()
+    return tuple(
+        DomainType(
+            namespace=nsp,
+            name=name,
+            base=base,
+            not_null=bool(notnull),
+            default=default,
+            checks=tuple(Check(name=c, expression=e) for c, e in zip(cnames, exprs, strict=True)),
+        )
+        for _oid, nsp, name, base, notnull, default, cnames, exprs in session.query(
+            _DOMAINS, [domain_oids]
+        )
+    )
+
+
+def _sequence_states(session: Session, seq_oids: list[int]) -> dict[int, tuple[int, bool, int]]:
+    """``(last_value, is_called, next value)`` of each sequence, for those we may read.
 
     ``pg_sequences.last_value`` is null both for a sequence never used and for one set with
     ``setval(seq, n, false)``, so ``last_value``/``is_called`` are read from the sequences
@@ -439,17 +586,18 @@ def _next_values(session: Session, seq_oids: list[int]) -> dict[int, int]:
     if not seq_oids:
         return {}
     sequences = session.query(_SEQUENCES, [seq_oids])
-    increments = {oid: inc for oid, _nsp, _rel, _start, inc in sequences}
-    result: dict[int, int] = {}
+    increments = {row[0]: row[4] for row in sequences}
+    result: dict[int, tuple[int, bool, int]] = {}
     for i in range(0, len(sequences), 200):
         parts = [
             pgsql.SQL("SELECT {}::oid, last_value, is_called FROM {}.{}").format(
                 pgsql.Literal(oid), pgsql.Identifier(nsp), pgsql.Identifier(rel)
             )
-            for oid, nsp, rel, _start, _inc in sequences[i : i + 200]
+            for oid, nsp, rel, *_rest in sequences[i : i + 200]
         ]
         for oid, last_value, is_called in session.query(pgsql.SQL(" UNION ALL ").join(parts)):
-            result[oid] = last_value + increments[oid] if is_called else last_value
+            nxt = last_value + increments[oid] if is_called else last_value
+            result[oid] = (last_value, bool(is_called), nxt)
     return result
 
 
@@ -481,13 +629,18 @@ def _missing_tables(
     base: dict[str, Any],
     relations: list[tuple[Any, ...]],
 ) -> NotFound:
-    other = {name: (kind, is_partition) for _oid, name, kind, is_partition, *_ in relations}
+    other = {name: (oid, kind, is_partition) for oid, name, kind, is_partition, *_ in relations}
     notes = []
     hints = []
     for name in missing:
-        kind, is_partition = other.get(name, (None, False))
+        oid, kind, is_partition = other.get(name, (None, None, False))
         if is_partition:
-            notes.append(f'"{name}" is a partition (name its partitioned table)')
+            # its changes arrive under the partitioned table's name: that is what moves
+            root = session.scalar("SELECT pg_partition_root(%s::oid)::regclass::text", [oid])
+            notes.append(
+                f'"{name}" is a partition of {root}: name the partitioned table ({root}), '
+                "which moves all its partitions"
+            )
         elif kind in RELKIND_NAMES:
             notes.append(f'"{name}" is {RELKIND_NAMES[kind]}, not a table')
         close = difflib.get_close_matches(name, list(base), n=3)

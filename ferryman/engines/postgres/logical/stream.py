@@ -81,7 +81,8 @@ class SlotMissing(PositionLost, PreconditionFailed):
 
 
 def create_publication(url: DatabaseURL, name: str, tables: Sequence[tuple[str, str]]) -> None:
-    """``CREATE PUBLICATION name FOR TABLE schema.table, ...``. Not idempotent: raises
+    """``CREATE PUBLICATION name FOR TABLE schema.table, ... WITH (publish_via_partition_root
+    = true)``. Not idempotent: raises
     :class:`PreconditionFailed` when a publication of that name exists."""
     if not tables:
         raise PreconditionFailed(
@@ -89,8 +90,13 @@ def create_publication(url: DatabaseURL, name: str, tables: Sequence[tuple[str, 
         )
     listed = ", ".join(f"{quote_ident(schema)}.{quote_ident(table)}" for schema, table in tables)
     with contextlib.closing(connect(url)) as conn:
+        # a partitioned table's changes are published under its own name (not its partitions'),
+        # including partitions created or attached later (PostgreSQL 13+; older servers cannot
+        # publish a partitioned table at all, which `ferryman check` reports)
+        via_root = conn.info.server_version >= 130000
+        options = " WITH (publish_via_partition_root = true)" if via_root else ""
         try:
-            conn.execute(f"CREATE PUBLICATION {quote_ident(name)} FOR TABLE {listed}")
+            conn.execute(f"CREATE PUBLICATION {quote_ident(name)} FOR TABLE {listed}{options}")
         except pgerrors.DuplicateObject:
             raise PreconditionFailed(
                 f'publication "{name}" already exists in {url}',
