@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ferryman.core import sqlexpr
 from ferryman.core.errors import UnsupportedType
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.schema import Column, ForeignKey, Index, Table
+from ferryman.core.schema import Check, Column, ForeignKey, Index, Kind, Table
 
 # defaults we know how to carry across engines, keyed by lower-cased source expression
 PORTABLE_FUNCTIONS = {
@@ -101,3 +102,88 @@ def foreign_key_sql(
         f"({', '.join(quote(c) for c in fk.columns)}) REFERENCES {qualify(fk.ref_table)} "
         f"({', '.join(quote(c) for c in fk.ref_columns)}){rules}"
     )
+
+
+def translated_checks(
+    table: Table,
+    *,
+    source_engine: str,
+    target_engine: str,
+    plan: SchemaPlan,
+    quote: Callable[[str], str],
+    literal: Callable[[str], str],
+    name: Callable[[Check], str],
+) -> list[str]:
+    """``CONSTRAINT name CHECK (expr)`` clauses for the CHECK constraints of ``table`` that the
+    expression translator (:mod:`ferryman.core.sqlexpr`) can carry to ``target_engine``; every
+    other one is named in a note (table, constraint, expression)."""
+    columns = {c.name: c for c in table.columns}
+    out: list[str] = []
+    skipped: list[str] = []
+    for check in table.checks:
+        try:
+            expr, ci = sqlexpr.translate(
+                check.expression,
+                source_engine,
+                target_engine,
+                quote=quote,
+                literal=literal,
+                columns=columns,
+            )
+        except sqlexpr.Untranslatable as exc:
+            skipped.append(f"{check.name} CHECK ({check.expression}) [{exc}]")
+            continue
+        out.append(f"CONSTRAINT {quote(name(check))} CHECK {expr}")
+        if ci:
+            plan.note(
+                f"{table.name} check {check.name}",
+                f"compares case-insensitive column(s) {', '.join(ci)} with text; the target "
+                "compares case-sensitively",
+            )
+    if skipped:
+        plan.note(
+            table.name,
+            "CHECK constraint(s) not translated (outside the portable subset; recreate them by "
+            "hand if needed): " + "; ".join(skipped),
+        )
+    return out
+
+
+_GENERATED_NODES = (sqlexpr.Col, sqlexpr.Num, sqlexpr.Arith, sqlexpr.Neg, sqlexpr.Length)
+_GENERATED_KINDS = frozenset({Kind.INTEGER, Kind.DECIMAL, Kind.FLOAT})
+
+
+def translated_generated(
+    column: Column,
+    table: Table,
+    *,
+    source_engine: str,
+    target_engine: str,
+    quote: Callable[[str], str],
+    literal: Callable[[str], str],
+) -> str | None:
+    """The generated column's expression for ``target_engine`` when it is trivial (column
+    references, numbers, ``+ - *``, length functions) and the column is numeric, else None."""
+    gen = column.generated
+    if gen is None or column.type.kind not in _GENERATED_KINDS:
+        return None
+    columns = {c.name: c for c in table.columns if c.generated is None}
+    try:
+        tree = sqlexpr.parse(gen.expression, source_engine)
+        renderer = sqlexpr.Renderer(target_engine, quote, literal, columns)
+        tree = renderer.resolve(tree)
+        if not _only(tree, _GENERATED_NODES):
+            return None
+        return renderer.render(tree)
+    except sqlexpr.Untranslatable:
+        return None
+
+
+def _only(node: sqlexpr.Node, kinds: tuple[type, ...]) -> bool:
+    if not isinstance(node, kinds):
+        return False
+    if isinstance(node, sqlexpr.Arith):
+        return _only(node.left, kinds) and _only(node.right, kinds)
+    if isinstance(node, sqlexpr.Neg | sqlexpr.Length):
+        return _only(node.arg, kinds)
+    return True

@@ -37,6 +37,8 @@ from ferryman.core.translate import (
     key_columns,
     override,
     portable_function,
+    translated_checks,
+    translated_generated,
     unsupported,
 )
 from ferryman.engines.mysql.connection import quote_ident as q
@@ -265,17 +267,29 @@ class _MyRenderer:
         where = f"{table.name}.{col.name}"
         rendered = self.column_type(table, col, key_width)
         parts = [q(col.name), rendered]
+        generated_expr = None
+        if col.generated is not None and not self.same:
+            generated_expr = translated_generated(
+                col,
+                table,
+                source_engine=self.source.server.engine,
+                target_engine="mysql",
+                quote=q,
+                literal=lit,
+            )
         if col.generated is not None:
             if self.same:
                 kind = "STORED" if col.generated.stored else "VIRTUAL"
                 parts.append(f"GENERATED ALWAYS AS ({col.generated.expression}) {kind}")
+            elif generated_expr is not None:
+                parts.append(f"GENERATED ALWAYS AS {generated_expr} STORED")
             else:
                 self.plan.note(
                     where,
                     f"generated column ({col.generated.expression}) becomes a plain column; "
                     "its values are copied",
                 )
-        is_generated_here = self.same and col.generated is not None
+        is_generated_here = col.generated is not None and (self.same or generated_expr is not None)
         if not is_generated_here:
             parts.append("NULL" if col.nullable else "NOT NULL")
         default = self.default(table, col, rendered)
@@ -373,9 +387,22 @@ class _MyRenderer:
         if self.same:
             for check in table.checks:
                 lines.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
-        elif table.checks:
-            names = ", ".join(c.name for c in table.checks)
-            self.plan.note(table.name, f"CHECK constraints ({names}) are not translated")
+        else:
+            tname = self.tname(table.name)
+            lines += translated_checks(
+                table,
+                source_engine=self.source.server.engine,
+                target_engine="mysql",
+                plan=self.plan,
+                quote=q,
+                literal=lit,
+                # MySQL 8 check names are per database, PostgreSQL's per table
+                name=lambda c: (
+                    bounded_name(c.name, max_bytes=MAX_IDENT)
+                    if c.name.startswith(tname + "_")
+                    else bounded_name(tname, c.name, max_bytes=MAX_IDENT)
+                ),
+            )
         engine = "InnoDB"
         if table.storage_engine and table.storage_engine.lower() not in _TRANSACTIONAL:
             self.plan.note(

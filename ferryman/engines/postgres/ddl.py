@@ -26,6 +26,7 @@ from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.schema import (
     BINARY_KINDS,
     TEXTUAL,
+    Check,
     Column,
     Default,
     Index,
@@ -42,6 +43,8 @@ from ferryman.core.translate import (
     is_zero_date,
     override,
     portable_function,
+    translated_checks,
+    translated_generated,
     unsupported,
 )
 from ferryman.engines.mysql.types import INT_RANGE
@@ -269,6 +272,8 @@ class _PgRenderer:
         if col.generated is not None:
             if self.same:
                 parts.append(f"GENERATED ALWAYS AS ({col.generated.expression}) STORED")
+            elif (expr := self.generated(table, col)) is not None:
+                parts.append(f"GENERATED ALWAYS AS {expr} STORED")
             else:
                 self.plan.note(
                     where,
@@ -296,6 +301,29 @@ class _PgRenderer:
                 where, "ON UPDATE CURRENT_TIMESTAMP has no PostgreSQL column form (needs a trigger)"
             )
         return " ".join(parts)
+
+    def generated(self, table: Table, col: Column) -> str | None:
+        """A MySQL generated column's expression in PostgreSQL (trivial ones only), noted."""
+        expr = translated_generated(
+            col,
+            table,
+            source_engine=self.source.server.engine,
+            target_engine="postgresql",
+            quote=q,
+            literal=lit,
+        )
+        if expr is not None and col.generated is not None and not col.generated.stored:
+            self.plan.note(
+                f"{table.name}.{col.name}",
+                "virtual generated column becomes a stored one (PostgreSQL has no virtual columns)",
+            )
+        return expr
+
+    def check_name(self, table: Table, check: Check) -> str:
+        """MariaDB names a column-level check after its column: give it a table-level name."""
+        if check.column is not None and check.name == check.column:
+            return bounded_name(self.tname(table.name), check.name, "check", max_bytes=MAX_IDENT)
+        return bounded_name(check.name, max_bytes=MAX_IDENT)
 
     # -- tables and indexes ------------------------------------------------------------------
 
@@ -355,10 +383,17 @@ class _PgRenderer:
                 lines.append(f"PRIMARY KEY ({cols})")
         if self.same:
             for check in table.checks:
-                lines.append(f"CONSTRAINT {q(check.name)} {check.expression}")
-        elif table.checks:
-            names = ", ".join(c.name for c in table.checks)
-            self.plan.note(table.name, f"CHECK constraints ({names}) are not translated")
+                lines.append(f"CONSTRAINT {q(check.name)} CHECK {check.expression}")
+        else:
+            lines += translated_checks(
+                table,
+                source_engine=self.source.server.engine,
+                target_engine="postgresql",
+                plan=self.plan,
+                quote=q,
+                literal=lit,
+                name=lambda c: self.check_name(table, c),
+            )
         if table.partitioned:
             self.plan.note(table.name, "partitioned table is created as a plain table")
         body = ",\n  ".join(lines)
