@@ -104,13 +104,29 @@ def tables_options(f: Any) -> Any:
     show_default=True,
     help="What the server will be in a move.",
 )
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["mysql", "mariadb", "postgresql"]),
+    help="Judge each table for a move to this engine (source role). Default: both engines, "
+    "and a type only the other engine lacks is a warning.",
+)
 @tables_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Show only warnings and failures.")
 def check(
-    url: str, role: str, tables: Sequence[str], table: Sequence[str], as_json: bool, quiet: bool
+    url: str,
+    role: str,
+    to: str | None,
+    tables: Sequence[str],
+    table: Sequence[str],
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Preflight URL for a move: one line per finding, each problem with its fix.
+
+    As a source, each table gets a verdict: moves faithfully, moves with notes, or cannot move
+    (and why), for --to ENGINE or else for both engines.
 
     Checks the connection and login, server version, change capture settings (MySQL/MariaDB
     binlog ROW/FULL, server_id, GTID, retention; PostgreSQL wal_level=logical, slots, senders),
@@ -118,10 +134,16 @@ def check(
 
     Exit 0 when nothing blocks a move, 1 when a check fails, 2 when the server cannot be used.
     """
+    if to is not None and role != "source":
+        raise click.BadParameter("--to judges a source's tables: use it with --role source")
     try:
         with endpoint(url) as ep:
             info = ep.server_info()
             findings = ep.check(role, _split_tables(tables, table))
+            if role == "source" and info.engine in ("mysql", "postgresql"):
+                from ferryman.pipeline.verdict import verdict_findings
+
+                findings += verdict_findings(ep.introspect(_split_tables(tables, table)), to)
     except FerrymanError as exc:
         if as_json:
             click.echo(json.dumps({"url": _redacted(url), "role": role, **exc.to_json()}))

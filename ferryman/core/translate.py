@@ -7,7 +7,7 @@ from collections.abc import Callable
 from ferryman.core import sqlexpr
 from ferryman.core.errors import UnsupportedType
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.schema import Check, Column, ForeignKey, Index, Kind, Table
+from ferryman.core.schema import Check, Column, ForeignKey, Index, Kind, Schema, Table
 
 # defaults we know how to carry across engines, keyed by lower-cased source expression
 PORTABLE_FUNCTIONS = {
@@ -31,7 +31,8 @@ def unsupported(table: Table, column: Column, target: str) -> UnsupportedType:
         f"column {table.name}.{column.name} has type {column.native}, which has no {target} "
         "equivalent",
         hint=f"map it with --type-override {table.name}.{column.name}=TYPE (a {target} type "
-        f"such as text), or leave table {table.name!r} out of --tables",
+        f"such as text), or leave the table out (--exclude {table.name} with copy and move "
+        "create, or leave it out of --tables)",
         obj=f"{table.name}.{column.name}",
     )
 
@@ -187,3 +188,31 @@ def _only(node: sqlexpr.Node, kinds: tuple[type, ...]) -> bool:
     if isinstance(node, sqlexpr.Neg | sqlexpr.Length):
         return _only(node.arg, kinds)
     return True
+
+
+def not_moved(schema: Schema) -> str | None:
+    """One sentence naming every view, materialized view, trigger, procedure and function of
+    ``schema`` (none of them is moved), or None when there are none."""
+    groups: list[tuple[str, list[str]]] = [
+        ("views", [v.name for v in schema.views if not v.materialized]),
+        ("materialized views", [v.name for v in schema.views if v.materialized]),
+        ("triggers", [f"{trig} (on {t.name})" for t in schema.tables for trig in t.triggers]),
+        ("procedures", [r.name for r in schema.routines if r.kind == "procedure"]),
+        ("functions", [r.name for r in schema.routines if r.kind != "procedure"]),
+    ]
+    parts = [f"{title} {', '.join(names)}" for title, names in groups if names]
+    if not parts:
+        return None
+    return "not moved: " + "; ".join(parts)
+
+
+NOT_MOVED_FIX = (
+    "ferryman moves tables only: recreate these on the target (after cutover for triggers); "
+    "within one engine, copy/move create --with-views recreates the views"
+)
+
+
+def note_not_moved(plan: SchemaPlan, schema: Schema) -> None:
+    text = not_moved(schema)
+    if text:
+        plan.note(schema.namespace, f"{text} ({NOT_MOVED_FIX})")

@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 from ferryman.core.copy import (
@@ -221,7 +221,7 @@ class Copier:
                 "so they cannot be copied in chunks",
                 hint="add a primary key, or leave them out with --exclude",
             )
-        schema = Schema(schema.server, schema.namespace, tables, schema.enum_types)
+        schema = replace(schema, tables=tables)
         self.namespace = target_namespace(schema, self.target, r.target_namespace)
         options = TranslateOptions(
             target_namespace=self.namespace,

@@ -35,6 +35,7 @@ from ferryman.core.translate import (
     foreign_key_sql,
     is_zero_date,
     key_columns,
+    note_not_moved,
     override,
     portable_function,
     translated_checks,
@@ -321,8 +322,8 @@ class _MyRenderer:
             return f"({part.expression})" if self.same else None
         assert part.name is not None
         text = q(part.name)
-        if part.prefix is not None and self.same:
-            text += f"({part.prefix})"
+        if part.prefix is not None and self.same and index.method.lower() != "spatial":
+            text += f"({part.prefix})"  # (MariaDB reports a SPATIAL key part as a prefix of 32)
         return text + (" DESC" if part.descending else "")
 
     def index_clause(self, table: Table, index: Index) -> str | None:
@@ -463,6 +464,7 @@ class _MyRenderer:
             self.table(table)
         for table in self.source.tables:
             self.foreign_keys(table)
+        note_not_moved(self.plan, self.source)
         return self.plan
 
 

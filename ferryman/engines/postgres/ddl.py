@@ -41,6 +41,7 @@ from ferryman.core.translate import (
     deferred,
     foreign_key_sql,
     is_zero_date,
+    note_not_moved,
     override,
     portable_function,
     translated_checks,
@@ -471,6 +472,7 @@ class _PgRenderer:
             self.table(table)
         for table in self.source.tables:
             self.foreign_keys(table)
+        note_not_moved(self.plan, self.source)
         return self.plan
 
 
