@@ -140,7 +140,7 @@ def check(
         with endpoint(url) as ep:
             info = ep.server_info()
             findings = ep.check(role, _split_tables(tables, table))
-            if role == "source" and info.engine in ("mysql", "postgresql"):
+            if role == "source" and info.flavor in ("mysql", "mariadb", "postgresql"):
                 from ferryman.pipeline.verdict import verdict_findings
 
                 findings += verdict_findings(ep.introspect(_split_tables(tables, table)), to)
