@@ -346,6 +346,11 @@ def _plan_json(
 )
 @click.option("--type-override", "overrides", multiple=True, metavar="TABLE.COLUMN=TYPE")
 @click.option("--target-schema", metavar="NAME", help="Target namespace (see `schema --help`).")
+@click.option(
+    "--with-views",
+    is_flag=True,
+    help="After the copy, recreate the source's views on the target (same engine only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def copy(
     src_url: str,
@@ -362,6 +367,7 @@ def copy(
     zero_date: str,
     overrides: Sequence[str],
     target_schema: str | None,
+    with_views: bool,
     as_json: bool,
 ) -> None:
     """Copy tables from SRC_URL to DST_URL as of one consistent source position.
@@ -387,13 +393,17 @@ def copy(
             defer_indexes=not indexes_first,
             zero_date=ZeroDate(zero_date),
             type_overrides=parse_type_overrides(overrides),
+            with_views=with_views,
         )
         observer = RichObserver(err) if err.is_terminal and not as_json else LogObserver(err)
+        copier = Copier(src, dst, request, observer)
         try:
-            result = Copier(src, dst, request, observer).run()
+            result = copier.run()
         finally:
             observer.close()
     position = result.position
+    for view, why in copier.views_refused:
+        err.print(f"[yellow]note[/] view {_esc(view)} not recreated: {_esc(why)}")
     if as_json:
         doc = {
             "position": position.to_json() if position else None,
@@ -402,6 +412,10 @@ def copy(
             "seconds": round(result.seconds, 3),
             "created_tables": result.created,
             "tables": summary_rows(result.tables),
+            "views": {
+                "created": copier.views_created,
+                "refused": [{"view": v, "reason": why} for v, why in copier.views_refused],
+            },
         }
         click.echo(json.dumps(doc, indent=2))
         return
@@ -419,6 +433,8 @@ def copy(
             f"{rate:,.0f}",
         )
     out.print(grid)
+    if copier.views_created:
+        out.print(f"views recreated: {', '.join(copier.views_created)}")
     out.print(f"position: {position or 'n/a (the source keeps no change log)'}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ferryman.core import sqlexpr
 from ferryman.core.errors import UnsupportedType
@@ -216,3 +216,72 @@ def note_not_moved(plan: SchemaPlan, schema: Schema) -> None:
     text = not_moved(schema)
     if text:
         plan.note(schema.namespace, f"{text} ({NOT_MOVED_FIX})")
+
+
+def view_statements(
+    schema: Schema,
+    *,
+    target_namespace: str,
+    moved: Mapping[str, str],
+) -> tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]:
+    """``--with-views`` within one engine: for every view of ``schema`` whose tables are all
+    moved under their own names (``moved``: source table → target table), the statements that
+    recreate it in ``target_namespace`` — as (view, statements), in dependency order — and the
+    views refused, as (view, reason).
+
+    MySQL view definitions qualify names with the database, which is rewritten to the target's;
+    PostgreSQL's name the namespace's objects unqualified, so they run with ``search_path`` set
+    to the target schema (``SET LOCAL``: the caller runs each view's statements in one
+    transaction).
+    """
+    engine = schema.server.engine
+    mark = "`" if engine == "mysql" else '"'
+
+    def quote(name: str) -> str:
+        return mark + name.replace(mark, mark + mark) + mark
+
+    views = {v.name: v for v in schema.views}
+    done: list[tuple[str, list[str]]] = []
+    refused: list[tuple[str, str]] = []
+    created: set[str] = set()
+    pending = sorted(views)
+    while pending:
+        progress = False
+        for name in list(pending):
+            view = views[name]
+            missing = [
+                d for d in view.depends_on if d not in views and moved.get(d, "") != d
+            ] + list(view.outside)
+            if missing:
+                refused.append((name, f"reads {', '.join(missing)}, which this run does not move"))
+            elif any(d in views and d not in created for d in view.depends_on):
+                if any(d in {r for r, _ in refused} for d in view.depends_on):
+                    refused.append((name, "reads a view that is not recreated"))
+                else:
+                    continue
+            else:
+                target = f"{quote(target_namespace)}.{quote(name)}"
+                word = "MATERIALIZED VIEW" if view.materialized else "VIEW"
+                if engine == "mysql":
+                    body = view.definition.replace(
+                        quote(schema.namespace) + ".", quote(target_namespace) + "."
+                    )
+                    done.append((name, [f"CREATE {word} {target} AS {body}"]))
+                else:
+                    body = view.definition.strip().rstrip(";")
+                    done.append(
+                        (
+                            name,
+                            [
+                                f"SET LOCAL search_path TO {quote(target_namespace)}",
+                                f"CREATE {word} {target} AS {body}",
+                            ],
+                        )
+                    )
+                created.add(name)
+            pending.remove(name)
+            progress = True
+        if not progress:  # a cycle cannot happen in a real catalog; refuse rather than loop
+            refused += [(n, "circular view dependencies") for n in pending]
+            break
+    return done, refused

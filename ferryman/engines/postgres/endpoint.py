@@ -146,7 +146,12 @@ class PostgresEndpoint:
     def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
         for item in reversed(creates):
             kind, _, name = item.partition(":")
-            word = {"table": "TABLE", "type": "TYPE"}.get(kind)
+            word = {
+                "table": "TABLE",
+                "type": "TYPE",
+                "view": "VIEW",
+                "matview": "MATERIALIZED VIEW",
+            }.get(kind)
             if word:
                 self.session.query(
                     sql.SQL("DROP {} IF EXISTS {}.{} CASCADE").format(
