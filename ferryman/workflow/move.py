@@ -66,6 +66,7 @@ class MoveSpec(BaseModel):
     columns: dict[str, list[str]] = Field(default_factory=dict)
     created_tables: list[str] = Field(default_factory=list)
     source_namespace: str = ""
+    with_views: bool = False  # views recreated on the target at create (same engine only)
     # -- cutover (``move switch`` / ``reverse``) --
     direction: str = "forward"  # forward: source → target; reverse: target → source (switched)
     reverse: bool = True  # a switch starts reverse replication (not with --no-reverse)
@@ -181,6 +182,7 @@ def create(
     max_rows_per_second: float | None = None,
     lag_query: str | None = None,
     max_source_lag: float = 5.0,
+    with_views: bool = False,
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
     """Check both sides, create the target tables, make the source keep changes, record it."""
@@ -232,6 +234,7 @@ def create(
                 chunk_rows=chunk_rows,
                 defer_indexes=False,
                 foreign_keys=False,
+                with_views=with_views,
             ),
         )
         schema, plan, missing = copier.plan()
@@ -240,7 +243,18 @@ def create(
         _preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
         copier.create_missing_tables(plan, missing)
+        try:
+            # views read the target tables as the move fills them: created now, they need no
+            # step in the resumable copy (materialized views: REFRESH after the copy)
+            copier.create_views()
+        except BaseException:
+            cast(CopyTarget, target).drop_objects(copier.namespace, copier.created)
+            raise
         created = list(copier.created)
+        for view, why in copier.views_refused:
+            say(f"note: view {view} not recreated: {why}")
+        if copier.views_created:
+            say(f"views recreated on the target: {', '.join(copier.views_created)}")
         try:
             say("preparing change capture on the source")
             start = cast(ChangeSource, source).prepare_changes(name, names)
@@ -266,6 +280,7 @@ def create(
                     columns={t.name: [c.name for c in t.columns] for t in schema.tables},
                     created_tables=[c.removeprefix("table:") for c in created],
                     source_namespace=source.namespace,
+                    with_views=with_views,
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
             except BaseException:
@@ -718,7 +733,9 @@ def cancel(
                 applier.drop_checkpoint(checkpoint_key(spec))
             finally:
                 applier.close()
-            created = [c for c in spec.created_tables if not c.startswith("type:")]
+            created = [
+                c for c in spec.created_tables if not c.startswith(("type:", "view:", "matview:"))
+            ]
             existing = [
                 spec.renames.get(t, t) for t in spec.tables if spec.renames.get(t, t) not in created
             ]
@@ -727,7 +744,8 @@ def cancel(
             else:
                 say(f"dropping {len(created)} table(s) the move created in {spec.target_namespace}")
                 objects = [
-                    c if c.startswith("type:") else f"table:{c}" for c in spec.created_tables
+                    c if c.startswith(("type:", "view:", "matview:")) else f"table:{c}"
+                    for c in spec.created_tables
                 ]
                 cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
                 for table in existing:

@@ -152,6 +152,11 @@ def views(session: Session, namespace: str, tables: set[str]) -> tuple[View, ...
         [namespace],
     )
     names = {str(r[0]) for r in rows} | tables
+    # `x`.`y` is a table of database x, or column y of table (alias) x: only a pair whose x is
+    # another database that is not also a name here counts as reading outside
+    databases = {
+        str(r[0]) for r in session.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+    }
     out = []
     for name, definition in rows:
         inside: list[str] = []
@@ -160,7 +165,12 @@ def views(session: Session, namespace: str, tables: set[str]) -> tuple[View, ...
             db, rel = db.replace("``", "`"), rel.replace("``", "`")
             if db == namespace and rel in names and rel not in inside:
                 inside.append(rel)
-            elif db != namespace and f"{db}.{rel}" not in outside:
+            elif (
+                db != namespace
+                and db in databases
+                and db not in names
+                and f"{db}.{rel}" not in outside
+            ):
                 outside.append(f"{db}.{rel}")
         out.append(View(str(name), str(definition or ""), False, tuple(inside), tuple(outside)))
     return tuple(out)
