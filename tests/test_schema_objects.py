@@ -107,7 +107,7 @@ def test_generated_columns_are_never_written_and_stay_current(
         m.source.execute("INSERT INTO acct (id, qty, price) VALUES (3, 7, 2.25)")
         m.source.execute("UPDATE acct SET qty = qty + 10 WHERE id IN (1, 2)")
         m.source.execute("DELETE FROM acct WHERE id = 2")
-        cols = "id, qty, price, twice, total"
+        cols = "id, qty, price, twice, total" + (", lbl" if m.s == "mysql" else "")
 
         def same() -> bool:
             src = m.source.execute(f"SELECT {cols} FROM acct ORDER BY id")
@@ -237,3 +237,52 @@ def test_tsvector_moves_within_postgres_and_is_refused_to_mariadb(
     assert refused.code == 2 and "doc.fts" in refused.err and "--exclude doc" in refused.err
     override = ferryman("copy", pg_db.url, mysql_db.url, "--type-override", "doc.fts=TEXT")
     assert override.code == 0, override.text
+
+
+def test_postgres_generated_column_without_translation_is_refused_for_a_live_move(
+    make_move: Callable[[tuple[str, str]], Move],
+) -> None:
+    m = make_move(("postgres", "mysql"))
+    m.source.execute(
+        "CREATE TABLE acct (id int PRIMARY KEY, s text, "
+        "up text GENERATED ALWAYS AS (upper(s)) STORED)"
+    )
+    r = m.create()
+    assert r.code == 2 and "acct.up (upper(s))" in r.err and "--exclude" in r.err, r.text
+    assert m.dst_tables() == []
+    # a one-shot copy carries the values (with a note)
+    m.source.execute("INSERT INTO acct (id, s) VALUES (1, 'a')")
+    assert ferryman("copy", m.source.url, m.target.url).code == 0
+    assert m.target.execute("SELECT up FROM acct") == [("A",)]
+
+
+def test_on_update_current_timestamp_becomes_a_trigger_that_spares_the_live_apply(
+    make_move: Callable[[tuple[str, str]], Move],
+) -> None:
+    m = make_move(("mysql", "postgres"))
+    m.source.execute(
+        "CREATE TABLE acct (id INT PRIMARY KEY, v VARCHAR(10), ts DATETIME NOT NULL "
+        "DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)"
+    )
+    m.source.execute("INSERT INTO acct VALUES (1, 'a', '2000-01-01 00:00:00')")
+    m.source.execute("INSERT INTO acct VALUES (2, 'b', '2000-01-01 00:00:00')")
+    r = m.create()
+    assert r.code == 0 and "ON UPDATE CURRENT_TIMESTAMP becomes trigger" in r.text, r.text
+    runner = m.runner()
+    table = f"{m.schema}.acct"
+    try:
+        runner.wait_phase("replicating")
+        # the source keeps ts as it was (explicitly): the replicated update must keep it too
+        m.source.execute("UPDATE acct SET v = 'kept', ts = ts WHERE id = 1")
+        wait_until(
+            lambda: (
+                m.target.execute(f"SELECT v, ts::text FROM {table} WHERE id = 1")
+                == [("kept", "2000-01-01 00:00:00")]
+            ),
+            "the replicated update with its timestamp unchanged",
+        )
+    finally:
+        assert runner.stop() == 0, runner.output()
+    # an application's update on the target (no ferryman session) gets the MySQL behaviour
+    m.target.execute(f"UPDATE {table} SET v = 'app' WHERE id = 2")
+    assert m.target.execute(f"SELECT ts > '2001-01-01' FROM {table} WHERE id = 2") == [(True,)]

@@ -285,3 +285,27 @@ def view_statements(
             refused += [(n, "circular view dependencies") for n in pending]
             break
     return done, refused
+
+
+def unreplicated_generated(schema: Schema, target_engine: str) -> list[str]:
+    """Generated columns a live move cannot keep current: PostgreSQL's logical replication
+    does not send generated columns, so on another engine one must be recomputed there, which
+    needs an expression the translator carries. Each as ``table.column (expression)``."""
+    if schema.server.engine != "postgresql" or target_engine == "postgresql":
+        return []
+    out = []
+    for table in schema.tables:
+        for col in table.columns:
+            if col.generated is None:
+                continue
+            expr = translated_generated(
+                col,
+                table,
+                source_engine="postgresql",
+                target_engine=target_engine,
+                quote=lambda n: "`" + n.replace("`", "``") + "`",
+                literal=lambda v: "'" + v.replace("'", "''") + "'",
+            )
+            if expr is None:
+                out.append(f"{table.name}.{col.name} ({col.generated.expression})")
+    return out

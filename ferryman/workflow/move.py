@@ -27,11 +27,13 @@ from ferryman.core.errors import (
     ConnectError,
     FerrymanError,
     PreconditionFailed,
+    SchemaError,
 )
 from ferryman.core.findings import Level
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
 from ferryman.core.registry import endpoint, open_endpoint
+from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
@@ -77,6 +79,8 @@ class MoveSpec(BaseModel):
 
 
 FORWARD, REVERSE = "forward", "reverse"
+# created_tables entries that are other objects than tables (kept with their prefix)
+OBJECT_PREFIXES = ("type:", "view:", "matview:", "function:")
 
 
 def stream_name(spec: MoveSpec, direction: str) -> str:
@@ -238,6 +242,16 @@ def create(
             ),
         )
         schema, plan, missing = copier.plan()
+        stale = unreplicated_generated(schema, dst_engine)
+        if stale:
+            raise SchemaError(
+                f"generated column(s) {', '.join(stale)} cannot be kept current by a live move "
+                f"to {dst_engine}: PostgreSQL's logical replication does not send generated "
+                "columns, and the expression has no translation to recompute it on the target",
+                hint="leave the table(s) out with --exclude, or copy them once with `ferryman "
+                "copy` (which copies the values); nothing was created",
+                obj=stale[0].partition(" ")[0],
+            )
         names = [t.name for t in schema.tables]
         _preflight(source, "source", names)
         _preflight(target, "target", None)
@@ -733,9 +747,7 @@ def cancel(
                 applier.drop_checkpoint(checkpoint_key(spec))
             finally:
                 applier.close()
-            created = [
-                c for c in spec.created_tables if not c.startswith(("type:", "view:", "matview:"))
-            ]
+            created = [c for c in spec.created_tables if not c.startswith(OBJECT_PREFIXES)]
             existing = [
                 spec.renames.get(t, t) for t in spec.tables if spec.renames.get(t, t) not in created
             ]
@@ -744,7 +756,7 @@ def cancel(
             else:
                 say(f"dropping {len(created)} table(s) the move created in {spec.target_namespace}")
                 objects = [
-                    c if c.startswith(("type:", "view:", "matview:")) else f"table:{c}"
+                    c if c.startswith(OBJECT_PREFIXES) else f"table:{c}"
                     for c in spec.created_tables
                 ]
                 cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)

@@ -288,7 +288,8 @@ class _MyRenderer:
                 self.plan.note(
                     where,
                     f"generated column ({col.generated.expression}) becomes a plain column; "
-                    "its values are copied",
+                    "its values are copied (a live move refuses it: PostgreSQL's logical "
+                    "replication does not send generated columns)",
                 )
         is_generated_here = col.generated is not None and (self.same or generated_expr is not None)
         if not is_generated_here:

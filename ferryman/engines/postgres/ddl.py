@@ -297,11 +297,47 @@ class _PgRenderer:
             parts.append(f"DEFAULT {default}")
         for check in checks:
             parts.append(f"CHECK ({check})")
-        if col.on_update_now:
-            self.plan.note(
-                where, "ON UPDATE CURRENT_TIMESTAMP has no PostgreSQL column form (needs a trigger)"
-            )
+        if col.on_update_now and col.type.kind not in (Kind.DATETIME, Kind.TIMESTAMP):
+            self.plan.note(where, "ON UPDATE CURRENT_TIMESTAMP on a non-timestamp type; dropped")
         return " ".join(parts)
+
+    def on_update_triggers(self, table: Table) -> None:
+        """MySQL ``ON UPDATE CURRENT_TIMESTAMP`` as a BEFORE UPDATE trigger: an update that
+        changes the row but leaves the column as it was sets it to the current time. Sessions
+        with ``ferryman.fence_bypass`` (every ferryman connection) are left alone, so the live
+        apply keeps the source's values exactly."""
+        for col in table.columns:
+            if not col.on_update_now or col.type.kind not in (Kind.DATETIME, Kind.TIMESTAMP):
+                continue
+            tname = self.tname(table.name)
+            func = bounded_name(tname, col.name, "on_update", max_bytes=MAX_IDENT)
+            c = q(col.name)
+            self.add(
+                Phase.PRE_DATA,
+                tname,
+                f"CREATE FUNCTION {self.qname(func)}() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+                "BEGIN\n"
+                "  IF coalesce(current_setting('ferryman.fence_bypass', true), '') <> 'on'\n"
+                f"     AND NEW.{c} IS NOT DISTINCT FROM OLD.{c} AND NEW IS DISTINCT FROM OLD "
+                "THEN\n"
+                f"    NEW.{c} := CURRENT_TIMESTAMP;\n"
+                "  END IF;\n"
+                "  RETURN NEW;\n"
+                "END $f$",
+                creates=f"function:{func}",
+            )
+            self.add(
+                Phase.PRE_DATA,
+                tname,
+                f"CREATE TRIGGER {q(func)} BEFORE UPDATE ON {self.qualify(table.name)} "
+                f"FOR EACH ROW EXECUTE FUNCTION {self.qname(func)}()",
+            )
+            self.plan.note(
+                f"{table.name}.{col.name}",
+                f"ON UPDATE CURRENT_TIMESTAMP becomes trigger {func} (BEFORE UPDATE: a change "
+                "that leaves the column as it was sets it to now; ferryman's own sessions, "
+                "such as the live apply, are exempt)",
+            )
 
     def generated(self, table: Table, col: Column) -> str | None:
         """A MySQL generated column's expression in PostgreSQL (trivial ones only), noted."""
@@ -428,6 +464,8 @@ class _PgRenderer:
         for index in table.indexes:
             self.index(table, index)
         self._case_note(table)
+        if not self.same:
+            self.on_update_triggers(table)
 
     def _case_note(self, table: Table) -> None:
         if self.same:
