@@ -194,8 +194,8 @@ def not_moved(schema: Schema) -> str | None:
     """One sentence naming every view, materialized view, trigger, procedure and function of
     ``schema`` (none of them is moved), or None when there are none."""
     groups: list[tuple[str, list[str]]] = [
-        ("views", [v.name for v in schema.views if not v.materialized]),
-        ("materialized views", [v.name for v in schema.views if v.materialized]),
+        ("views", sorted(v.name for v in schema.views if not v.materialized)),
+        ("materialized views", sorted(v.name for v in schema.views if v.materialized)),
         ("triggers", [f"{trig} (on {t.name})" for t in schema.tables for trig in t.triggers]),
         ("procedures", [r.name for r in schema.routines if r.kind == "procedure"]),
         ("functions", [r.name for r in schema.routines if r.kind != "procedure"]),
