@@ -511,9 +511,15 @@ class Renderer:
                 ):
                     raise Untranslatable(f"cast of {arg.name} to {t}")
                 return arg
-            if isinstance(arg, Col) and t in ("numeric", "decimal"):
-                col = self.column(arg.name)  # a widening cast PostgreSQL adds in arithmetic
-                if col is not None and col.type.kind not in (Kind.INTEGER, Kind.DECIMAL):
+            if isinstance(arg, Col) and t in ("numeric", "decimal", "bigint", "int8"):
+                # a widening cast (PostgreSQL adds one in arithmetic, users write ::bigint to
+                # avoid integer overflow): MySQL computes integers in 64 bits and decimals
+                # exactly anyway
+                col = self.column(arg.name)
+                widening = (
+                    (Kind.INTEGER, Kind.DECIMAL) if t in ("numeric", "decimal") else (Kind.INTEGER,)
+                )
+                if col is not None and col.type.kind not in widening:
                     raise Untranslatable(f"cast of {arg.name} to {t}")
                 return arg
             if isinstance(arg, Array) and t.endswith("[]") and t[:-2] in _TEXT_TYPES:
@@ -570,7 +576,7 @@ class Renderer:
                 arg = r(node.arg)
             return f"{'octet_length' if node.octets else 'char_length'}({arg})"
         if isinstance(node, Arith):
-            return f"({r(node.left)} {node.op} {r(node.right)})"
+            return f"({self._operand(node.left)} {node.op} {self._operand(node.right)})"
         if isinstance(node, Neg):
             return f"(-{r(node.arg)})"
         if isinstance(node, Cmp):
@@ -591,6 +597,16 @@ class Renderer:
         if isinstance(node, Not):
             return f"(NOT {r(node.arg)})"
         raise Untranslatable(f"{type(node).__name__.lower()} is not supported here")
+
+    def _operand(self, node: Node) -> str:
+        """MySQL does integer arithmetic in 64 bits (unsigned too); PostgreSQL in the operands'
+        type, so ``int_col * 2`` could overflow there: integer columns become numeric (exact)."""
+        text = self._render(node)
+        if self.dialect == "postgresql" and isinstance(node, Col):
+            col = self.columns.get(node.name) if self.columns is not None else None
+            if col is None or col.type.kind is Kind.INTEGER:
+                return f"{text}::numeric"
+        return text
 
     def _note_ci(self, *nodes: Node) -> None:
         if self.columns is None or not any(isinstance(n, Str) for n in nodes):
