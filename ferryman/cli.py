@@ -107,7 +107,7 @@ def tables_options(f: Any) -> Any:
 @click.option(
     "--to",
     "to",
-    type=click.Choice(["mysql", "mariadb", "postgresql"]),
+    type=click.Choice(["mysql", "mariadb", "postgresql", "postgres"]),
     help="Judge each table for a move to this engine (source role). Default: both engines, "
     "and a type only the other engine lacks is a warning.",
 )

@@ -286,3 +286,56 @@ def test_on_update_current_timestamp_becomes_a_trigger_that_spares_the_live_appl
     # an application's update on the target (no ferryman session) gets the MySQL behaviour
     m.target.execute(f"UPDATE {table} SET v = 'app' WHERE id = 2")
     assert m.target.execute(f"SELECT ts > '2001-01-01' FROM {table} WHERE id = 2") == [(True,)]
+
+
+SAME_ENGINE_ONLY = {
+    "mysql": [
+        "CREATE TABLE acct (id INT PRIMARY KEY, p POINT, g GEOMETRY)",
+        "INSERT INTO acct VALUES (1, POINT(1, 2), ST_GeomFromText('LINESTRING(0 0,1 1)'))",
+    ],
+    "postgres": [
+        "CREATE TABLE acct (id int PRIMARY KEY, fts tsvector, q tsquery, r int4range, m money, "
+        "x xml, pt point)",
+        "INSERT INTO acct VALUES (1, to_tsvector('a cat'), 'cat'::tsquery, '[1,5)', 3.5, '<a/>', "
+        "'(1,2)')",
+    ],
+}
+SAME_ENGINE_CHANGE = {
+    "mysql": "INSERT INTO acct VALUES (2, POINT(3, 4), "
+    "ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'))",
+    "postgres": "INSERT INTO acct VALUES (2, to_tsvector('the dogs'), 'dog'::tsquery, '[2,3]', "
+    "4, '<b>x</b>', '(3,4)')",
+}
+AS_TEXT = {
+    "mysql": "SELECT id, ST_AsText(p), ST_AsText(g) FROM {t} ORDER BY id",
+    "postgres": "SELECT id, fts::text, q::text, r::text, m::text, x::text, pt::text FROM {t} "
+    "ORDER BY id",
+}
+
+
+@pytest.mark.parametrize("pair", [("mysql", "mysql"), ("postgres", "postgres")], ids=IDS)
+def test_types_without_a_counterpart_move_live_within_their_engine(
+    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+) -> None:
+    """What `check` says without --to: these move faithfully within the engine."""
+    m = make_move(pair)
+    for sql in SAME_ENGINE_ONLY[m.s]:
+        m.source.execute(sql)
+    verdict = ferryman("check", m.source.url, "--to", "mariadb" if m.s == "mysql" else m.s)
+    assert verdict.code == 0 and "acct → " in verdict.out and "moves faithfully" in verdict.out
+    m.created()
+    runner = m.runner()
+    try:
+        runner.wait_phase("replicating")
+        m.source.execute(SAME_ENGINE_CHANGE[m.s])
+        m.source.execute("UPDATE acct SET id = 3 WHERE id = 1")
+        table = f"{m.schema}.acct" if m.t == "postgres" else "acct"
+        wait_until(
+            lambda: (
+                m.source.execute(AS_TEXT[m.s].format(t="acct"))
+                == m.target.execute(AS_TEXT[m.s].format(t=table))
+            ),
+            "the same values on the target",
+        )
+    finally:
+        assert runner.stop() == 0, runner.output()
