@@ -250,3 +250,17 @@ def test_verdicts_name_the_direction_they_hold_for() -> None:
         to_pg["doc"].level is Level.OK
         and to_pg["doc"].message == "doc → postgresql: moves faithfully"
     )
+
+
+def test_a_check_on_an_overridden_column_is_named_not_translated() -> None:
+    table = Table(
+        "shop",
+        "t",
+        (int_col("id", nullable=False), int_col("a"), int_col("ab")),
+        checks=(Check("pos", "`a` > 0"), Check("pos2", "`ab` > 0")),
+    )
+    options = TranslateOptions("shop", type_overrides={("t", "a"): "text"})
+    plan = pg_ddl.translate(Schema(MARIADB, "shop", (table,)), options, POSTGRES)
+    create = next(s.sql for s in plan.statements if s.sql.startswith("CREATE TABLE"))
+    assert 'CONSTRAINT "pos2" CHECK ("ab" > 0)' in create and '"pos"' not in create
+    assert any("pos CHECK (`a` > 0) [--type-override on a]" in n.message for n in plan.notes)

@@ -429,6 +429,23 @@ class _Parser:
         raise Untranslatable(f"function {name}() is not translated")
 
 
+def columns_of(node: Node) -> set[str]:
+    """The column names a tree refers to."""
+    if isinstance(node, Col):
+        return {node.name}
+    if isinstance(node, Length | Neg | Not | IsNull | Cast):
+        return columns_of(node.arg)
+    if isinstance(node, Arith | Cmp):
+        return columns_of(node.left) | columns_of(node.right)
+    if isinstance(node, Between):
+        return columns_of(node.arg) | columns_of(node.low) | columns_of(node.high)
+    if isinstance(node, In):
+        return columns_of(node.arg).union(*(columns_of(i) for i in node.items))
+    if isinstance(node, BoolOp | Array):
+        return set().union(*(columns_of(i) for i in node.items))
+    return set()
+
+
 def _strip_casts(node: Node) -> Node:
     while isinstance(node, Cast):
         node = node.arg

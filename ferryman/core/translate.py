@@ -114,15 +114,19 @@ def translated_checks(
     quote: Callable[[str], str],
     literal: Callable[[str], str],
     name: Callable[[Check], str],
+    overridden: frozenset[str] = frozenset(),
 ) -> list[str]:
     """``CONSTRAINT name CHECK (expr)`` clauses for the CHECK constraints of ``table`` that the
     expression translator (:mod:`ferryman.core.sqlexpr`) can carry to ``target_engine``; every
     other one is named in a note (table, constraint, expression)."""
-    columns = {c.name: c for c in table.columns}
+    columns = {c.name: c for c in table.columns if c.name not in overridden}
     out: list[str] = []
     skipped: list[str] = []
     for check in table.checks:
         try:
+            tree = sqlexpr.parse(check.expression, source_engine)
+            if used := sqlexpr.columns_of(tree) & overridden:
+                raise sqlexpr.Untranslatable(f"--type-override on {', '.join(sorted(used))}")
             expr, ci = sqlexpr.translate(
                 check.expression,
                 source_engine,

@@ -398,6 +398,9 @@ class _MyRenderer:
                 plan=self.plan,
                 quote=q,
                 literal=lit,
+                overridden=frozenset(
+                    c for (t, c) in self.options.type_overrides if t == table.name
+                ),
                 # MySQL 8 check names are per database, PostgreSQL's per table
                 name=lambda c: (
                     bounded_name(c.name, max_bytes=MAX_IDENT)

@@ -429,6 +429,9 @@ class _PgRenderer:
                 plan=self.plan,
                 quote=q,
                 literal=lit,
+                overridden=frozenset(
+                    c for (t, c) in self.options.type_overrides if t == table.name
+                ),
                 name=lambda c: self.check_name(table, c),
             )
         if table.partitioned:
