@@ -71,14 +71,11 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                     "are created after the copy (schema --defer-indexes prints them last)",
                 )
             )
-        if table.triggers:
+        if table.triggers and role == "target":  # a source's are in the one not_moved note
             trig = ", ".join(table.triggers)
             fix = (
                 "triggers fire on the target for every applied change: drop or disable them "
                 "on the target until cutover"
-                if role == "target"
-                else "recreate the triggers on the target after cutover; ferryman does not copy "
-                "them"
             )
             out.append(
                 Finding(Level.WARN, "triggers", name, f"table {name} has triggers ({trig})", fix)

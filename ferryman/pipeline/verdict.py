@@ -105,14 +105,18 @@ def verdict_findings(
     for table in schema.tables:
         if to is not None:
             engine = normalize_engine(to)
-            v = table_verdict(schema, table, engine, target)
+            v = table_verdict(
+                schema, table, engine, target or (schema.server if engine == own else None)
+            )
             level = Level.FAIL if v.blockers else Level.INFO if v.notes else Level.OK
             fix = _fix(v)
             out.append(
                 Finding(level, "table", table.name, f"{table.name} → {engine}: {v.text()}", fix)
             )
             continue
-        verdicts = [table_verdict(schema, table, e, target if e == own else None) for e in ENGINES]
+        verdicts = [
+            table_verdict(schema, table, e, schema.server if e == own else None) for e in ENGINES
+        ]
         same = next(v for v in verdicts if v.engine == own)
         other = next(v for v in verdicts if v.engine != own)
         if same.blockers:
