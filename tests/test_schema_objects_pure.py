@@ -174,12 +174,14 @@ def test_postgres_same_engine_check_keeps_its_keyword() -> None:
         "public",
         "items",
         (Column("qty", LogicalType(Kind.INTEGER, bits=32), "integer"),),
-        checks=(Check("items_qty_check", "((qty >= 0))"),),
+        checks=(Check("items_qty_check", "(qty >= 0)"), Check("flag_set", "flag")),
     )
     plan = pg_ddl.translate(
         Schema(POSTGRES, "public", (table,)), TranslateOptions("public"), POSTGRES
     )
+    # pg_get_expr leaves a bare column or function call without parentheses: CHECK adds them
     assert 'CONSTRAINT "items_qty_check" CHECK ((qty >= 0))' in plan.statements[1].sql
+    assert 'CONSTRAINT "flag_set" CHECK (flag)' in plan.statements[1].sql
 
 
 def sample_schema(server: ServerInfo) -> Schema:

@@ -424,7 +424,7 @@ class _PgRenderer:
                 lines.append(f"PRIMARY KEY ({cols})")
         if self.same:
             for check in table.checks:
-                lines.append(f"CONSTRAINT {q(check.name)} CHECK {check.expression}")
+                lines.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
         else:
             lines += translated_checks(
                 table,
