@@ -105,13 +105,29 @@ def tables_options(f: Any) -> Any:
     show_default=True,
     help="What the server will be in a move.",
 )
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["mysql", "mariadb", "postgresql", "postgres"]),
+    help="Judge each table for a move to this engine (source role). Default: both engines, "
+    "and a type only the other engine lacks is a warning.",
+)
 @tables_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Show only warnings and failures.")
 def check(
-    url: str, role: str, tables: Sequence[str], table: Sequence[str], as_json: bool, quiet: bool
+    url: str,
+    role: str,
+    to: str | None,
+    tables: Sequence[str],
+    table: Sequence[str],
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Preflight URL for a move: one line per finding, each problem with its fix.
+
+    As a source, each table gets a verdict: moves faithfully, moves with notes, or cannot move
+    (and why), for --to ENGINE or else for both engines.
 
     Checks the connection and login, server version, change capture settings (MySQL/MariaDB
     binlog ROW/FULL, server_id, GTID, retention; PostgreSQL wal_level=logical, slots, senders),
@@ -119,10 +135,16 @@ def check(
 
     Exit 0 when nothing blocks a move, 1 when a check fails, 2 when the server cannot be used.
     """
+    if to is not None and role != "source":
+        raise click.BadParameter("--to judges a source's tables: use it with --role source")
     try:
         with endpoint(url) as ep:
             info = ep.server_info()
             findings = ep.check(role, _split_tables(tables, table))
+            if role == "source" and info.flavor in ("mysql", "mariadb", "postgresql"):
+                from ferryman.pipeline.verdict import verdict_findings
+
+                findings += verdict_findings(ep.introspect(_split_tables(tables, table)), to)
     except FerrymanError as exc:
         if as_json:
             click.echo(json.dumps({"url": _redacted(url), "role": role, **exc.to_json()}))
@@ -326,6 +348,11 @@ def _plan_json(
 @value_options(defaults=True)
 @click.option("--type-override", "overrides", multiple=True, metavar="TABLE.COLUMN=TYPE")
 @click.option("--target-schema", metavar="NAME", help="Target namespace (see `schema --help`).")
+@click.option(
+    "--with-views",
+    is_flag=True,
+    help="After the copy, recreate the source's views on the target (same engine only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def copy(
     src_url: str,
@@ -342,6 +369,7 @@ def copy(
     zero_date: str,
     overrides: Sequence[str],
     target_schema: str | None,
+    with_views: bool,
     as_json: bool,
     **value_settings: str,
 ) -> None:
@@ -370,13 +398,17 @@ def copy(
             zero_date=ZeroDate(zero_date),
             values=values,
             type_overrides=parse_type_overrides(overrides),
+            with_views=with_views,
         )
         observer = RichObserver(err) if err.is_terminal and not as_json else LogObserver(err)
+        copier = Copier(src, dst, request, observer)
         try:
-            result = Copier(src, dst, request, observer).run()
+            result = copier.run()
         finally:
             observer.close()
     position = result.position
+    for view, why in copier.views_refused:
+        err.print(f"[yellow]note[/] view {_esc(view)} not recreated: {_esc(why)}")
     if as_json:
         doc = {
             "position": position.to_json() if position else None,
@@ -385,6 +417,10 @@ def copy(
             "seconds": round(result.seconds, 3),
             "created_tables": result.created,
             "tables": summary_rows(result.tables),
+            "views": {
+                "created": copier.views_created,
+                "refused": [{"view": v, "reason": why} for v, why in copier.views_refused],
+            },
         }
         click.echo(json.dumps(doc, indent=2))
         return
@@ -402,6 +438,8 @@ def copy(
             f"{rate:,.0f}",
         )
     out.print(grid)
+    if copier.views_created:
+        out.print(f"views recreated: {', '.join(copier.views_created)}")
     out.print(f"position: {position or 'n/a (the source keeps no change log)'}")
 
 

@@ -64,6 +64,12 @@ def register(
     @click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
     @click.option("--max-source-lag", type=float, default=5.0, show_default=True)
     @value_options(defaults=True)
+    @click.option(
+        "--with-views",
+        is_flag=True,
+        help="Recreate the source's views on the target now, over the target tables (same "
+        "engine only).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
     @click.pass_context
     def create(
@@ -85,6 +91,7 @@ def register(
         max_rows_per_second: float | None,
         lag_query: str | None,
         max_source_lag: float,
+        with_views: bool,
         as_json: bool,
         **value_settings: str,
     ) -> None:
@@ -115,6 +122,7 @@ def register(
             lag_query=lag_query,
             max_source_lag=max_source_lag,
             values=value_policy(value_settings),
+            with_views=with_views,
             say=(lambda text: None) if as_json else (lambda text: err.print(text)),
         )
         if as_json:

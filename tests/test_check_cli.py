@@ -69,11 +69,22 @@ def test_target_role_tolerates_missing_namespace(
     assert result.code == 0, result.text
 
 
-def test_unsupported_column_type_fails_source_check(mysql_db: MySQLDatabase) -> None:
+def test_unsupported_column_type_fails_source_check_for_the_other_engine(
+    mysql_db: MySQLDatabase,
+) -> None:
     mysql_db.execute("CREATE TABLE geo (id INT PRIMARY KEY, p POINT)")
+    mysql_db.execute("CREATE TABLE plain (id INT PRIMARY KEY, n INT CHECK (n > 0))")
+    # a POINT moves MariaDB → MariaDB: without --to it is a warning naming the direction
     result = ferryman("check", mysql_db.url)
-    assert result.code == 1
+    assert result.code == 0, result.text
     assert "geo.p" in result.out and "--type-override geo.p=" in result.out
+    assert "to mysql: moves faithfully; to postgresql: cannot move" in result.out
+    result = ferryman("check", "--json", "--to", "postgresql", mysql_db.url)
+    assert result.code == 1
+    tables = {f["object"]: f for f in json.loads(result.out)["findings"] if f["check"] == "table"}
+    assert tables["geo"]["level"] == "fail" and "column p (point)" in tables["geo"]["message"]
+    assert "--exclude geo" in tables["geo"]["fix"]
+    assert tables["plain"]["level"] == "ok" and "moves faithfully" in tables["plain"]["message"]
 
 
 def test_etcd_target_check(etcd: object) -> None:

@@ -133,7 +133,8 @@ class CopyTarget(Protocol):
     def has_rows(self, namespace: str, table: str) -> bool: ...
 
     def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
-        """Drop objects named ``table:NAME`` / ``type:NAME`` (made by a failed run). Idempotent."""
+        """Drop objects named ``table:NAME`` / ``type:NAME`` / ``view:NAME`` / ``matview:NAME``
+        (made by a failed run), last first. Idempotent."""
         ...
 
     def truncate(self, namespace: str, table: str) -> None: ...

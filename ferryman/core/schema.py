@@ -310,6 +310,28 @@ class DomainType:
 
 
 @dataclass(frozen=True)
+class View:
+    """A view (or materialized view) of the namespace. ``definition`` is its native SELECT
+    (MySQL qualifies names with the database; PostgreSQL's names objects of the namespace
+    unqualified); ``depends_on``: the tables and views of the namespace it reads, and
+    ``outside``: what it reads from other namespaces."""
+
+    name: str
+    definition: str
+    materialized: bool = False
+    depends_on: tuple[str, ...] = ()
+    outside: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A stored procedure or function (``kind``: ``procedure``/``function``); never moved."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
 class ServerInfo:
     """What a connected server is. ``flavor``: ``mysql``, ``mariadb``, ``postgresql`` or
     ``etcd``; ``engine`` groups the flavors that share a dialect (``mysql`` for MySQL and
@@ -357,6 +379,9 @@ class Schema:
             if domain.name == name:
                 return domain
         return None
+
+    views: tuple[View, ...] = field(default=())  # every view of the namespace
+    routines: tuple[Routine, ...] = field(default=())  # every procedure/function of it
 
     def __iter__(self) -> Iterator[Table]:
         return iter(self.tables)

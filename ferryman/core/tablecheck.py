@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ferryman.core.findings import Finding, Level
 from ferryman.core.schema import Kind, Schema
+from ferryman.core.translate import NOT_MOVED_FIX, not_moved
 
 
 def table_findings(schema: Schema, role: str) -> list[Finding]:
@@ -45,15 +46,17 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
             with_pk.append(name)
         for col in table.columns:
             if col.type.kind is Kind.UNSUPPORTED:
+                # it moves as is within the engine: only the other engine lacks the type
+                other = "MySQL/MariaDB" if schema.server.engine == "postgresql" else "PostgreSQL"
                 out.append(
                     Finding(
-                        Level.FAIL if role == "source" else Level.WARN,
+                        Level.WARN,
                         "column_type",
                         f"{name}.{col.name}",
-                        f"column {name}.{col.name} has type {col.native}, which ferryman "
-                        "cannot move to another engine",
-                        f"map it with --type-override {name}.{col.name}=TYPE, or leave table "
-                        f"{name} out with --tables",
+                        f"column {name}.{col.name} has type {col.native}: it moves within "
+                        f"{schema.server.flavor} only; {other} has no such type",
+                        f"to move it to {other}: --type-override {name}.{col.name}=TYPE, or "
+                        f"leave the table out with --exclude {name}",
                     )
                 )
         if table.foreign_keys:
@@ -68,14 +71,11 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                     "are created after the copy (schema --defer-indexes prints them last)",
                 )
             )
-        if table.triggers:
+        if table.triggers and role == "target":  # a source's are in the one not_moved note
             trig = ", ".join(table.triggers)
             fix = (
                 "triggers fire on the target for every applied change: drop or disable them "
                 "on the target until cutover"
-                if role == "target"
-                else "recreate the triggers on the target after cutover; ferryman does not copy "
-                "them"
             )
             out.append(
                 Finding(Level.WARN, "triggers", name, f"table {name} has triggers ({trig})", fix)
@@ -91,6 +91,8 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                     f"ALTER TABLE {name} ENGINE=InnoDB, or copy it while writes are stopped",
                 )
             )
+    if role == "source" and (text := not_moved(schema)):
+        out.append(Finding(Level.WARN, "not_moved", schema.namespace, text, NOT_MOVED_FIX))
     if with_pk:
         shown = ", ".join(with_pk[:8]) + (
             f" and {len(with_pk) - 8} more" if len(with_pk) > 8 else ""

@@ -40,10 +40,11 @@ from ferryman.core.copy import (
     ZeroDate,
 )
 from ferryman.core.errors import ConfigError, FerrymanError, NotFound, SchemaError
-from ferryman.core.plan import Phase, SchemaPlan, TranslateOptions
+from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.protocols import CopySource, CopyTarget, Endpoint
 from ferryman.core.schema import Schema, Table
+from ferryman.core.translate import view_statements
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.schema import target_namespace
 
@@ -67,6 +68,7 @@ class CopyRequest:
     zero_date: ZeroDate = ZeroDate.ERROR
     values: ValuePolicy = field(default_factory=ValuePolicy)
     type_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
+    with_views: bool = False  # recreate the source's views on the target (same engine only)
 
 
 class CopyObserver(Protocol):
@@ -159,6 +161,9 @@ class Copier:
         self.loaded_existing: list[str] = []  # pre-existing target tables written to
         self.plan_: SchemaPlan | None = None
         self.namespace = ""
+        self.schema_: Schema | None = None
+        self.views_created: list[str] = []
+        self.views_refused: list[tuple[str, str]] = []  # (view, why), --with-views
 
     # -- the procedure -----------------------------------------------------------------------
 
@@ -186,6 +191,7 @@ class Copier:
                 snapshot.close()
             self.finish(plan, missing, copies)
             phase("deferred indexes and counters")
+            self.create_views()
         except BaseException as exc:
             self.restore_target(exc)
             raise
@@ -234,6 +240,15 @@ class Copier:
                 hint="add a primary key, or leave them out with --exclude",
             )
         schema = dataclasses.replace(schema, tables=tables)
+        if r.with_views and schema.server.engine != self.target.server_info().engine:
+            raise ConfigError(
+                f"--with-views recreates views from their native SQL, which needs the same "
+                f"engine on both sides ({schema.server.engine} → "
+                f"{self.target.server_info().engine})",
+                hint="leave out --with-views and recreate the views on the target by hand "
+                "(`ferryman schema` lists them)",
+            )
+        self.schema_ = schema
         self.namespace = target_namespace(schema, self.target, r.target_namespace)
         options = TranslateOptions(
             target_namespace=self.namespace,
@@ -466,6 +481,36 @@ class Copier:
         )
         for table in targets.tables:
             self.dst.sync_identity(table)
+
+    def create_views(self) -> None:
+        """``--with-views``: recreate the source's views on the target, each in its own step;
+        a view that reads a table not moved, or that the target rejects, is named in
+        ``views_refused`` (the copy stands)."""
+        if not self.request.with_views or self.schema_ is None:
+            return
+        moved = {t.name: self.request.renames.get(t.name, t.name) for t in self.schema_.tables}
+        statements, self.views_refused = view_statements(
+            self.schema_,
+            target_namespace=self.namespace,
+            moved=moved,
+        )
+        if statements:
+            self.observer.phase(f"recreating {len(statements)} view(s)")
+        materialized = {v.name for v in self.schema_.views if v.materialized}
+        for name, sqls in statements:
+            kind = "matview" if name in materialized else "view"
+            sub = SchemaPlan(self.target.server_info().engine, self.namespace)
+            sub.statements = [
+                Statement(Phase.PRE_DATA, None, sql, f"{kind}:{name}" if "CREATE" in sql else None)
+                for sql in sqls
+            ]
+            try:
+                self.target.apply(sub, [Phase.PRE_DATA.value])
+            except SchemaError as exc:
+                self.views_refused.append((name, exc.message.split("\n")[0]))
+                continue
+            self.created.append(f"{kind}:{name}")
+            self.views_created.append(name)
 
     def restore_target(self, exc: BaseException) -> None:
         """Put the target back as it was: drop what this run created, empty what it filled."""

@@ -28,11 +28,13 @@ from ferryman.core.errors import (
     ConnectError,
     FerrymanError,
     PreconditionFailed,
+    SchemaError,
 )
 from ferryman.core.findings import Level
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
 from ferryman.core.registry import endpoint, open_endpoint
+from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
@@ -71,6 +73,7 @@ class MoveSpec(BaseModel):
     columns: dict[str, list[str]] = Field(default_factory=dict)
     created_tables: list[str] = Field(default_factory=list)
     source_namespace: str = ""
+    with_views: bool = False  # views recreated on the target at create (same engine only)
     # -- cutover (``move switch`` / ``reverse``) --
     direction: str = "forward"  # forward: source → target; reverse: target → source (switched)
     reverse: bool = True  # a switch starts reverse replication (not with --no-reverse)
@@ -81,6 +84,8 @@ class MoveSpec(BaseModel):
 
 
 FORWARD, REVERSE = "forward", "reverse"
+# created_tables entries that are other objects than tables (kept with their prefix)
+OBJECT_PREFIXES = ("type:", "view:", "matview:", "function:")
 
 
 _NOT_TABLES = ("type:", "sequence:", "domain:")
@@ -192,6 +197,7 @@ def create(
     lag_query: str | None = None,
     max_source_lag: float = 5.0,
     values: ValuePolicy | None = None,
+    with_views: bool = False,
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
     """Check both sides, create the target tables, make the source keep changes, record it."""
@@ -246,15 +252,37 @@ def create(
                 chunk_rows=chunk_rows,
                 defer_indexes=False,
                 foreign_keys=False,
+                with_views=with_views,
             ),
         )
         schema, plan, missing = copier.plan()
+        stale = unreplicated_generated(schema, dst_engine)
+        if stale:
+            raise SchemaError(
+                f"generated column(s) {', '.join(stale)} cannot be kept current by a live move "
+                f"to {dst_engine}: PostgreSQL's logical replication does not send generated "
+                "columns, and the expression has no translation to recompute it on the target",
+                hint="leave the table(s) out with --exclude, or copy them once with `ferryman "
+                "copy` (which copies the values); nothing was created",
+                obj=stale[0].partition(" ")[0],
+            )
         names = [t.name for t in schema.tables]
         _preflight(source, "source", names)
         _preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
         copier.create_missing_tables(plan, missing)
+        try:
+            # views read the target tables as the move fills them: created now, they need no
+            # step in the resumable copy (materialized views: REFRESH after the copy)
+            copier.create_views()
+        except BaseException:
+            cast(CopyTarget, target).drop_objects(copier.namespace, copier.created)
+            raise
         created = list(copier.created)
+        for view, why in copier.views_refused:
+            say(f"note: view {view} not recreated: {why}")
+        if copier.views_created:
+            say(f"views recreated on the target: {', '.join(copier.views_created)}")
         try:
             say("preparing change capture on the source")
             start = cast(ChangeSource, source).prepare_changes(name, names)
@@ -281,6 +309,7 @@ def create(
                     columns={t.name: [c.name for c in t.columns] for t in schema.tables},
                     created_tables=[c.removeprefix("table:") for c in created],
                     source_namespace=source.namespace,
+                    with_views=with_views,
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
             except BaseException:
@@ -826,8 +855,7 @@ def cancel(
                 applier.drop_checkpoint(checkpoint_key(spec))
             finally:
                 applier.close()
-            # created_tables also lists types, sequences and domains (with their prefix)
-            created = [c for c in spec.created_tables if not c.startswith(_NOT_TABLES)]
+            created = [c for c in spec.created_tables if not c.startswith(OBJECT_PREFIXES)]
             existing = [
                 spec.renames.get(t, t) for t in spec.tables if spec.renames.get(t, t) not in created
             ]
@@ -836,7 +864,8 @@ def cancel(
             else:
                 say(f"dropping {len(created)} table(s) the move created in {spec.target_namespace}")
                 objects = [
-                    c if c.startswith(_NOT_TABLES) else f"table:{c}" for c in spec.created_tables
+                    c if c.startswith(OBJECT_PREFIXES) else f"table:{c}"
+                    for c in spec.created_tables
                 ]
                 cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
                 for table in existing:

@@ -36,8 +36,11 @@ from ferryman.core.translate import (
     foreign_key_sql,
     is_zero_date,
     key_columns,
+    note_not_moved,
     override,
     portable_function,
+    translated_checks,
+    translated_generated,
     unsupported,
 )
 from ferryman.engines.mysql.connection import quote_ident as q
@@ -268,17 +271,30 @@ class _MyRenderer:
         parts = [q(col.name), rendered]
         if col.domain:
             self.plan.note(where, domain_note(self.source, col, rendered))
+        generated_expr = None
+        if col.generated is not None and not self.same:
+            generated_expr = translated_generated(
+                col,
+                table,
+                source_engine=self.source.server.engine,
+                target_engine="mysql",
+                quote=q,
+                literal=lit,
+            )
         if col.generated is not None:
             if self.same:
                 kind = "STORED" if col.generated.stored else "VIRTUAL"
                 parts.append(f"GENERATED ALWAYS AS ({col.generated.expression}) {kind}")
+            elif generated_expr is not None:
+                parts.append(f"GENERATED ALWAYS AS {generated_expr} STORED")
             else:
                 self.plan.note(
                     where,
                     f"generated column ({col.generated.expression}) becomes a plain column; "
-                    "its values are copied",
+                    "its values are copied (a live move refuses it: PostgreSQL's logical "
+                    "replication does not send generated columns)",
                 )
-        is_generated_here = self.same and col.generated is not None
+        is_generated_here = col.generated is not None and (self.same or generated_expr is not None)
         if not is_generated_here:
             parts.append("NULL" if col.nullable else "NOT NULL")
         default = self.default(table, col, rendered)
@@ -312,8 +328,8 @@ class _MyRenderer:
             return f"({part.expression})" if self.same else None
         assert part.name is not None
         text = q(part.name)
-        if part.prefix is not None and self.same:
-            text += f"({part.prefix})"
+        if part.prefix is not None and self.same and index.method.lower() != "spatial":
+            text += f"({part.prefix})"  # (MariaDB reports a SPATIAL key part as a prefix of 32)
         return text + (" DESC" if part.descending else "")
 
     def index_clause(self, table: Table, index: Index) -> str | None:
@@ -378,9 +394,25 @@ class _MyRenderer:
         if self.same:
             for check in table.checks:
                 lines.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
-        elif table.checks:
-            names = ", ".join(c.name for c in table.checks)
-            self.plan.note(table.name, f"CHECK constraints ({names}) are not translated")
+        else:
+            tname = self.tname(table.name)
+            lines += translated_checks(
+                table,
+                source_engine=self.source.server.engine,
+                target_engine="mysql",
+                plan=self.plan,
+                quote=q,
+                literal=lit,
+                overridden=frozenset(
+                    c for (t, c) in self.options.type_overrides if t == table.name
+                ),
+                # MySQL 8 check names are per database, PostgreSQL's per table
+                name=lambda c: (
+                    bounded_name(c.name, max_bytes=MAX_IDENT)
+                    if c.name.startswith(tname + "_")
+                    else bounded_name(tname, c.name, max_bytes=MAX_IDENT)
+                ),
+            )
         engine = "InnoDB"
         if table.storage_engine and table.storage_engine.lower() not in _TRANSACTIONAL:
             self.plan.note(
@@ -441,6 +473,7 @@ class _MyRenderer:
             self.table(table)
         for table in self.source.tables:
             self.foreign_keys(table)
+        note_not_moved(self.plan, self.source)
         return self.plan
 
 

@@ -178,9 +178,9 @@ class MySQLEndpoint:
     def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
         for item in reversed(creates):
             kind, _, name = item.partition(":")
-            if kind == "table":
+            if kind in ("table", "view"):
                 self.session.execute(
-                    f"DROP TABLE IF EXISTS {quote_ident(namespace)}.{quote_ident(name)}"
+                    f"DROP {kind.upper()} IF EXISTS {quote_ident(namespace)}.{quote_ident(name)}"
                 )
 
     def truncate(self, namespace: str, table: str) -> None:

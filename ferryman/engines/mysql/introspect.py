@@ -21,8 +21,10 @@ from ferryman.core.schema import (
     Identity,
     Index,
     IndexColumn,
+    Routine,
     Schema,
     Table,
+    View,
 )
 from ferryman.engines.mysql.connection import Session
 from ferryman.engines.mysql.types import logical_type, parse_default
@@ -129,7 +131,58 @@ def introspect(session: Session, namespace: str, tables: Sequence[str] | None = 
                 partitioned="partitioned" in str(options or "").lower(),
             )
         )
-    return Schema(server=info, namespace=namespace, tables=tuple(result))
+    return Schema(
+        server=info,
+        namespace=namespace,
+        tables=tuple(result),
+        views=views(session, namespace, set(existing)),
+        routines=routines(session, namespace),
+    )
+
+
+_QUALIFIED = re.compile(r"`((?:[^`]|``)+)`\.`((?:[^`]|``)+)`")
+
+
+def views(session: Session, namespace: str, tables: set[str]) -> tuple[View, ...]:
+    """The views of ``namespace``; what each reads is found in its definition, where MySQL
+    qualifies every table and view as `db`.`name`."""
+    rows = session.query(
+        "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS "
+        "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME",
+        [namespace],
+    )
+    names = {str(r[0]) for r in rows} | tables
+    # `x`.`y` is a table of database x, or column y of table (alias) x: only a pair whose x is
+    # another database that is not also a name here counts as reading outside
+    databases = {
+        str(r[0]) for r in session.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+    }
+    out = []
+    for name, definition in rows:
+        inside: list[str] = []
+        outside: list[str] = []
+        for db, rel in _QUALIFIED.findall(str(definition or "")):
+            db, rel = db.replace("``", "`"), rel.replace("``", "`")
+            if db == namespace and rel in names and rel not in inside:
+                inside.append(rel)
+            elif (
+                db != namespace
+                and db in databases
+                and db not in names
+                and f"{db}.{rel}" not in outside
+            ):
+                outside.append(f"{db}.{rel}")
+        out.append(View(str(name), str(definition or ""), False, tuple(inside), tuple(outside)))
+    return tuple(out)
+
+
+def routines(session: Session, namespace: str) -> tuple[Routine, ...]:
+    rows = session.query(
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES "
+        "WHERE ROUTINE_SCHEMA = %s ORDER BY ROUTINE_TYPE, ROUTINE_NAME",
+        [namespace],
+    )
+    return tuple(Routine(str(kind).lower(), str(name)) for kind, name in rows)
 
 
 def _json_columns(session: Session, namespace: str) -> set[tuple[str, str | None]]:

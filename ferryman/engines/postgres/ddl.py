@@ -30,6 +30,7 @@ from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.schema import (
     BINARY_KINDS,
     TEXTUAL,
+    Check,
     Column,
     Default,
     DomainType,
@@ -46,8 +47,11 @@ from ferryman.core.translate import (
     deferred,
     foreign_key_sql,
     is_zero_date,
+    note_not_moved,
     override,
     portable_function,
+    translated_checks,
+    translated_generated,
     unsupported,
 )
 from ferryman.engines.mysql.types import INT_RANGE
@@ -442,6 +446,8 @@ class _PgRenderer:
         if col.generated is not None:
             if self.same:
                 parts.append(f"GENERATED ALWAYS AS ({col.generated.expression}) STORED")
+            elif (expr := self.generated(table, col)) is not None:
+                parts.append(f"GENERATED ALWAYS AS {expr} STORED")
             else:
                 self.plan.note(
                     where,
@@ -471,11 +477,74 @@ class _PgRenderer:
             parts.append(f"DEFAULT {default}")
         for check in checks:
             parts.append(f"CHECK ({check})")
-        if col.on_update_now:
-            self.plan.note(
-                where, "ON UPDATE CURRENT_TIMESTAMP has no PostgreSQL column form (needs a trigger)"
-            )
+        if col.on_update_now and col.type.kind not in (Kind.DATETIME, Kind.TIMESTAMP):
+            self.plan.note(where, "ON UPDATE CURRENT_TIMESTAMP on a non-timestamp type; dropped")
         return " ".join(parts)
+
+    def on_update_triggers(self, table: Table) -> None:
+        """MySQL ``ON UPDATE CURRENT_TIMESTAMP`` as a BEFORE UPDATE trigger: an update that
+        changes the row but leaves the column as it was sets it to the current time. Sessions
+        with ``ferryman.fence_bypass`` (every ferryman connection) are left alone, so the live
+        apply keeps the source's values exactly."""
+        for col in table.columns:
+            if not col.on_update_now or col.type.kind not in (Kind.DATETIME, Kind.TIMESTAMP):
+                continue
+            tname = self.tname(table.name)
+            func = bounded_name(tname, col.name, "on_update", max_bytes=MAX_IDENT)
+            c = q(col.name)
+            self.add(
+                Phase.PRE_DATA,
+                tname,
+                f"CREATE FUNCTION {self.qname(func)}() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+                "BEGIN\n"
+                "  IF coalesce(current_setting('ferryman.fence_bypass', true), '') = 'on' THEN\n"
+                "    RETURN NEW;\n"
+                "  END IF;\n"
+                # rows compared as text: every type has an output function, not every type
+                # an equality operator (json, xml, point through --type-override)
+                f"  IF NEW.{c} IS NOT DISTINCT FROM OLD.{c} "
+                "AND NEW::text IS DISTINCT FROM OLD::text THEN\n"
+                f"    NEW.{c} := CURRENT_TIMESTAMP;\n"
+                "  END IF;\n"
+                "  RETURN NEW;\n"
+                "END $f$",
+                creates=f"function:{func}",
+            )
+            self.add(
+                Phase.PRE_DATA,
+                tname,
+                f"CREATE TRIGGER {q(func)} BEFORE UPDATE ON {self.qualify(table.name)} "
+                f"FOR EACH ROW EXECUTE FUNCTION {self.qname(func)}()",
+            )
+            self.plan.note(
+                f"{table.name}.{col.name}",
+                f"ON UPDATE CURRENT_TIMESTAMP becomes trigger {func} (BEFORE UPDATE: a change "
+                "that leaves the column as it was sets it to now; ferryman's own sessions, "
+                "such as the live apply, are exempt)",
+            )
+
+    def generated(self, table: Table, col: Column) -> str | None:
+        """A MySQL generated column's expression in PostgreSQL (trivial ones only), noted."""
+        expr = translated_generated(
+            col,
+            table,
+            source_engine=self.source.server.engine,
+            target_engine="postgresql",
+            quote=q,
+            literal=lit,
+        )
+        if expr is not None and col.generated is not None and not col.generated.stored:
+            self.plan.note(
+                f"{table.name}.{col.name}",
+                "virtual generated column becomes a stored one (PostgreSQL has no virtual columns)",
+            )
+        return expr
+
+    def check_name(self, table: Table, check: Check) -> str:
+        """MariaDB names a column-level check after its column: give it a table-level name."""
+        if check.column is not None and check.name == check.column:
+            return bounded_name(self.tname(table.name), check.name, "check", max_bytes=MAX_IDENT)
+        return bounded_name(check.name, max_bytes=MAX_IDENT)
 
     # -- tables and indexes ------------------------------------------------------------------
 
@@ -536,9 +605,19 @@ class _PgRenderer:
         if self.same:
             for check in table.checks:
                 lines.append(f"CONSTRAINT {q(check.name)} CHECK ({check.expression})")
-        elif table.checks:
-            names = ", ".join(c.name for c in table.checks)
-            self.plan.note(table.name, f"CHECK constraints ({names}) are not translated")
+        else:
+            lines += translated_checks(
+                table,
+                source_engine=self.source.server.engine,
+                target_engine="postgresql",
+                plan=self.plan,
+                quote=q,
+                literal=lit,
+                overridden=frozenset(
+                    c for (t, c) in self.options.type_overrides if t == table.name
+                ),
+                name=lambda c: self.check_name(table, c),
+            )
         partition_by = ""
         if table.partitioned and self.same and table.partition_key:
             partition_by = f" PARTITION BY {table.partition_key}"
@@ -578,6 +657,8 @@ class _PgRenderer:
         for index in table.indexes:
             self.index(table, index)
         self._case_note(table)
+        if not self.same:
+            self.on_update_triggers(table)
 
     def _case_note(self, table: Table) -> None:
         if self.same:
@@ -625,6 +706,7 @@ class _PgRenderer:
             self.table(table)
         for table in self.source.tables:
             self.foreign_keys(table)
+        note_not_moved(self.plan, self.source)
         return self.plan
 
 

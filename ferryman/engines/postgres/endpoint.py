@@ -167,11 +167,17 @@ class PostgresEndpoint:
                 "type": "TYPE",
                 "sequence": "SEQUENCE",
                 "domain": "DOMAIN",
+                "view": "VIEW",
+                "matview": "MATERIALIZED VIEW",
+                "function": "FUNCTION",
             }.get(kind)
             if word:
                 self.session.query(
-                    sql.SQL("DROP {} IF EXISTS {}.{} CASCADE").format(
-                        sql.SQL(word), sql.Identifier(namespace), sql.Identifier(name)
+                    sql.SQL("DROP {} IF EXISTS {}.{}{} CASCADE").format(
+                        sql.SQL(word),
+                        sql.Identifier(namespace),
+                        sql.Identifier(name),
+                        sql.SQL("()" if kind == "function" else ""),
                     )
                 )
 

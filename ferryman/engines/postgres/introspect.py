@@ -36,9 +36,11 @@ from ferryman.core.schema import (
     Kind,
     LogicalType,
     Partition,
+    Routine,
     Schema,
     SequenceDef,
     Table,
+    View,
 )
 from ferryman.engines.postgres.connection import Session, quote_ident
 from ferryman.engines.postgres.types import logical_type
@@ -523,7 +525,54 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
         enum_types=tuple(types.enums[k] for k in sorted(types.enums)),
         sequences=_sequences(session, seq_oids, states),
         domains=_domains(session, domain_oids),
+        views=_views(session, nsp_oid),
+        routines=_routines(session, nsp_oid),
     )
+
+
+_VIEWS = """
+WITH deps AS (
+    SELECT DISTINCT r.ev_class AS view, rc.relnamespace = %(nsp)s AS inside,
+           CASE WHEN rc.relnamespace = %(nsp)s THEN rc.relname
+                ELSE rn.nspname || '.' || rc.relname END AS name
+      FROM pg_rewrite r
+      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                      AND d.refclassid = 'pg_class'::regclass
+      JOIN pg_class rc ON rc.oid = d.refobjid
+      JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+     WHERE rc.oid <> r.ev_class
+)
+SELECT c.relname, c.relkind = 'm', pg_get_viewdef(c.oid, true),
+       ARRAY(SELECT name FROM deps WHERE view = c.oid AND inside ORDER BY name),
+       ARRAY(SELECT name FROM deps WHERE view = c.oid AND NOT inside ORDER BY name)
+  FROM pg_class c
+ WHERE c.relnamespace = %(nsp)s AND c.relkind IN ('v', 'm')
+ ORDER BY c.relname
+"""
+
+# procedures and functions of the namespace, without those an extension installed
+_ROUTINES = """
+SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END,
+       p.proname
+  FROM pg_proc p
+ WHERE p.pronamespace = %s
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+ ORDER BY 1, 2
+"""
+
+
+def _views(session: Session, nsp_oid: int) -> tuple[View, ...]:
+    """Views and materialized views; definitions name the namespace's objects unqualified
+    (search_path is the namespace while introspecting)."""
+    out = []
+    for name, materialized, definition, inside, outside in session.query(_VIEWS, {"nsp": nsp_oid}):
+        out.append(View(name, definition or "", materialized, tuple(inside), tuple(outside)))
+    return tuple(out)
+
+
+def _routines(session: Session, nsp_oid: int) -> tuple[Routine, ...]:
+    return tuple(Routine(kind, name) for kind, name in session.query(_ROUTINES, [nsp_oid]))
 
 
 def _sequences(
