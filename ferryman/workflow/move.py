@@ -85,10 +85,7 @@ class MoveSpec(BaseModel):
 
 FORWARD, REVERSE = "forward", "reverse"
 # created_tables entries that are other objects than tables (kept with their prefix)
-OBJECT_PREFIXES = ("type:", "view:", "matview:", "function:")
-
-
-_NOT_TABLES = ("type:", "sequence:", "domain:")
+OBJECT_PREFIXES = ("type:", "sequence:", "domain:", "view:", "matview:", "function:")
 
 
 def stream_name(spec: MoveSpec, direction: str) -> str:
