@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ferryman.core.cascade import cascade_links
 from ferryman.core.errors import (
     ConfigError,
     ConnectError,
@@ -236,6 +237,12 @@ def create(
         )
         schema, plan, missing = copier.plan()
         names = [t.name for t in schema.tables]
+        if src_engine == "mysql":  # refuses a cascaded UPDATE/SET NULL into a --where table
+            cascade_links(
+                schema,
+                {t.name: ("", t.name, t.column_names, (None,) * len(t.columns)) for t in schema},
+                wheres or {},
+            )
         _preflight(source, "source", names)
         _preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
