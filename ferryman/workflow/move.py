@@ -33,6 +33,7 @@ from ferryman.core.findings import Level
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
 from ferryman.core.registry import endpoint, open_endpoint
+from ferryman.core.tablecheck import fk_closure_findings
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
@@ -237,6 +238,9 @@ def create(
         )
         schema, plan, missing = copier.plan()
         names = [t.name for t in schema.tables]
+        for finding in fk_closure_findings(schema, source.introspect()):
+            if finding.level is Level.WARN:
+                say(f"warning: {finding.message} (fix: {finding.fix})")
         if src_engine == "mysql":  # refuses a cascaded UPDATE/SET NULL into a --where table
             cascade_links(
                 schema,

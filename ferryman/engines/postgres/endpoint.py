@@ -83,7 +83,8 @@ class PostgresEndpoint:
                 )
             )
             return findings
-        return findings + table_findings(self.introspect(tables), role)
+        everything = self.introspect() if tables is not None else None  # FK closure
+        return findings + table_findings(self.introspect(tables), role, everything)
 
     def translate(self, source: Schema, options: TranslateOptions) -> SchemaPlan:
         return ddl.translate(source, options, self.server_info())

@@ -1,0 +1,81 @@
+"""`ferryman check` and `move create` on foreign keys: a table set that is not closed under
+foreign keys is warned about by name (both directions of the reference) with the fix; a closed
+set is an info line; a cascaded UPDATE/SET NULL into a --where table is refused by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import MySQLDatabase, PostgresDatabase
+from tests.helpers import ferryman
+from tests.movekit import create_move
+
+SCHEMA = [
+    "CREATE TABLE parent (id INT PRIMARY KEY)",
+    "CREATE TABLE child (id INT PRIMARY KEY, p INT, "
+    "CONSTRAINT child_p FOREIGN KEY (p) REFERENCES parent (id) ON UPDATE CASCADE)",
+    "CREATE TABLE other (id INT PRIMARY KEY)",
+]
+
+
+def _findings(url: str, *args: str) -> dict[tuple[str, str], dict[str, str]]:
+    r = ferryman("check", "--json", url, *args)
+    assert r.code == 0, r.text
+    return {(f["check"], f["object"]): f for f in json.loads(r.out)["findings"]}
+
+
+def _closure(url: str) -> None:
+    closed = _findings(url, "--tables", "parent,child,other")
+    assert closed[("foreign_keys", "tables")]["level"] == "info"
+    assert not [k for k in closed if k[0] == "foreign_keys" and k[1] != "tables"]
+
+    child_only = _findings(url, "--tables", "child")
+    f = child_only[("foreign_keys", "child.child_p")]
+    assert f["level"] == "warn" and "references parent" in f["message"], f
+    assert "add parent with --tables" in f["fix"], f
+
+    parent_only = _findings(url, "--tables", "parent,other")
+    f = parent_only[("foreign_keys", "child.child_p")]
+    assert f["level"] == "warn" and "parent is referenced by child" in f["message"], f
+    assert "add child with --tables" in f["fix"], f
+    assert ("foreign_keys", "tables") not in parent_only
+
+
+def test_check_warns_when_the_tables_are_not_fk_closed_mariadb(mysql_db: MySQLDatabase) -> None:
+    for stmt in SCHEMA:
+        mysql_db.execute(stmt)
+    _closure(mysql_db.url)
+
+
+def test_check_warns_when_the_tables_are_not_fk_closed_postgres(pg_db: PostgresDatabase) -> None:
+    for stmt in SCHEMA:
+        pg_db.execute(stmt)
+    _closure(pg_db.url)
+
+
+def test_create_warns_on_closure_and_refuses_a_cascaded_update_into_a_where_table(
+    tmp_path: Path, mysql_db: MySQLDatabase, mysql_db2: MySQLDatabase
+) -> None:
+    for stmt in SCHEMA:
+        mysql_db.execute(stmt)
+    state = tmp_path / "state.db"
+    r = create_move(
+        state,
+        "w",
+        mysql_db.url,
+        mysql_db2.url,
+        "--tables",
+        "parent,child",
+        "--where",
+        "child:p > 0",
+    )
+    assert r.code == 2, r.text
+    assert "table child has --where and its foreign key child_p on parent is ON UPDATE CASCADE" in (
+        r.text
+    ), r.text
+    assert "leave --where off for child" in r.text
+    assert list(mysql_db2.execute("SHOW TABLES")) == []  # nothing half-written
+    r = create_move(state, "c", mysql_db.url, mysql_db2.url, "--tables", "child")
+    assert r.code == 0, r.text
+    assert "warning: table child references parent (foreign key child_p)" in r.text, r.text
