@@ -93,6 +93,14 @@ SCRIPT = [
     ("DELETE FROM p WHERE id BETWEEN 30 AND 35",),
     # update chains inside one transaction
     ("UPDATE p SET id = 300 WHERE id = 10", "UPDATE p SET id = 301 WHERE id = 300"),
+    # the same table in two cuts of one batch, each with enough rows for a bulk upsert
+    (
+        "INSERT INTO p VALUES (90, 190, 'bulk')",
+        "INSERT INTO c VALUES " + ", ".join(f"({i}, 90, 190, 'a')" for i in range(2000, 2100)),
+        "DELETE FROM p WHERE id = 90",
+        "INSERT INTO p VALUES (90, 190, 'again')",
+        "INSERT INTO c VALUES " + ", ".join(f"({i}, 90, 190, 'b')" for i in range(2100, 2200)),
+    ),
 ]
 
 
