@@ -79,3 +79,33 @@ def test_create_warns_on_closure_and_refuses_a_cascaded_update_into_a_where_tabl
     r = create_move(state, "c", mysql_db.url, mysql_db2.url, "--tables", "child")
     assert r.code == 0, r.text
     assert "warning: table child references parent (foreign key child_p)" in r.text, r.text
+
+
+def test_a_partitioned_child_gets_its_key_without_not_valid(pg_db: PostgresDatabase) -> None:
+    """PostgreSQL refuses NOT VALID foreign keys on partitioned tables: the switch's key
+    creation falls back to a checked key there (Pagila's payment)."""
+    from ferryman.core.url import parse_url
+    from ferryman.workflow import fkeys
+
+    pg_db.execute("CREATE TABLE cust (id int PRIMARY KEY)")
+    pg_db.execute(
+        "CREATE TABLE pay (id int, cust_id int, at date NOT NULL, PRIMARY KEY (id, at)) "
+        "PARTITION BY RANGE (at)"
+    )
+    pg_db.execute(
+        "CREATE TABLE pay_2024 PARTITION OF pay FOR VALUES FROM ('2024-01-01') TO (MAXVALUE)"
+    )
+    pg_db.execute("INSERT INTO cust VALUES (1)")
+    pg_db.execute("INSERT INTO pay VALUES (1, 1, '2024-05-01')")
+    key = fkeys.PlannedKey(
+        "pay",
+        "pay_cust",
+        'ALTER TABLE "public"."pay" ADD CONSTRAINT "pay_cust" FOREIGN KEY ("cust_id") '
+        'REFERENCES "public"."cust" ("id")',
+    )
+    assert fkeys.create(parse_url(pg_db.url), "postgresql", [key]) == {}
+    rows = pg_db.execute(
+        "SELECT convalidated FROM pg_constraint WHERE conname = 'pay_cust' "
+        "AND conrelid = 'pay'::regclass"
+    )
+    assert rows == [(True,)]

@@ -5,10 +5,11 @@ At the switch, past its point of no return and before the way back's position is
 DDL is not in the reverse stream), the foreign keys among the moved tables are created on the
 new primary from the source's definitions (the same DDL as ``ferryman schema``): MySQL/MariaDB
 with ``foreign_key_checks = 0`` (InnoDB adds them in place, without reading the rows),
-PostgreSQL ``NOT VALID`` (no scan, a short lock). After the route, PostgreSQL's are validated
-(``VALIDATE CONSTRAINT`` scans without blocking writes). Both steps skip what exists, so a rerun
-finishes them. A key that cannot be created or validated is reported by name and the switch
-goes on: the data is already the application's.
+PostgreSQL ``NOT VALID`` (no scan, a short lock; a partitioned child table cannot take a NOT
+VALID key, so its keys are checked while they are created). After the route, PostgreSQL's are
+validated (``VALIDATE CONSTRAINT`` scans without blocking writes). Both steps skip what
+exists, so a rerun finishes them. A key that cannot be created or validated is reported by name
+and the switch goes on: the data is already the application's.
 """
 
 from __future__ import annotations
@@ -84,9 +85,17 @@ def create(url: DatabaseURL, engine: str, keys: list[PlannedKey]) -> dict[str, s
                 try:
                     pg.execute((key.sql + " NOT VALID").encode())
                 except Exception as exc:  # the server's reason, reported by name
-                    failed[key.name] = str(exc).strip().splitlines()[0]
-                else:
-                    pause_point("switch:foreign-key-created")
+                    reason = str(exc).strip().splitlines()[0]
+                    if "partitioned" not in reason:
+                        failed[key.name] = reason
+                        continue
+                    # PostgreSQL cannot add a NOT VALID key to a partitioned table: checked now
+                    try:
+                        pg.execute(key.sql.encode())
+                    except Exception as again:
+                        failed[key.name] = str(again).strip().splitlines()[0]
+                        continue
+                pause_point("switch:foreign-key-created")
         finally:
             with contextlib.suppress(Exception):
                 pg.close()
