@@ -109,3 +109,48 @@ def test_a_partitioned_child_gets_its_key_without_not_valid(pg_db: PostgresDatab
         "AND conrelid = 'pay'::regclass"
     )
     assert rows == [(True,)]
+
+
+def test_compactor_cuts_the_batch_at_a_cascading_change() -> None:
+    """Pure: the changes before a parent's cascading delete are applied first (compacted), then
+    the cascade, then the rest; consecutive parent deletes share one cascade step; a key update
+    that does not change the referenced columns cuts nothing."""
+    from ferryman.core.apply import Checkpoint, Compactor, TableTarget
+    from ferryman.core.cascade import DELETE, UPDATE, CascadeGraph, CascadeLink
+    from ferryman.core.change import Change, Op
+
+    p = TableTarget("s", "p", "t", "p", ("id", "v"), ("id",))
+    c = TableTarget("s", "c", "t", "c", ("id", "p_id"), ("id",))
+    link = CascadeLink(
+        "c_p", ("s", "p"), ("s", "c"), "t", "c", ("p_id",), ("id",), "CASCADE", "CASCADE"
+    )
+    comp = Compactor([p, c], cascades=CascadeGraph([link]))
+    pc, cc = ("id", "v"), ("id", "p_id")
+    comp.add(
+        [
+            Change(Op.INSERT, "s", "c", cc, after=(10, 1)),
+            Change(Op.DELETE, "s", "p", pc, before=(1, "a")),
+            Change(Op.DELETE, "s", "p", pc, before=(2, "b")),  # joins the first cascade
+            Change(Op.UPDATE, "s", "p", pc, before=(3, "c"), after=(3, "d")),  # no key change
+            Change(Op.INSERT, "s", "c", cc, after=(11, 3)),
+            Change(Op.UPDATE, "s", "p", pc, before=(3, "d"), after=(4, "d")),
+        ]
+    )
+    batch = comp.batch(Checkpoint("w", None))
+    shape = [
+        (
+            t.target.source_table,
+            [(op.action, op.old, op.new) for op in t.cascades],
+            t.deletes,
+            t.upserts,
+        )
+        for t in batch.tables
+    ]
+    assert shape == [
+        ("c", [], [], [(10, 1)]),
+        ("c", [(DELETE, [(1,), (2,)], [])], [], []),
+        ("p", [], [(1,), (2,)], [(3, "d")]),
+        ("c", [], [], [(11, 3)]),
+        ("c", [(UPDATE, [(3,)], [(4,)])], [], []),
+        ("p", [], [(3,)], [(4, "d")]),
+    ]
