@@ -21,7 +21,7 @@ from tests.movekit import differences, wait_equal
 from tests.test_move import _dbs
 from tests.test_move_features import Move
 
-TABLES = ("p", "c", "g", "fa")
+TABLES = ("p", "c", "g", "fa", "e")
 SCHEMA = [
     "CREATE TABLE p (id INT PRIMARY KEY, code INT NOT NULL UNIQUE, v VARCHAR(20))",
     # two links to p: by id (cascade both ways), by code (SET NULL on delete, cascade on update)
@@ -35,6 +35,9 @@ SCHEMA = [
     # the parent's key is part of the child's key (Sakila's film_actor)
     "CREATE TABLE fa (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b), "
     "CONSTRAINT fa_p FOREIGN KEY (a) REFERENCES p (id) ON DELETE CASCADE ON UPDATE CASCADE)",
+    # a self-referencing key: a tree of bosses, and a row that is its own boss
+    "CREATE TABLE e (id INT PRIMARY KEY, boss INT, "
+    "CONSTRAINT e_boss FOREIGN KEY (boss) REFERENCES e (id) ON DELETE CASCADE)",
 ]
 
 
@@ -50,6 +53,9 @@ def _load(db: TempDatabase[Any]) -> None:
     )
     db.execute("INSERT INTO g VALUES " + ", ".join(f"({i}, {1 + i % 120})" for i in range(1, 201)))
     db.execute("INSERT INTO fa VALUES " + ", ".join(f"({1 + i % 40}, {i})" for i in range(1, 101)))
+    db.execute("INSERT INTO e VALUES (1, NULL), (99, NULL)")
+    db.execute("UPDATE e SET boss = 99 WHERE id = 99")
+    db.execute("INSERT INTO e VALUES " + ", ".join(f"({i}, {i // 2})" for i in range(2, 64)))
 
 
 def _tx(db: TempDatabase[Any], engine: str, *stmts: str) -> None:
@@ -91,6 +97,9 @@ SCRIPT = [
     ("UPDATE c SET id = 700 WHERE id = 7", "DELETE FROM p WHERE id = 8"),
     # many parents in one statement
     ("DELETE FROM p WHERE id BETWEEN 30 AND 35",),
+    # a subtree of a self-referencing key (five levels), and a row that is its own boss
+    ("DELETE FROM e WHERE id = 2",),
+    ("DELETE FROM e WHERE id = 99",),
     # update chains inside one transaction
     ("UPDATE p SET id = 300 WHERE id = 10", "UPDATE p SET id = 301 WHERE id = 300"),
     # the same table in two cuts of one batch, each with enough rows for a bulk upsert

@@ -26,13 +26,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ferryman.core.errors import ConfigError
+from ferryman.core.errors import ConfigError, SchemaError
 from ferryman.core.schema import Schema
 
 #: foreign-key rules whose effect on child rows InnoDB does not log
 ACTIONS = ("CASCADE", "SET NULL")
 DELETE, SET_NULL, UPDATE = "delete", "set-null", "update"
 _SLICE = 500
+#: InnoDB stops at 15 levels; a deeper chain here means a cycle of links
+MAX_DEPTH = 64
 
 Key = tuple[Any, ...]
 
@@ -204,26 +206,42 @@ def merge(ops: list[CascadeOp], more: Iterable[CascadeOp]) -> None:
             ops.append(op)
 
 
-def run_cascade(cur: Any, op: CascadeOp, graph: CascadeGraph, quote: Callable[[str], str]) -> int:
+def run_cascade(
+    cur: Any, op: CascadeOp, graph: CascadeGraph, quote: Callable[[str], str], depth: int = 0
+) -> int:
     """Carry out ``op`` on the target through the DB-API ``cursor`` (``%s`` parameters;
-    ``quote`` quotes an identifier for that paramstyle). Returns the rows changed."""
+    ``quote`` quotes an identifier for that paramstyle). Returns the rows changed.
+
+    Each level reads what its children need, changes its rows, then cascades on: the rows are
+    gone (or changed) before a cycle of links (a self-referencing key) could reach them again.
+    """
+    if depth > MAX_DEPTH:
+        raise SchemaError(
+            f"foreign-key actions from {op.link.parent[1]} cascade deeper than {MAX_DEPTH} "
+            f"levels (at {op.link.child_table}, key {op.link.name})",
+            hint="InnoDB refuses cascades deeper than 15 levels; check the foreign keys for a "
+            "cycle",
+            obj=op.link.child_table,
+        )
     link = op.link
     table = f"{quote(link.child_namespace)}.{quote(link.child_table)}"
     fk = "(" + ", ".join(quote(c) for c in link.columns) + ")"
     subs = graph.by_parent.get(link.child, [])
     changed = 0
+    then: list[CascadeOp] = []
     if op.action == UPDATE:
-        pairs = list(zip(op.old, op.new, strict=True))
-        for old, new in pairs:
-            changed += _update(cur, op, graph, quote, table, fk, subs, [old], new)
-        return changed
-    old_keys = list(dict.fromkeys(op.old))
-    for i in range(0, len(old_keys), _SLICE):
-        part = old_keys[i : i + _SLICE]
-        if op.action == DELETE:
-            changed += _delete(cur, op, graph, quote, table, fk, subs, part)
-        else:
-            changed += _update(cur, op, graph, quote, table, fk, subs, part, None)
+        for old, new in zip(op.old, op.new, strict=True):
+            changed += _update(cur, op, quote, table, fk, subs, [old], new, then)
+    else:
+        old_keys = list(dict.fromkeys(op.old))
+        for i in range(0, len(old_keys), _SLICE):
+            part = old_keys[i : i + _SLICE]
+            if op.action == DELETE:
+                changed += _delete(cur, quote, table, fk, subs, part, then)
+            else:
+                changed += _update(cur, op, quote, table, fk, subs, part, None, then)
+    for follow in then:
+        run_cascade(cur, follow, graph, quote, depth + 1)
     return changed
 
 
@@ -247,14 +265,14 @@ def _select(
 
 def _delete(
     cur: Any,
-    op: CascadeOp,
-    graph: CascadeGraph,
     quote: Callable[[str], str],
     table: str,
     fk: str,
     subs: list[CascadeLink],
     keys: Sequence[Key],
+    then: list[CascadeOp],
 ) -> int:
+    """DELETE the rows referencing ``keys``; their own children's ops go to ``then``."""
     cond, params = _where(fk, keys)
     children = [s for s in subs if s.action(True) is not None]
     if children:
@@ -264,10 +282,9 @@ def _delete(
             idx = [wanted.index(c) for c in sub.ref_columns]
             old = [tuple(r[i] for i in idx) for r in rows]
             old = [k for k in old if all(v is not None for v in k)]
-            if old:
-                action = sub.action(True)
-                assert action is not None
-                run_cascade(cur, CascadeOp(sub, action, old), graph, quote)
+            action = sub.action(True)
+            if old and action is not None:
+                then.append(CascadeOp(sub, action, old))
     cur.execute(f"DELETE FROM {table} WHERE {cond}", params)
     return int(cur.rowcount or 0)
 
@@ -275,16 +292,16 @@ def _delete(
 def _update(
     cur: Any,
     op: CascadeOp,
-    graph: CascadeGraph,
     quote: Callable[[str], str],
     table: str,
     fk: str,
     subs: list[CascadeLink],
     keys: Sequence[Key],
     new: Key | None,
+    then: list[CascadeOp],
 ) -> int:
     """SET the foreign-key columns to ``new`` (None: to NULL) where they hold one of ``keys``;
-    a child link whose referenced columns overlap them cascades on."""
+    a child link whose referenced columns overlap them cascades on (its ops go to ``then``)."""
     link = op.link
     cond, params = _where(fk, keys)
     overlapping = [
@@ -309,11 +326,10 @@ def _update(
                     olds.append(before)
                     news.append(after)
             action = sub.action(False)
-            assert action is not None
             if olds and action == UPDATE:
-                run_cascade(cur, CascadeOp(sub, UPDATE, olds, news), graph, quote)
-            elif olds:
-                run_cascade(cur, CascadeOp(sub, SET_NULL, olds), graph, quote)
+                then.append(CascadeOp(sub, UPDATE, olds, news))
+            elif olds and action is not None:
+                then.append(CascadeOp(sub, SET_NULL, olds))
     sets = ", ".join(f"{quote(c)} = %s" for c in link.columns)
     values = [None] * len(link.columns) if new is None else list(new)
     cur.execute(f"UPDATE {table} SET {sets} WHERE {cond}", [*values, *params])
