@@ -131,7 +131,7 @@ def check(
 
     Checks the connection and login, server version, change capture settings (MySQL/MariaDB
     binlog ROW/FULL, server_id, GTID, retention; PostgreSQL wal_level=logical, slots, senders),
-    privileges, and per table: a primary key, column types, foreign keys, triggers.
+    privileges, and per table: a primary key, column types, foreign-key closure, triggers.
 
     Exit 0 when nothing blocks a move, 1 when a check fails, 2 when the server cannot be used.
     """

@@ -40,7 +40,7 @@ def test_check_json(mysql_db: MySQLDatabase) -> None:
     assert doc["ok"] is True and doc["role"] == "source"
     assert doc["server"]["flavor"] == "mariadb"
     by_check = {(f["check"], f["object"]): f for f in doc["findings"]}
-    assert by_check[("foreign_keys", "child")]["level"] == "warn"
+    assert by_check[("foreign_keys", "tables")]["level"] == "info"  # closed: parent and child
     assert by_check[("binlog_format", "binlog_format")]["level"] == "ok"
 
 

@@ -664,11 +664,6 @@ def test_status_and_list_follow_the_contract(
 # --- known gaps ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InnoDB writes no row events for ON DELETE/UPDATE CASCADE to the binary log, and the "
-    "move creates its target tables without foreign keys: the target keeps the child rows",
-)
 def test_mariadb_cascade_deletes_reach_the_target(
     make_move: Callable[[tuple[str, str]], Move],
 ) -> None:

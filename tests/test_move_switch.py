@@ -184,10 +184,12 @@ KILL_STEPS = (
     "catch-up",
     "sync-identities",
     "point-of-no-return",
+    "foreign-keys",
     "reverse-position",
     "unfence-new-primary",
     "route",
     "unfence-hook",
+    "validate-foreign-keys",
 )
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ferryman.core.cascade import CascadeGraph, CascadeOp, merge, ops_for
 from ferryman.core.change import UNCHANGED, Change, Op, Row
 from ferryman.core.convert import ValueRefused
 from ferryman.core.errors import SchemaError
@@ -102,10 +103,18 @@ class TableBatch:
     truncate: bool = False
     deletes: list[Key] = field(default_factory=list)
     upserts: list[Row] = field(default_factory=list)  # rows in ``target.columns`` order
+    # a MySQL source's unlogged foreign-key actions, run instead of the above (core/cascade.py)
+    cascades: list[CascadeOp] = field(default_factory=list)
+    graph: CascadeGraph | None = None
 
     @property
     def size(self) -> int:
-        return len(self.deletes) + len(self.upserts) + int(self.truncate)
+        return (
+            len(self.deletes)
+            + len(self.upserts)
+            + int(self.truncate)
+            + sum(len(op.old) for op in self.cascades)
+        )
 
 
 @dataclass(frozen=True)
@@ -165,11 +174,20 @@ class _Projection:
 class Compactor:
     """Folds ordered changes into one :class:`ApplyBatch` per call to :meth:`batch`."""
 
-    def __init__(self, targets: Iterable[TableTarget], accept: KeyFilter | None = None) -> None:
+    def __init__(
+        self,
+        targets: Iterable[TableTarget],
+        accept: KeyFilter | None = None,
+        cascades: CascadeGraph | None = None,
+    ) -> None:
         """``accept(target, key)``: whether a write to ``key`` (source values, target key order)
-        belongs to the target yet (a copy in progress skips keys it has not copied)."""
+        belongs to the target yet (a copy in progress skips keys it has not copied).
+        ``cascades``: the foreign-key actions a MySQL source does not log; a change that sets
+        one off cuts the batch there (see core/cascade.py)."""
         self.targets = {(t.source_namespace, t.source_table): t for t in targets}
         self.accept = accept
+        self.cascades = cascades or None
+        self._sealed: list[TableBatch] = []  # segments before the last cascade, in order
         # per source table: rows a batch would upsert that fail the predicate become deletes
         self.row_filters: dict[tuple[str, str], RowPredicate] = {}
         self._projections: dict[tuple[str, str, tuple[str, ...]], _Projection] = {}
@@ -190,6 +208,17 @@ class Compactor:
                 continue
             if change.op not in (Op.INSERT, Op.UPDATE, Op.DELETE):
                 continue
+            if self.cascades is not None and change.before is not None:
+                before, after = change.before, change.after
+                ops = ops_for(
+                    self.cascades, (change.namespace, change.table), change.columns, before, after
+                )
+                if ops:
+                    self._cascade(ops)
+                    key = (change.namespace, change.table)
+                    pending = self._pending.get(key) or self._pending.setdefault(
+                        key, _Pending(target)
+                    )
             proj = self._projection(target, change.columns)
             accept = self.accept
             if change.before is not None:
@@ -215,19 +244,43 @@ class Compactor:
             proj = self._projections[cache_key] = _Projection(target, columns)
         return proj
 
-    @property
-    def pending_rows(self) -> int:
-        return sum(len(p.state) for p in self._pending.values())
+    def _cascade(self, ops: list[CascadeOp]) -> None:
+        """Cut the batch before ``ops``: the target must hold the source's rows of this instant
+        when they run. They join the previous cut's ops when nothing since touched a table they
+        may change (then the order between the two does not matter)."""
+        assert self.cascades is not None
+        last = self._sealed[-1] if self._sealed else None
+        if last is not None and last.cascades:
+            reach: set[tuple[str, str]] = set()
+            for op in ops:
+                reach |= {op.link.child} | self.cascades.descendants(op.link.child)
+            if not reach & {k for k, p in self._pending.items() if p.state or p.truncated}:
+                merge(last.cascades, ops)
+                return
+        self._seal()
+        first = ops[0].link
+        target = TableTarget(
+            first.child[0], first.child[1], first.child_namespace, first.child_table, (), ()
+        )
+        self._sealed.append(TableBatch(target, cascades=list(ops), graph=self.cascades))
 
-    def batch(self, checkpoint: Checkpoint) -> ApplyBatch:
-        """Everything added since the last batch, compacted, with ``checkpoint``; resets."""
+    def _seal(self) -> None:
         for source, pending in self._pending.items():
             predicate = self.row_filters.get(source)
             if predicate is not None:
                 pending.filter(predicate)
-        tables = [p.table_batch() for p in self._pending.values()]
-        batch = ApplyBatch([t for t in tables if t.size], checkpoint, self.changes)
+        self._sealed.extend(t for t in (p.table_batch() for p in self._pending.values()) if t.size)
         self._pending = {}
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(len(p.state) for p in self._pending.values()) + sum(t.size for t in self._sealed)
+
+    def batch(self, checkpoint: Checkpoint) -> ApplyBatch:
+        """Everything added since the last batch, compacted, with ``checkpoint``; resets."""
+        self._seal()
+        batch = ApplyBatch(self._sealed, checkpoint, self.changes)
+        self._sealed = []
         self.changes = 0
         return batch
 

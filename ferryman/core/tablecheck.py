@@ -7,7 +7,7 @@ from ferryman.core.schema import Kind, Schema
 from ferryman.core.translate import NOT_MOVED_FIX, not_moved
 
 
-def table_findings(schema: Schema, role: str) -> list[Finding]:
+def table_findings(schema: Schema, role: str, everything: Schema | None = None) -> list[Finding]:
     """What in each table stops or complicates a live move.
 
     Source role: a row key (primary key or unique NOT NULL key) is required to copy in chunks and
@@ -59,18 +59,6 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                         f"leave the table out with --exclude {name}",
                     )
                 )
-        if table.foreign_keys:
-            refs = ", ".join(f"{fk.name} → {fk.ref_table}" for fk in table.foreign_keys)
-            out.append(
-                Finding(
-                    Level.WARN,
-                    "foreign_keys",
-                    name,
-                    f"table {name} has foreign keys ({refs})",
-                    "move the referenced tables in the same move; on the target, foreign keys "
-                    "are created after the copy (schema --defer-indexes prints them last)",
-                )
-            )
         if table.triggers and role == "target":  # a source's are in the one not_moved note
             trig = ", ".join(table.triggers)
             fix = (
@@ -93,6 +81,7 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
             )
     if role == "source" and (text := not_moved(schema)):
         out.append(Finding(Level.WARN, "not_moved", schema.namespace, text, NOT_MOVED_FIX))
+    out += fk_closure_findings(schema, everything)
     if with_pk:
         shown = ", ".join(with_pk[:8]) + (
             f" and {len(with_pk) - 8} more" if len(with_pk) > 8 else ""
@@ -105,5 +94,64 @@ def table_findings(schema: Schema, role: str) -> list[Finding]:
                 "tables",
                 f"{len(with_pk)} table(s) with a primary key: {shown}",
             ),
+        )
+    return out
+
+
+def fk_closure_findings(schema: Schema, everything: Schema | None = None) -> list[Finding]:
+    """Whether the selected tables are closed under foreign keys. A key from a selected table to
+    one outside (another namespace included), or from a table outside (``everything``: the
+    whole namespace) to a selected one, cannot be created on the target: warn, naming both
+    tables and the fix. A closed set: one info line."""
+    selected = {t.name for t in schema.tables}
+    out: list[Finding] = []
+    inside = 0
+    for table in schema.tables:
+        for fk in table.foreign_keys:
+            if fk.ref_namespace == table.namespace and fk.ref_table in selected:
+                inside += 1
+                continue
+            ref = (
+                fk.ref_table
+                if fk.ref_namespace == table.namespace
+                else f"{fk.ref_namespace}.{fk.ref_table}"
+            )
+            out.append(
+                Finding(
+                    Level.WARN,
+                    "foreign_keys",
+                    f"{table.name}.{fk.name}",
+                    f"table {table.name} references {ref} (foreign key {fk.name}), which is not "
+                    "among the selected tables: the key is not created on the target",
+                    f"add {ref} with --tables, or accept that foreign key {fk.name} is not "
+                    "created on the target",
+                )
+            )
+    for table in everything.tables if everything is not None else ():
+        if table.name in selected:
+            continue
+        for fk in table.foreign_keys:
+            if fk.ref_namespace == schema.namespace and fk.ref_table in selected:
+                out.append(
+                    Finding(
+                        Level.WARN,
+                        "foreign_keys",
+                        f"{table.name}.{fk.name}",
+                        f"table {fk.ref_table} is referenced by {table.name} (foreign key "
+                        f"{fk.name}), which is not among the selected tables: the key is not "
+                        "created on the target",
+                        f"add {table.name} with --tables, or accept that foreign key {fk.name} "
+                        "is not created on the target",
+                    )
+                )
+    if inside and not out:
+        out.append(
+            Finding(
+                Level.INFO,
+                "foreign_keys",
+                "tables",
+                f"{inside} foreign key(s) among the selected tables: a live move creates them on "
+                "the target at `move switch`, `copy` after the data",
+            )
         )
     return out

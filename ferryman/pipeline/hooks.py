@@ -17,7 +17,8 @@ Hooks: ``snapshot_open`` (readers hold the snapshot, nothing copied yet), ``afte
 ``after_apply_commit`` (committed; the source not yet told); and in ``move switch`` / ``reverse``
 ``switch:<step>`` for every journal step (``switch:fence``, ``switch:catch-up``,
 ``switch:point-of-no-return``, ``switch:route`` …), reached after the step is journaled as
-started and before it runs.
+started and before it runs; ``switch:foreign-key-created`` after each foreign key the switch
+creates on the target.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
+from ferryman.core.cascade import CascadeGraph, cascade_links
 from ferryman.core.change import Change, Op, Transaction
 from ferryman.core.convert import source_engine
 from ferryman.core.copy import KeyRange, TableCopy, TableProgress, ValuePolicy
@@ -213,6 +214,7 @@ class Mover:
         )
         self.tables: list[_Table] = []
         self.by_source: dict[str, _Table] = {}
+        self.cascades: CascadeGraph | None = None
         self.applier: Applier | None = None
         self.position: Position | None = None
         self.state: dict[str, Any] = {}
@@ -266,6 +268,24 @@ class Mover:
             rf = self.src.row_filter(table, where) if where else None
             self.tables.append(_Table(table, tc, tt, cursor_ok, rf))
         self.by_source = {t.source.name: t for t in self.tables}
+        self.cascades = None
+        if schema.server.engine == "mysql":  # InnoDB logs no rows for its FK actions
+            self.cascades = (
+                cascade_links(
+                    schema,
+                    {
+                        t.source.name: (
+                            t.target.namespace,
+                            t.target.table,
+                            t.target.columns,
+                            t.target.convert or (None,) * len(t.target.columns),
+                        )
+                        for t in self.tables
+                    },
+                    self.s.wheres,
+                )
+                or None
+            )
         self.progress = [
             TableProgress(t.source.name, t.copy.target_label, t.source.estimated_rows or 0)
             for t in self.tables
@@ -685,7 +705,9 @@ class Mover:
         flush()
 
     def _compactor(self) -> Compactor:
-        compactor = Compactor([t.target for t in self.tables], accept=self._accept)
+        compactor = Compactor(
+            [t.target for t in self.tables], accept=self._accept, cascades=self.cascades
+        )
         for t in self.tables:
             if t.filter is not None:
                 compactor.row_filters[(t.source.namespace, t.source.name)] = t.filter.matches

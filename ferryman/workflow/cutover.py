@@ -19,14 +19,19 @@ other (the *new primary*) with seconds of downtime at most, and keeps a way back
 8. **point of no return** — journaled. Before it, any failure or timeout (or a rerun after a
    crash) unfences the old primary, drops what step 2 created, and lets the stream resume.
    After it, a rerun finishes the remaining steps.
-9. ``reverse-position`` — the new primary's position R; the way back starts there (its
+9. ``foreign-keys`` — (switch only) the foreign keys among the moved tables are created on the
+   target, without checking rows (MySQL ``foreign_key_checks=0``, PostgreSQL ``NOT VALID``);
+   before R, so a MySQL target's DDL is not in the way back's stream (workflow/fkeys.py).
+10. ``reverse-position`` — the new primary's position R; the way back starts there (its
    checkpoint is written on the old primary).
-10. ``unfence-new-primary`` — a fence left on the new primary by an earlier switch is removed.
-11. ``route`` — ``--route CMD`` runs with ``FERRYMAN_WORKFLOW``, ``FERRYMAN_DIRECTION`` and
+11. ``unfence-new-primary`` — a fence left on the new primary by an earlier switch is removed.
+12. ``route`` — ``--route CMD`` runs with ``FERRYMAN_WORKFLOW``, ``FERRYMAN_DIRECTION`` and
     ``FERRYMAN_NEW_PRIMARY`` (URL without password). The downtime ends when it returns.
-12. ``unfence-hook`` — a ``hook:CMD`` fence is released (``FERRYMAN_FENCE=unlock``); ``read-only``
+13. ``unfence-hook`` — a ``hook:CMD`` fence is released (``FERRYMAN_FENCE=unlock``); ``read-only``
     and ``triggers`` fences stay on the old primary (only ferryman's stream writes there).
-13. ``end`` — the new direction, new primary and downtime are recorded; the runner resumes and
+14. ``validate-foreign-keys`` — PostgreSQL: ``VALIDATE CONSTRAINT`` of the keys created in
+    step 9, after the route (it does not block writes).
+15. ``end`` — the new direction, new primary and downtime are recorded; the runner resumes and
     streams the other way.
 
 Every step is journaled ``started`` before it runs and ``done`` after (``StateStore.journal``),
@@ -53,6 +58,7 @@ from ferryman.core.protocols import ChangeSource, MoveTarget
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
+from ferryman.workflow import fkeys
 from ferryman.workflow.move import (
     FORWARD,
     REVERSE,
@@ -78,10 +84,12 @@ STEPS = (
     "catch-up",
     "sync-identities",
     PNR,
+    "foreign-keys",
     "reverse-position",
     "unfence-new-primary",
     "route",
     "unfence-hook",
+    "validate-foreign-keys",
 )
 FENCES = ("read-only", "triggers")
 
@@ -393,12 +401,15 @@ class Cutover:
     def _after_pnr(self) -> dict[str, Any]:
         spec = self.spec
         reverse = self.op == "reverse" or not self.opts.no_reverse
+        # before R: a MySQL new primary logs the DDL, and the way back must start after it
+        self._step("foreign-keys", self._foreign_keys)
         if reverse:
             self._step("reverse-position", lambda: self._reverse_position(spec))
         self._step("unfence-new-primary", self._unfence_new_primary)
         if self.opts.route:
             self._step("route", self._route)
         self._step("unfence-hook", self._unfence_hook)
+        self._step("validate-foreign-keys", self._validate_foreign_keys)
         return self._end(reverse)
 
     # -- steps ----------------------------------------------------------------------------
@@ -649,6 +660,59 @@ class Cutover:
             self._save(reverse_start=position.to_json())
         return {"position": position.to_json()}
 
+    def _foreign_keys(self) -> dict[str, Any]:
+        """The foreign keys among the moved tables, on the target (see workflow/fkeys.py)."""
+        if self.op != "switch":
+            return {"skipped": "the source keeps its own foreign keys"}
+        spec = self.spec
+        try:
+            with (
+                _connect(self.urls["source"], "source") as src,
+                _connect(self.urls["target"], "target") as dst,
+            ):
+                keys, notes = fkeys.planned(
+                    src,
+                    spec.source_namespace,
+                    dst,
+                    list(spec.tables),
+                    spec.target_namespace,
+                    spec.renames,
+                )
+                have = fkeys.existing(dst, spec.target_namespace, target_tables(spec))
+        except FerrymanError as exc:
+            self.say(f"warning: the target's foreign keys were not created: {exc.message}")
+            return {"error": exc.message}
+        for note in notes:
+            self.say(f"note: {note}")
+        todo = [k for k in keys if (k.table, k.name) not in have]
+        if todo:
+            how = "NOT VALID" if spec.target_engine == "postgresql" else "foreign_key_checks=0"
+            self.say(f"creating {len(todo)} foreign key(s) on the target ({how})")
+        failed = fkeys.create(self.urls["target"], spec.target_engine, todo)
+        for name, error in failed.items():
+            self.say(f"warning: foreign key {name} was not created: {error}")
+        return {
+            "keys": [k.to_json() for k in keys],
+            "created": [k.name for k in todo if k.name not in failed],
+            "failed": failed,
+            "notes": notes,
+        }
+
+    def _validate_foreign_keys(self) -> dict[str, Any]:
+        """PostgreSQL: validate the keys created NOT VALID, now that writes go on."""
+        spec = self.spec
+        made = self._done("foreign-keys")
+        if self.op != "switch" or spec.target_engine != "postgresql" or made is None:
+            return {}
+        keys = [fkeys.PlannedKey(**k) for k in made.detail.get("keys", [])]
+        if not keys:
+            return {}
+        self.say(f"validating {len(keys)} foreign key(s) on the target")
+        result = fkeys.validate(self.urls["target"], spec.target_namespace, keys)
+        for name, error in result["failed"].items():
+            self.say(f"warning: foreign key {name} stays NOT VALID: {error}")
+        return result
+
     def _unfence_new_primary(self) -> dict[str, Any]:
         fence = self.spec.fences.get(self.new_side)
         if fence is None or fence["kind"] == "hook":
@@ -741,7 +805,18 @@ class Cutover:
             else None,
             "fence": self.opts.fence,
             "steps": steps,
+            "foreign_keys": self._fk_result(),
         }
+
+    def _fk_result(self) -> dict[str, Any] | None:
+        made = self._done("foreign-keys")
+        if made is None or "keys" not in made.detail:
+            return None
+        checked = self._done("validate-foreign-keys")
+        out = {k: made.detail.get(k) for k in ("created", "failed", "notes")}
+        out["validated"] = checked.detail.get("validated", []) if checked is not None else []
+        out["not_valid"] = checked.detail.get("failed", {}) if checked is not None else {}
+        return out
 
     def _plan(self, spec: MoveSpec) -> dict[str, Any]:
         kind, command = parse_fence(self.opts.fence)
@@ -757,6 +832,10 @@ class Cutover:
             f"sync-identities on the {self.new_side}",
             "point of no return",
         ]
+        if self.op == "switch":
+            plan.append(
+                f"foreign-keys: create the moved tables' foreign keys on the {self.new_side}"
+            )
         if reverse:
             plan.append(f"reverse-position: the way back starts at the {self.new_side}'s position")
         plan.append(f"unfence-new-primary: remove an earlier fence on the {self.new_side}")
@@ -764,6 +843,8 @@ class Cutover:
             plan.append(f"route: {self.opts.route}")
         if kind == "hook":
             plan.append("unfence-hook: release the hook's lock")
+        if self.op == "switch" and spec.target_engine == "postgresql":
+            plan.append("validate-foreign-keys: VALIDATE CONSTRAINT (writes go on)")
         return {"name": self.name, "op": self.op, "dry_run": True, "plan": plan}
 
     @contextlib.contextmanager

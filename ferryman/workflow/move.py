@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ferryman.core.cascade import cascade_links
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
@@ -34,6 +35,7 @@ from ferryman.core.findings import Level
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
 from ferryman.core.registry import endpoint, open_endpoint
+from ferryman.core.tablecheck import fk_closure_findings
 from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
@@ -264,6 +266,15 @@ def create(
                 obj=stale[0].partition(" ")[0],
             )
         names = [t.name for t in schema.tables]
+        for finding in fk_closure_findings(schema, source.introspect()):
+            if finding.level is Level.WARN:
+                say(f"warning: {finding.message} (fix: {finding.fix})")
+        if src_engine == "mysql":  # refuses a cascaded UPDATE/SET NULL into a --where table
+            cascade_links(
+                schema,
+                {t.name: ("", t.name, t.column_names, (None,) * len(t.columns)) for t in schema},
+                wheres or {},
+            )
         _preflight(source, "source", names)
         _preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")

@@ -19,6 +19,7 @@ import MySQLdb
 from MySQLdb.times import DateTime2literal
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
+from ferryman.core.cascade import run_cascade
 from ferryman.core.convert import StoredBytes
 from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
@@ -121,6 +122,11 @@ class MySQLApplier:
             cur.close()
 
     def _apply_table(self, cur: Any, tb: TableBatch) -> None:
+        if tb.cascades:  # a MySQL source's unlogged foreign-key actions (core/cascade.py)
+            assert tb.graph is not None
+            for op in tb.cascades:
+                run_cascade(cur, op, tb.graph, qp)
+            return
         t = tb.target
         table = f"{qp(t.namespace)}.{qp(t.table)}"  # goes through %s formatting
         if tb.truncate:

@@ -90,7 +90,8 @@ class MySQLEndpoint:
             )
             return findings
         require_database(self.session, self.namespace)
-        return findings + table_findings(self.introspect(tables), role)
+        everything = self.introspect() if tables is not None else None  # FK closure
+        return findings + table_findings(self.introspect(tables), role, everything)
 
     def collations(self) -> frozenset[str]:
         rows = self.session.query("SELECT COLLATION_NAME FROM information_schema.COLLATIONS")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,11 +21,13 @@ import psycopg
 from psycopg import sql
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Key, TableBatch
+from ferryman.core.cascade import run_cascade
 from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 from ferryman.engines.postgres.partitions import missing_partition
 
+log = logging.getLogger("ferryman.move")
 CHECKPOINT_SCHEMA = "_ferryman"
 #: from this many upserts in one table batch on, they go through COPY and a staging table
 COPY_MIN_ROWS = 64
@@ -42,9 +45,24 @@ class PostgresApplier:
         self.conn: psycopg.Connection[Any] = connect(url)
         for ddl in CHECKPOINT_DDL:
             self.conn.execute(ddl)
+        # the batch's order of deletes and upserts is not the source's: the target's foreign
+        # keys (created at switch, or the old primary's own after a switch) must not check it,
+        # nor its triggers fire, as in PostgreSQL's own logical replication workers
+        try:
+            self.conn.execute("SET session_replication_role = replica")
+            self.replica_role = True
+        except psycopg.errors.InsufficientPrivilege:
+            self.replica_role = False
+            log.warning(
+                "the target login may not SET session_replication_role (superuser, or GRANT "
+                "SET ON PARAMETER session_replication_role on PostgreSQL 15+): foreign keys "
+                "on the target are checked on every applied statement"
+            )
         self._upserts: dict[tuple[str, str], sql.Composed] = {}
         self._staged: dict[tuple[str, ...], tuple[sql.Composed, sql.Composed]] = {}
         self._deletes: dict[tuple[str, str], sql.Composed] = {}
+        self._stages: dict[tuple[str, str], sql.Identifier] = {}
+        self._segmented = False  # the batch is cut by cascades: a table may come twice
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
         row = self.conn.execute(
@@ -57,6 +75,7 @@ class PostgresApplier:
     def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
         """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
         current = ""
+        self._segmented = any(tb.cascades for tb in batch.tables)
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 for tb in batch.tables:
@@ -94,6 +113,11 @@ class PostgresApplier:
             raise
 
     def _apply_table(self, cur: psycopg.Cursor[Any], tb: TableBatch) -> None:
+        if tb.cascades:  # a MySQL source's unlogged foreign-key actions (core/cascade.py)
+            assert tb.graph is not None
+            for op in tb.cascades:
+                run_cascade(cur, op, tb.graph, _quote_fmt)
+            return
         t = tb.target
         table = sql.SQL("{}.{}").format(sql.Identifier(t.namespace), sql.Identifier(t.table))
         if tb.truncate:
@@ -106,6 +130,8 @@ class PostgresApplier:
                 for row in tb.upserts:
                     copy.write_row(row)
             cur.execute(insert_sql)
+            if self._segmented:  # the table comes again in this batch: empty its stage
+                cur.execute(sql.SQL("DELETE FROM {}").format(self._stages[(t.namespace, t.table)]))
         elif tb.upserts:
             cur.executemany(self._upsert_sql(tb, table), tb.upserts)
 
@@ -121,6 +147,7 @@ class PostgresApplier:
         if stmts is None:
             digest = hashlib.sha1("\0".join(key).encode()).hexdigest()[:16]
             stage = sql.Identifier(f"ferryman_stage_{digest}")
+            self._stages[(t.namespace, t.table)] = stage
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in t.columns)
             cur.execute(
                 sql.SQL(
@@ -205,3 +232,8 @@ class PostgresApplier:
     def close(self) -> None:
         with contextlib.suppress(psycopg.Error):
             self.conn.close()
+
+
+def _quote_fmt(name: str) -> str:
+    """A quoted identifier for a ``%s``-parameter statement."""
+    return '"' + name.replace('"', '""').replace("%", "%%") + '"'

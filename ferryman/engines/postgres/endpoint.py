@@ -83,8 +83,9 @@ class PostgresEndpoint:
                 )
             )
             return findings
+        everything = self.introspect() if tables is not None else None  # FK closure
         schema = self.introspect(tables)
-        findings += table_findings(schema, role)
+        findings += table_findings(schema, role, everything)
         if role == "source":
             findings += capture_findings(self.session, self.namespace, [t.name for t in schema])
         return findings
