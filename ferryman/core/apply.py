@@ -214,15 +214,23 @@ class Compactor:
 
     def batch(self, checkpoint: Checkpoint) -> ApplyBatch:
         """Everything added since the last batch, compacted, with ``checkpoint``; resets."""
+        tables, changes = self.take()
+        return ApplyBatch(tables, checkpoint, changes)
+
+    def take(self) -> tuple[list[TableBatch], int]:
+        """Everything added since the last call, compacted (the non-empty table batches), and
+        how many source changes it folds; resets. A piece of a big source transaction goes to
+        the target this way, without a checkpoint: pieces are applied in order, each compacted
+        on its own, so a key written by several pieces ends as the last one left it."""
         for source, pending in self._pending.items():
             predicate = self.row_filters.get(source)
             if predicate is not None:
                 pending.filter(predicate)
         tables = [p.table_batch() for p in self._pending.values()]
-        batch = ApplyBatch([t for t in tables if t.size], checkpoint, self.changes)
+        changes = self.changes
         self._pending = {}
         self.changes = 0
-        return batch
+        return [t for t in tables if t.size], changes
 
 
 def _fill_unchanged(change: Change, target: TableTarget) -> Row:
