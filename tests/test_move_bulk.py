@@ -29,9 +29,10 @@ PG_TABLE = "CREATE TABLE big (id bigint PRIMARY KEY, k integer NOT NULL, note va
 
 def _big_transaction(db: TempDatabase[Any], engine: str) -> None:
     lo, hi = BASE + 1, BASE + BIG
-    conn = db.server.connect(db.name)
+    conn = db.server.connect(db.name)  # autocommit: one explicit transaction
     try:
         cur = conn.cursor()
+        cur.execute("BEGIN")
         if engine == "mysql":
             cur.execute(
                 f"INSERT INTO big SELECT seq, seq % 1000, CONCAT('row ', seq) FROM seq_{lo}_to_{hi}"
@@ -44,7 +45,7 @@ def _big_transaction(db: TempDatabase[Any], engine: str) -> None:
             )
             cur.execute("UPDATE big SET k = k + 1, note = note || ' u' WHERE id % 10 = 0")
         cur.execute("DELETE FROM big WHERE id % 7 = 0")
-        conn.commit()
+        cur.execute("COMMIT")
         cur.close()
     finally:
         conn.close()
@@ -54,8 +55,7 @@ def _update_all(db: TempDatabase[Any]) -> None:
     conn = db.server.connect(db.name)
     try:
         cur = conn.cursor()
-        cur.execute("UPDATE big SET k = k + 5")
-        conn.commit()
+        cur.execute("UPDATE big SET k = k + 5")  # one statement: one transaction
         cur.close()
     finally:
         conn.close()
