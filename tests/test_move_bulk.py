@@ -20,7 +20,7 @@ from tests.movekit import MoveRunner, create_move, differences, wait_equal
 
 BASE = 100  # rows copied before the stream takes over
 BIG = 200_000  # rows the big transaction inserts
-#: peak RSS of the runner, MB: ~77 MB streamed in pieces; holding the transaction whole took ~172 MB
+#: peak RSS of the runner, MB: ~90 MB streamed in pieces; holding the transaction whole took ~172 MB
 RSS_BOUND_MB = 120.0
 
 MYSQL_TABLE = "CREATE TABLE big (id BIGINT PRIMARY KEY, k INT NOT NULL, note VARCHAR(60))"

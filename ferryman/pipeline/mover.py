@@ -26,13 +26,13 @@ Replication: one ordered stream, batches of whole source transactions compacted 
 committed together with the checkpoint; the source is told (PostgreSQL slot feedback) only after
 the target commit. A source transaction is never split across target commits.
 
-A big source transaction is never held whole either: the stream hands it over in pieces of about
-``batch_rows`` changes (``Transaction.more``), the reader thread passes at most a few pieces'
-worth of changes ahead (``_Handoff``), and each piece is compacted and written into one open
-target transaction as it comes (``Applier.apply_part``); its last piece commits them all with the
-checkpoint. A crash, a stop or a failure in between rolls the target transaction back, and the
-stream resumes before the source transaction, so memory stays bounded whatever its size and the
-target holds all of it or none.
+A big source transaction is never held whole either: the stream hands it over in pieces of
+``PIECE_BATCHES * batch_rows`` changes (``Transaction.more``), the reader thread passes at most
+two pieces' worth of changes ahead (``_Handoff``), and each piece is compacted and written into
+one open target transaction as it comes (``Applier.apply_part``); its last piece commits them all
+with the checkpoint. A crash, a stop or a failure in between rolls the target transaction back,
+and the stream resumes before the source transaction, so memory stays bounded whatever its size
+and the target holds all of it or none.
 """
 
 from __future__ import annotations
@@ -548,7 +548,7 @@ class Mover:
             [t.source.name for t in self.tables],
             stop_at=stop_at,
             on_relation=self._on_relation,
-            piece_changes=self.s.batch_rows,
+            piece_changes=self._piece_changes(),
         )
 
     def _on_relation(self, namespace: str, table: str, columns: tuple[str, ...]) -> None:
@@ -585,11 +585,14 @@ class Mover:
         finally:
             feed.close()
 
+    def _piece_changes(self) -> int:
+        return max(1, PIECE_BATCHES * self.s.batch_rows)
+
     def _replicate(self) -> None:
         failures = 0
         while not self.stop.is_set():
             feed = self._open_feed(None)
-            items = _Handoff(max(1, HANDOFF_PIECES * self.s.batch_rows))
+            items = _Handoff(HANDOFF_PIECES * self._piece_changes())
             reader = threading.Thread(
                 target=_pump, args=(feed, items, self.stop), name="ferryman-stream", daemon=True
             )
@@ -908,8 +911,12 @@ def _transient(exc: FerrymanError) -> bool:
     )
 
 
+#: a source transaction of more than this many batches' worth of changes (``batch_rows``) comes
+#: in pieces of that size: ordinary transactions, even of thousands of rows, are applied whole as
+#: before (a piece costs the target an extra round of statements)
+PIECE_BATCHES = 4
 #: the reader thread runs ahead of the applier by at most this many pieces' worth of changes
-HANDOFF_PIECES = 4
+HANDOFF_PIECES = 2
 #: ... and at most this many transactions
 HANDOFF_ITEMS = 4096
 
