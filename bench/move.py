@@ -408,7 +408,7 @@ LIVE_SCENARIOS = (
 )
 LIVE_GROUPS = {
     "live": [s.name for s in LIVE_SCENARIOS],
-    "move": [s.name for s in LIVE_SCENARIOS if s.direction],
+    "move": [s.name for s in LIVE_SCENARIOS if s.name.startswith("move-")],
     "bulk-txn": [s.name for s in LIVE_SCENARIOS if s.name.startswith("bulk-txn")],
 }
 
