@@ -337,3 +337,36 @@ def test_big_transaction_comes_in_pieces(src: tuple[PostgresDatabase, DatabaseUR
     assert txns[0].position == txns[1].position == start
     assert [c.after for c in changes(txns[:3])] == [(i,) for i in range(1, 251)]
     assert commits[0] is not None and commits[0] < txns[2].position
+
+
+def test_feed_stop_at_with_pieces(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    """The move's feed with ``stop_at`` and pieces: a big transaction ending at ``stop_at``
+    comes whole; the next big one (its commit after ``stop_at``) is not begun."""
+    from ferryman.engines.postgres.changes import PostgresChangeFeed, prepare, stream_name
+
+    db, url = src
+    db.execute("CREATE TABLE p (id integer PRIMARY KEY)")
+    start = prepare(url, "piecefeed", [("public", "p")])
+    try:
+        db.execute("INSERT INTO p SELECT generate_series(1, 250)")
+        with PgOutputStream(
+            url,
+            stream_name("piecefeed"),
+            stream_name("piecefeed"),
+            start=start,
+            until_caught_up=True,
+        ) as stream:
+            (first,) = list(stream.transactions())
+        db.execute("INSERT INTO p SELECT generate_series(251, 500)")
+        feed = PostgresChangeFeed(
+            url, "piecefeed", start, stop_at=first.position, piece_changes=100
+        )
+        try:
+            got = list(feed.transactions())
+        finally:
+            feed.close()
+        assert [t.more for t in got] == [True, True, False]
+        assert [c.after for c in changes(got)] == [(i,) for i in range(1, 251)]
+    finally:
+        drop_slot(url, stream_name("piecefeed"))
+        drop_publication(url, stream_name("piecefeed"))
