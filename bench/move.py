@@ -17,10 +17,17 @@ runs it; its peak RSS is sampled from /proc like every tool of bench/run.py):
   ``seq`` and the client's ``time.time()`` at the write (``wrote_at``). A poller reads the target
   every 25 ms (``WHERE seq > last``); a row's lag = the poll that first saw it − ``wrote_at``.
   Reported: p50 / p99 / max over every row write seen, and again target = source at the end.
+* ``bulk-txn-*`` (MariaDB → PostgreSQL, PostgreSQL → MariaDB): the move reaches
+  ``replicating``; then the source commits ONE transaction of ``--bulk-rows`` (2,000,000) row
+  inserts (server-side ``INSERT .. SELECT``) that ends with the marker row ``UPDATE``. The time
+  runs from that commit until the marker reads back on the target (the target commits the whole
+  transaction at once). Reported: rows, seconds, rows/s and the runner's peak RSS, whose target
+  is ≤ 300 MB (a transaction held whole took ~0.4 kB per row change); target = source at the end.
 
 Run standalone (starts its own servers):
 
     .venv/bin/python bench/move.py [--changes 200000] [--lag-seconds 30] [--only move-lag-pp]
+    .venv/bin/python bench/move.py --only bulk-txn [--bulk-rows 2000000]
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +57,8 @@ TABLE = "orders"
 BASE_ROWS = 1_000
 #: rows per server-side statement (and transaction) of the burst
 BURST_STMT = 10_000
+#: rows per INSERT .. SELECT of the bulk transaction on MariaDB (one seq_N_to_M table each)
+GEN_SEQ = 500_000
 MARKER = "burst done"
 #: the issue's targets
 APPLY_TARGET = 30_000.0  # row changes/s, at least
@@ -60,7 +70,14 @@ LAG_POLL_S = 0.025
 FRESH_IDS = 1_000_000
 SAMPLE_S = 0.05
 PHASE_TIMEOUT = 300.0
-DIRECTIONS = {"mm": "MariaDB → MariaDB", "pp": "PostgreSQL → PostgreSQL"}
+DIRECTIONS = {
+    "mm": "MariaDB → MariaDB",
+    "pp": "PostgreSQL → PostgreSQL",
+    "mp": "MariaDB → PostgreSQL",
+    "pm": "PostgreSQL → MariaDB",
+}
+#: bulk-txn: the runner's peak RSS while it applies one transaction of --bulk-rows changes
+BULK_RSS_TARGET_MB = 300.0
 
 
 @dataclass
@@ -154,6 +171,13 @@ class Side:
             ((count, checksum),) = self.query(conn, _MY_DIGEST if self.mysql else _PG_DIGEST)
         return int(count), int(checksum or 0)
 
+    def fingerprint(self) -> tuple[Any, ...]:
+        """Across engines: (rows, then a sum or count over every column's value) of the table,
+        each computed alike by MariaDB and PostgreSQL."""
+        with self.connection() as conn:
+            (values,) = self.query(conn, _MY_FINGERPRINT if self.mysql else _PG_FINGERPRINT)
+        return tuple(None if v is None else Decimal(str(v)) for v in values)
+
     def upsert_sql(self, rows: int) -> str:
         one = "(" + ", ".join(["%s"] * 9) + ")"
         values = ", ".join([one] * rows)
@@ -218,6 +242,18 @@ _MY_DIGEST = (
     "SELECT COUNT(*), SUM(CRC32(CONCAT_WS('|', id, customer_id, sku, amount, IFNULL(note, '~'), "
     "created_at, IFNULL(attrs, '~'), seq, IFNULL(wrote_at, '~')))) FROM orders"
 )
+_MY_FINGERPRINT = (
+    "SELECT COUNT(*), SUM(id), SUM(customer_id), SUM(CAST(SUBSTRING(sku, 5) AS SIGNED)), "
+    "SUM(amount), COUNT(note), SUM(CHAR_LENGTH(note)), "
+    "SUM(TIMESTAMPDIFF(MICROSECOND, '2020-01-01', created_at)), COUNT(attrs), "
+    "SUM(JSON_EXTRACT(attrs, '$.k')), SUM(seq) FROM orders"
+)
+_PG_FINGERPRINT = (
+    "SELECT count(*), sum(id), sum(customer_id), sum(substr(sku, 5)::bigint), sum(amount), "
+    "count(note), sum(char_length(note)), "
+    "sum((extract(epoch FROM created_at - timestamp '2020-01-01') * 1000000)::bigint), "
+    "count(attrs), sum((attrs->>'k')::bigint), sum(seq) FROM orders"
+)
 _PG_DIGEST = (
     "SELECT count(*), sum(('x' || substr(md5(concat_ws('|', id, customer_id, sku, amount, "
     "coalesce(note, '~'), created_at, coalesce(attrs::text, '~'), seq, "
@@ -251,6 +287,8 @@ class Runner:
     def create(self, source: Side, target: Side) -> None:
         argv = [*self.ferryman, "move", "create", self.name, "--source", source.url()]
         argv += ["--target", target.url(), "--tables", TABLE]
+        if source.mysql and not target.mysql:
+            argv += ["--target-schema", "public"]  # (default: a schema named as the database)
         with self.log.open("ab") as out:
             done = subprocess.run(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=self.env, check=False
@@ -365,10 +403,13 @@ LIVE_SCENARIOS = (
     LiveScenario("move-apply-pp", "ferryman move: apply burst", "pp"),
     LiveScenario("move-lag-mm", "ferryman move: lag at 2,000 rows/s", "mm"),
     LiveScenario("move-lag-pp", "ferryman move: lag at 2,000 rows/s", "pp"),
+    LiveScenario("bulk-txn-mp", "ferryman move: one big source transaction", "mp"),
+    LiveScenario("bulk-txn-pm", "ferryman move: one big source transaction", "pm"),
 )
 LIVE_GROUPS = {
     "live": [s.name for s in LIVE_SCENARIOS],
-    "move": [s.name for s in LIVE_SCENARIOS if s.direction],
+    "move": [s.name for s in LIVE_SCENARIOS if s.name.startswith("move-")],
+    "bulk-txn": [s.name for s in LIVE_SCENARIOS if s.name.startswith("bulk-txn")],
 }
 
 
@@ -385,6 +426,7 @@ class LiveBench:
         lag_seconds: float,
         decode_rows: int,
         decode_repeat: int,
+        bulk_rows: int = 2_000_000,
     ) -> None:
         self.my_src, self.my_tgt, self.pg = my_src, my_tgt, pg
         self.workdir = workdir
@@ -393,10 +435,15 @@ class LiveBench:
         self.lag_seconds = lag_seconds
         self.decode_rows = decode_rows
         self.decode_repeat = decode_repeat
+        self.bulk_rows = bulk_rows
 
     def sides(self, direction: str) -> tuple[Side, Side]:
         if direction == "mm":
             return Side(self.my_src, SRC_DB), Side(self.my_tgt, TGT_DB)
+        if direction == "mp":
+            return Side(self.my_src, SRC_DB), Side(self.pg, TGT_DB)
+        if direction == "pm":
+            return Side(self.pg, SRC_DB), Side(self.my_tgt, TGT_DB)
         return Side(self.pg, SRC_DB), Side(self.pg, TGT_DB)
 
     def run(self, scenario: LiveScenario) -> LiveResult:
@@ -406,6 +453,8 @@ class LiveBench:
                 self._decode(result)
             elif scenario.name.startswith("move-apply"):
                 self._apply(scenario, result)
+            elif scenario.name.startswith("bulk-txn"):
+                self._bulk(scenario, result)
             else:
                 self._lag(scenario, result)
         except Exception as exc:
@@ -462,9 +511,16 @@ class LiveBench:
         result.metrics["peak_rss_mb"] = result.peak_rss_mb
         result.metrics["events_applied"] = events
         result.metrics["runner_exit"] = code
-        src, tgt = source.digest(), target.digest()
-        result.metrics["source_digest"] = list(src)
-        result.metrics["target_digest"] = list(tgt)
+        if source.mysql == target.mysql:
+            src, tgt = source.digest(), target.digest()
+        else:
+            src, tgt = source.fingerprint(), target.fingerprint()
+        result.metrics["source_digest"] = [
+            v if v is None or isinstance(v, int) else str(v) for v in src
+        ]
+        result.metrics["target_digest"] = [
+            v if v is None or isinstance(v, int) else str(v) for v in tgt
+        ]
         if src != tgt:
             result.status = "failed"
             result.verdict = "FAIL"
@@ -544,6 +600,67 @@ class LiveBench:
             f"{total:,} row changes in {seconds:.2f} s from first commit "
             f"(source wrote them in {generated - t_gen:.2f} s; target done "
             f"{done - generated:.2f} s later); events_applied {events:,}; target = source"
+        )
+
+    # one big transaction --------------------------------------------------------------------
+
+    def _bulk(self, scenario: LiveScenario, result: LiveResult) -> None:
+        source, target, runner = self._prepare(scenario)
+        try:
+            runner.start(source, target)
+            runner.wait_phase("replicating")
+            events_before = runner.wait_events(0, timeout=0.1)
+            seen = threading.Event()
+            arrived: dict[str, float] = {}
+            lo, hi = BASE_ROWS + 1, BASE_ROWS + self.bulk_rows
+            with source.connection() as conn:
+                t_gen = time.monotonic()
+                source.query(conn, "BEGIN")  # autocommit connection: one explicit transaction
+                if source.mysql:
+                    for start in range(lo, hi + 1, GEN_SEQ):  # the sequence engine's tables
+                        source.insert_range(conn, start, min(hi, start + GEN_SEQ - 1))
+                else:
+                    source.insert_range(conn, lo, hi)
+                source.query(conn, f"UPDATE orders SET note = '{MARKER}' WHERE id = 1")
+                source.query(conn, "COMMIT")
+                committed = time.monotonic()
+            poller = threading.Thread(
+                target=_watch_marker, args=(target, seen, arrived), name="marker", daemon=True
+            )
+            poller.start()
+            total = self.bulk_rows + 1
+            if not seen.wait(PHASE_TIMEOUT):
+                raise RuntimeError(
+                    f"the target had not applied the transaction in {PHASE_TIMEOUT} s"
+                )
+            done = arrived["at"]
+            events = runner.wait_events(events_before + total) - events_before
+        except BaseException:
+            runner.stop()
+            self._cleanup(scenario)
+            raise
+        ok = self._finish(runner, source, target, result, events)
+        self._cleanup(scenario)
+        seconds = done - committed
+        peak = result.peak_rss_mb
+        result.metrics.update(
+            row_changes=total,
+            source_transaction_s=round(committed - t_gen, 3),
+            apply_s=round(seconds, 3),
+            rows_per_s=round(total / seconds),
+            target_peak_rss_mb=BULK_RSS_TARGET_MB,
+        )
+        result.target = f"RSS ≤ {BULK_RSS_TARGET_MB:.0f} MB"
+        result.figure = f"{peak:.0f} MB" if peak is not None else "-"
+        if not ok:
+            return
+        result.status = "ok"
+        result.verdict = "PASS" if peak is not None and peak <= BULK_RSS_TARGET_MB else "FAIL"
+        result.detail = (
+            f"one transaction of {total:,} row changes (the source wrote it in "
+            f"{committed - t_gen:.1f} s) applied {seconds:.1f} s after its commit "
+            f"({total / seconds:,.0f} rows/s); peak RSS {peak} MB; events_applied {events:,}; "
+            "target = source"
         )
 
     # lag ------------------------------------------------------------------------------------
@@ -743,6 +860,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=200_000)
     parser.add_argument("--lag-seconds", type=float, default=30.0)
     parser.add_argument("--decode-rows", type=int, default=200_000)
+    parser.add_argument("--bulk-rows", type=int, default=2_000_000)
     parser.add_argument("--only", default=",".join(LIVE_GROUPS["live"]))
     args = parser.parse_args(argv)
     names = set()
@@ -766,6 +884,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lag_seconds=args.lag_seconds,
             decode_rows=args.decode_rows,
             decode_repeat=3,
+            bulk_rows=args.bulk_rows,
         )
         results = []
         for scenario in LIVE_SCENARIOS:

@@ -1031,6 +1031,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="row updates in the binlog-decode binlog (default 200000)",
     )
     parser.add_argument(
+        "--bulk-rows",
+        type=int,
+        default=int(_env_default("BENCH_BULK_ROWS", "2000000")),
+        help="row changes of the bulk-txn source transaction (default 2000000)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="--json file of an earlier run (e.g. another --rows) to compare ferryman's RSS with",
@@ -1166,6 +1172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lag_seconds=args.lag_seconds,
             decode_rows=args.decode_rows,
             decode_repeat=max(3, args.repeat),
+            bulk_rows=args.bulk_rows,
         )
         for i, live_scenario in enumerate(args.live, len(args.scenarios) + len(args.diff) + 1):
             say(f"[{i}/{total}] {live_scenario.label} ({live_scenario.name})")

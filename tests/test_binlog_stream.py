@@ -221,3 +221,47 @@ def test_blocking_stream_reconnects_and_resumes(mysql_db: MySQLDatabase) -> None
         thread.join()
     assert seen == [(1,), (2,)]
     assert stream.reconnects >= 1
+
+
+def test_big_transaction_comes_in_pieces_and_a_reconnect_inside_it_goes_on(
+    mysql_db: MySQLDatabase,
+) -> None:
+    """``piece_changes``: a transaction of 40,000 row changes comes as pieces (``more`` on all
+    but the last, each with the position before the transaction); a connection killed after the
+    first piece resumes after the changes already yielded: none twice, none lost, in order. A
+    transaction that begins at or after ``stop_at`` is not begun."""
+    rows = 40_000
+    mysql_db.execute("CREATE TABLE p (id INT PRIMARY KEY, v VARCHAR(300))")
+    start = current_position(mysql_db.server.url())
+    conn = mysql_db.server.connect(mysql_db.name)
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        cur.execute(f"INSERT INTO p SELECT seq, REPEAT('x', 250) FROM seq_1_to_{rows}")
+        cur.execute("COMMIT")
+        cur.execute("INSERT INTO p VALUES (0, 'after')")
+        stream = BinlogStream(
+            mysql_db.server.url(), start, blocking=False, piece_changes=5000, server_id=777002
+        )
+        pieces: list[Transaction] = []
+        for tx in stream:
+            pieces.append(tx)
+            if len(pieces) == 1:  # the connection dies inside the transaction
+                cur.execute(f"KILL {stream._conn.thread_id()}")
+    finally:
+        conn.close()
+    first = next(i for i, t in enumerate(pieces) if t.more)
+    end = next(i for i, t in enumerate(pieces) if i > first and not t.more)
+    big = pieces[first : end + 1]  # (the last piece may hold no change: the commit)
+    assert [t.more for t in big] == [True] * (len(big) - 1) + [False]
+    assert len(big) >= 8
+    assert all(t.position == start for t in big[:-1])
+    assert [c.after[0] for t in big for c in t.changes] == list(range(1, rows + 1))
+    assert stream.reconnects >= 1
+    assert pieces[-1].changes[0].after == (0, "after") and not pieces[-1].more
+    # stop_at at the end of the big transaction: the next one is not begun
+    stop = big[-1].position
+    got = list(
+        BinlogStream(mysql_db.server.url(), start, stop_at=stop, piece_changes=5000, blocking=False)
+    )
+    assert [c.after[0] for t in got for c in t.changes] == list(range(1, rows + 1))

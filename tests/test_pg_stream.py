@@ -313,3 +313,60 @@ def test_publication_and_slot_lifecycle(src: tuple[PostgresDatabase, DatabaseURL
     drop_slot(url, SLOT)
     drop_slot(url, SLOT)  # idempotent
     assert db.execute(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{SLOT}'") == []
+
+
+def test_big_transaction_comes_in_pieces(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    """``piece_changes``: a transaction of 250 changes comes as pieces (``more`` on all but the
+    last, each with the position before it; ``current_commit`` is its commit LSN meanwhile)."""
+    db, url = src
+    db.execute("CREATE TABLE p (id integer PRIMARY KEY)")
+    create_publication(url, PUB, [("public", "p")])
+    start = create_slot(url, SLOT)
+    db.execute("INSERT INTO p SELECT generate_series(1, 250)")
+    db.execute("INSERT INTO p VALUES (1000)")
+    commits = []
+    with PgOutputStream(
+        url, SLOT, PUB, start=start, until_caught_up=True, piece_changes=100
+    ) as stream:
+        txns = []
+        for tx in stream.transactions():
+            txns.append(tx)
+            commits.append(stream.current_commit)
+    assert [t.more for t in txns] == [True, True, False, False]
+    assert [len(t.changes) for t in txns] == [100, 100, 50, 1]
+    assert txns[0].position == txns[1].position == start
+    assert [c.after for c in changes(txns[:3])] == [(i,) for i in range(1, 251)]
+    assert commits[0] is not None and commits[0] < txns[2].position
+
+
+def test_feed_stop_at_with_pieces(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
+    """The move's feed with ``stop_at`` and pieces: a big transaction ending at ``stop_at``
+    comes whole; the next big one (its commit after ``stop_at``) is not begun."""
+    from ferryman.engines.postgres.changes import PostgresChangeFeed, prepare, stream_name
+
+    db, url = src
+    db.execute("CREATE TABLE p (id integer PRIMARY KEY)")
+    start = prepare(url, "piecefeed", [("public", "p")])
+    try:
+        db.execute("INSERT INTO p SELECT generate_series(1, 250)")
+        with PgOutputStream(
+            url,
+            stream_name("piecefeed"),
+            stream_name("piecefeed"),
+            start=start,
+            until_caught_up=True,
+        ) as stream:
+            (first,) = list(stream.transactions())
+        db.execute("INSERT INTO p SELECT generate_series(251, 500)")
+        feed = PostgresChangeFeed(
+            url, "piecefeed", start, stop_at=first.position, piece_changes=100
+        )
+        try:
+            got = list(feed.transactions())
+        finally:
+            feed.close()
+        assert [t.more for t in got] == [True, True, False]
+        assert [c.after for c in changes(got)] == [(i,) for i in range(1, 251)]
+    finally:
+        drop_slot(url, stream_name("piecefeed"))
+        drop_publication(url, stream_name("piecefeed"))

@@ -278,11 +278,20 @@ class Compactor:
 
     def batch(self, checkpoint: Checkpoint) -> ApplyBatch:
         """Everything added since the last batch, compacted, with ``checkpoint``; resets."""
+        tables, changes = self.take()
+        return ApplyBatch(tables, checkpoint, changes)
+
+    def take(self) -> tuple[list[TableBatch], int]:
+        """Everything added since the last call, compacted (the non-empty table batches, in
+        order: cascades cut them), and how many source changes it folds; resets. A piece of a
+        big source transaction goes to the target this way, without a checkpoint: pieces are
+        applied in order, each compacted on its own, so a key written by several pieces ends as
+        the last one left it."""
         self._seal()
-        batch = ApplyBatch(self._sealed, checkpoint, self.changes)
+        tables, changes = self._sealed, self.changes
         self._sealed = []
         self.changes = 0
-        return batch
+        return tables, changes
 
 
 def _fill_unchanged(change: Change, target: TableTarget) -> Row:

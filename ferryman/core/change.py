@@ -73,9 +73,16 @@ class Transaction:
     ``position`` is where a stream resumes *after* this transaction (the next event's position
     for MySQL; the commit's end LSN for PostgreSQL); ``commit_time`` is the source's commit
     timestamp in seconds since the epoch (for lag), when the log carries it.
+
+    A stream asked for pieces (``piece_changes``) hands a big source transaction over in
+    consecutive pieces of bounded size, in log order: every piece but the last has ``more`` set
+    and, as ``position``, where the stream resumes *before* the transaction (a transaction is
+    resumed whole or not at all, so a consumer must commit nothing before the last piece, which
+    carries the real position, ``commit_time`` and ``more`` False).
     """
 
     position: Position
     changes: list[Change] = field(default_factory=list)
     xid: str | None = None
     commit_time: float | None = None
+    more: bool = False  # more pieces of this source transaction follow

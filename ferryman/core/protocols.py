@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ferryman.core.apply import ApplyBatch, Checkpoint, Converter, Key
+from ferryman.core.apply import ApplyBatch, Checkpoint, Converter, Key, TableBatch
 from ferryman.core.change import Transaction
 from ferryman.core.copy import (
     Chunk,
@@ -189,11 +189,14 @@ class ChangeSource(Protocol):
         *,
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+        piece_changes: int | None = None,
     ) -> ChangeFeed:
         """A feed of the changes to ``tables`` after ``start``. With ``stop_at`` it ends once
         every transaction at or before ``stop_at`` was delivered (transactions after it are not
         yielded). ``on_relation(namespace, table, columns)`` is called when the stream announces
-        a table's columns (PostgreSQL); raise from it to stop."""
+        a table's columns (PostgreSQL); raise from it to stop. ``piece_changes``: hand a
+        transaction of more changes over in pieces of about that many (``Transaction.more``),
+        each yielded before the next is read: memory stays bounded whatever its size."""
         ...
 
     def current_position(self) -> Position: ...
@@ -240,7 +243,18 @@ class Applier(Protocol):
 
     def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
         """All of ``batch`` with its checkpoint in one transaction (``before_commit`` runs
-        inside it, just before COMMIT)."""
+        inside it, just before COMMIT). After :meth:`apply_part` it goes on in the transaction
+        that holds the parts and commits them with it."""
+        ...
+
+    def apply_part(self, tables: Sequence[TableBatch]) -> None:
+        """Write ``tables`` (a piece of a big source transaction) into the open target
+        transaction, beginning it if needed, without a checkpoint and without committing: the
+        next :meth:`apply` commits it, :meth:`abort` (or a failure, or a crash) undoes it all."""
+        ...
+
+    def abort(self) -> None:
+        """Roll back a transaction :meth:`apply_part` left open (nothing when none is)."""
         ...
 
     def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:

@@ -13,7 +13,9 @@ Without the variables a hook costs two dict lookups.
 Hooks: ``snapshot_open`` (readers hold the snapshot, nothing copied yet), ``after_chunk_read``
 (a chunk was read, not yet written), ``chunk_written`` (a chunk is committed on the target),
 ``before_checkpoint`` (a copy round's rows are written; its checkpoint is not),
-``before_apply_commit`` (a batch's rows and checkpoint are written, not committed),
+``after_apply_part`` (a piece of a big source transaction is written into the open target
+transaction, nothing committed), ``before_apply_commit`` (a batch's rows and checkpoint are
+written, not committed),
 ``after_apply_commit`` (committed; the source not yet told); and in ``move switch`` / ``reverse``
 ``switch:<step>`` for every journal step (``switch:fence``, ``switch:catch-up``,
 ``switch:point-of-no-return``, ``switch:route`` …), reached after the step is journaled as

@@ -25,6 +25,14 @@ resume per table.
 Replication: one ordered stream, batches of whole source transactions compacted per key and
 committed together with the checkpoint; the source is told (PostgreSQL slot feedback) only after
 the target commit. A source transaction is never split across target commits.
+
+A big source transaction is never held whole either: the stream hands it over in pieces of
+``PIECE_BATCHES * batch_rows`` changes (``Transaction.more``), the reader thread passes at most
+two pieces' worth of changes ahead (``_Handoff``), and each piece is compacted and written into
+one open target transaction as it comes (``Applier.apply_part``); its last piece commits them all
+with the checkpoint. A crash, a stop or a failure in between rolls the target transaction back,
+and the stream resumes before the source transaction, so memory stays bounded whatever its size
+and the target holds all of it or none.
 """
 
 from __future__ import annotations
@@ -567,6 +575,7 @@ class Mover:
             [t.source.name for t in self.tables],
             stop_at=stop_at,
             on_relation=self._on_relation,
+            piece_changes=self._piece_changes(),
         )
 
     def _on_relation(self, namespace: str, table: str, columns: tuple[str, ...]) -> None:
@@ -603,11 +612,14 @@ class Mover:
         finally:
             feed.close()
 
+    def _piece_changes(self) -> int:
+        return max(1, PIECE_BATCHES * self.s.batch_rows)
+
     def _replicate(self) -> None:
         failures = 0
         while not self.stop.is_set():
             feed = self._open_feed(None)
-            items: queue.Queue[Transaction | BaseException | None] = queue.Queue(maxsize=4096)
+            items = _Handoff(HANDOFF_PIECES * self._piece_changes())
             reader = threading.Thread(
                 target=_pump, args=(feed, items, self.stop), name="ferryman-stream", daemon=True
             )
@@ -646,18 +658,37 @@ class Mover:
         *,
         until: Position | None,
     ) -> None:
+        assert self.applier is not None
+        try:
+            self._consume_stream(feed, transactions, until=until)
+        finally:
+            if self.applier is not None:
+                self.applier.abort()  # the parts of a source transaction cut off: none of it
+
+    def _consume_stream(
+        self,
+        feed: ChangeFeed,
+        transactions: Iterator[Transaction | None],
+        *,
+        until: Position | None,
+    ) -> None:
         compactor = self._compactor()
         pending_tx = 0
         last: Transaction | None = None
         started = time.monotonic()
+        # a source transaction arrives in pieces: they go into one open target transaction
+        # (apply_part) that the flush of its last piece commits with the checkpoint
+        in_pieces = False
+        part_events = 0  # source changes already written by apply_part, not yet committed
 
         def flush() -> None:
-            nonlocal pending_tx, last, started
+            nonlocal pending_tx, last, started, part_events
             if last is None:
                 return
             self.position = last.position
             self.last_commit_time = last.commit_time
-            self.events += compactor.changes
+            self.events += compactor.changes + part_events
+            part_events = 0
             batch = compactor.batch(self._checkpoint())
             self.throttle.rows(batch.size)
             self.throttle.source_lag()  # checks the user's lag query at most once a second
@@ -671,6 +702,20 @@ class Mover:
             started = time.monotonic()
             self._publish()
 
+        def write_part() -> None:
+            """The pieces so far of the open source transaction, into the open target
+            transaction: no checkpoint, no commit."""
+            nonlocal part_events
+            assert self.applier is not None
+            tables, changes = compactor.take()
+            part_events += changes
+            rows = sum(t.size for t in tables)
+            self.throttle.rows(rows)
+            self.applier.apply_part(tables)
+            pause_point("after_apply_part")
+            self._count(changes)
+            self._publish()
+
         it = iter(transactions)
         while True:
             try:
@@ -678,13 +723,17 @@ class Mover:
             except StopIteration:
                 break
             except FerrymanError:
-                flush()  # everything before the stream's failure is whole: keep it
+                if not in_pieces:
+                    flush()  # everything before the stream's failure is whole: keep it
                 raise
             if tx is None:  # a pause in the stream: flush what we have
-                flush()
+                if not in_pieces:
+                    flush()
                 continue
             ddl = self._ddl_in(tx)
-            if ddl is not None:
+            if ddl is not None and (in_pieces or tx.more):
+                self._ddl_in_pieces(ddl, tx)
+            elif ddl is not None:
                 flush()
                 self._handle_ddl(ddl, tx)
                 compactor = self._compactor()  # --on-ddl exec re-read the tables' shapes
@@ -692,16 +741,35 @@ class Mover:
                 self._commit(ApplyBatch([], self._checkpoint()))
                 feed.confirm(tx.position)
                 continue
+            if tx.more and not in_pieces:
+                flush()  # the transactions before it commit on their own
+                in_pieces = True
             compactor.add(tx.changes)
-            pending_tx += 1
-            last = tx
-            if (
-                compactor.pending_rows >= self.s.batch_rows
-                or time.monotonic() - started >= self.s.batch_seconds
-            ):
+            if in_pieces:
+                if tx.more:
+                    if compactor.pending_rows >= self.s.batch_rows:
+                        write_part()
+                    if self.stop.is_set() and until is None:
+                        return  # the open target transaction is rolled back
+                    continue
+                in_pieces = False  # its last piece: commit it all with the checkpoint now
+                pending_tx, last = 1, tx
                 flush()
+            else:
+                pending_tx += 1
+                last = tx
+                if (
+                    compactor.pending_rows >= self.s.batch_rows
+                    or time.monotonic() - started >= self.s.batch_seconds
+                ):
+                    flush()
             if self.stop.is_set() and until is None:
                 break
+        if in_pieces:
+            raise ConnectError(
+                f"the change stream from {self.source.url} ended inside a transaction",
+                hint="nothing of it was applied; ferryman resumes from its checkpoint",
+            )
         flush()
 
     def _compactor(self) -> Compactor:
@@ -723,6 +791,23 @@ class Mover:
         return Checkpoint(self.key, self.position.to_json(), _copy_state(self.state))
 
     # -- DDL ------------------------------------------------------------------------------------
+
+    def _ddl_in_pieces(self, change: Change, tx: Transaction) -> None:
+        """A statement on a moved table inside a source transaction too big to hold: it cannot
+        be handled between transactions, so it is ignored when asked to, or the move pauses
+        (the open target transaction rolls back)."""
+        statement = " ".join((change.sql or "").split())
+        if self.s.on_ddl == "ignore" or self._skip_ddl:
+            self._skip_ddl = False
+            log.warning("ignoring a statement inside a large source transaction: %s", statement)
+            return
+        raise DdlSeen(
+            f"the source ran a statement on a moved table inside a transaction of more than "
+            f"{self.s.batch_rows} changes (before {tx.position}): {statement[:300]}",
+            hint="apply the equivalent change to the target, then `ferryman move start "
+            f"{self.s.workflow} --skip-ddl`, or start with `--on-ddl ignore`",
+            obj=statement[:80],
+        )
 
     def _ddl_in(self, tx: Transaction) -> Change | None:
         for change in tx.changes:
@@ -855,11 +940,59 @@ def _transient(exc: FerrymanError) -> bool:
     )
 
 
-def _pump(
-    feed: ChangeFeed,
-    out: queue.Queue[Transaction | BaseException | None],
-    stop: threading.Event,
-) -> None:
+#: a source transaction of more than this many batches' worth of changes (``batch_rows``) comes
+#: in pieces of that size: ordinary transactions, even of thousands of rows, are applied whole as
+#: before (a piece costs the target an extra round of statements)
+PIECE_BATCHES = 4
+#: the reader thread runs ahead of the applier by at most this many pieces' worth of changes
+HANDOFF_PIECES = 2
+#: ... and at most this many transactions
+HANDOFF_ITEMS = 4096
+
+_Item = Transaction | BaseException | None
+
+
+class _Handoff:
+    """The reader thread's transactions to the applier thread, in order, bounded by the row
+    changes they hold (``budget``) and by their number: many small transactions or a few pieces
+    of a big one, never an unbounded amount of memory. An item larger than the budget still
+    passes alone."""
+
+    def __init__(self, budget: int, max_items: int = HANDOFF_ITEMS) -> None:
+        self.budget = budget
+        self.max_items = max_items
+        self.items: deque[tuple[_Item, int]] = deque()
+        self.used = 0
+        self.cond = threading.Condition()
+
+    def put(self, item: _Item, timeout: float | None = None) -> None:
+        """Raises queue.Full when there was no room within ``timeout``."""
+        cost = len(item.changes) if isinstance(item, Transaction) else 0
+        with self.cond:
+            if not self.cond.wait_for(
+                lambda: (
+                    not self.items
+                    or (self.used + cost <= self.budget and len(self.items) < self.max_items)
+                ),
+                timeout,
+            ):
+                raise queue.Full
+            self.items.append((item, cost))
+            self.used += cost
+            self.cond.notify_all()
+
+    def get(self, timeout: float) -> _Item:
+        """Raises queue.Empty when nothing came within ``timeout``."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: bool(self.items), timeout):
+                raise queue.Empty
+            item, cost = self.items.popleft()
+            self.used -= cost
+            self.cond.notify_all()
+            return item
+
+
+def _pump(feed: ChangeFeed, out: _Handoff, stop: threading.Event) -> None:
     try:
         for tx in feed.transactions():
             while not stop.is_set():
@@ -876,7 +1009,7 @@ def _pump(
 
 
 def _drain(
-    items: queue.Queue[Transaction | BaseException | None],
+    items: _Handoff,
     stop: threading.Event,
     idle: Callable[[], None],
 ) -> Iterator[Transaction | None]:

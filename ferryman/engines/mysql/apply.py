@@ -3,7 +3,9 @@
 Deletes run before upserts (compaction leaves no key in both). Upserts are multi-row
 ``INSERT .. ON DUPLICATE KEY UPDATE`` statements of up to 1 MB (values rendered by type);
 deletes are ``DELETE .. WHERE (key) IN (..)`` in slices. The checkpoint lives in
-``_ferryman.checkpoints`` on the target server, inside the same InnoDB transaction.
+``_ferryman.checkpoints`` on the target server, inside the same InnoDB transaction. A big source
+transaction comes in parts (:meth:`MySQLApplier.apply_part`), all written into one open
+transaction that the final :meth:`MySQLApplier.apply` commits with the checkpoint.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class MySQLApplier:
             StoredBytes: lambda value, conv: _hex_literal(value),  # in delete keys too
         }
         self._upserts: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._open = False  # a transaction begun by apply_part, not yet committed
         self._fast: dict[type, Callable[[Any], bytes]] = {
             int: _int_literal,
             str: self.conn.string_literal,
@@ -84,11 +87,14 @@ class MySQLApplier:
         return None if row is None else Checkpoint.from_text(workflow, row[0], row[1])
 
     def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
-        """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
+        """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table); after
+        :meth:`apply_part`, together with the parts."""
         current = ""
         cur = self.conn.cursor()
         try:
-            cur.execute("START TRANSACTION")
+            if not self._open:
+                cur.execute("START TRANSACTION")
+            self._open = False  # whatever happens now ends the transaction
             for tb in batch.tables:
                 current = f"{tb.target.namespace}.{tb.target.table}"
                 self._apply_table(cur, tb)
@@ -106,20 +112,58 @@ class MySQLApplier:
         except MySQLdb.Error as exc:
             with contextlib.suppress(MySQLdb.Error):
                 cur.execute("ROLLBACK")
-            if exc.args and exc.args[0] in _LOST:
-                raise ConnectError(
-                    f"lost the connection to the target {self.url} while applying changes: "
-                    f"{exc.args[-1]}",
-                    hint="nothing of this batch was applied; ferryman reconnects and resumes",
-                ) from None
-            raise SchemaError(
-                f"applying changes to {current} failed: {exc.args[-1] if exc.args else exc}",
-                hint="nothing of this batch was applied (one transaction); fix the target and "
-                "resume",
-                obj=current,
-            ) from None
+            raise self._error(exc, current) from None
+        except BaseException:
+            with contextlib.suppress(MySQLdb.Error):
+                cur.execute("ROLLBACK")
+            raise
         finally:
             cur.close()
+
+    def apply_part(self, tables: Sequence[TableBatch]) -> None:
+        """``tables`` into the open transaction (begun here if none is); no checkpoint, no
+        commit: the next :meth:`apply` commits them, :meth:`abort` undoes them."""
+        current = ""
+        cur = self.conn.cursor()
+        try:
+            if not self._open:
+                cur.execute("START TRANSACTION")
+                self._open = True
+            for tb in tables:
+                current = f"{tb.target.namespace}.{tb.target.table}"
+                self._apply_table(cur, tb)
+        except MySQLdb.Error as exc:
+            self.abort()
+            raise self._error(exc, current) from None
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            cur.close()
+
+    def abort(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        cur = self.conn.cursor()
+        try:
+            with contextlib.suppress(MySQLdb.Error):
+                cur.execute("ROLLBACK")
+        finally:
+            cur.close()
+
+    def _error(self, exc: MySQLdb.Error, current: str) -> ConnectError | SchemaError:
+        if exc.args and exc.args[0] in _LOST:
+            return ConnectError(
+                f"lost the connection to the target {self.url} while applying changes: "
+                f"{exc.args[-1]}",
+                hint="nothing of this batch was applied; ferryman reconnects and resumes",
+            )
+        return SchemaError(
+            f"applying changes to {current} failed: {exc.args[-1] if exc.args else exc}",
+            hint="nothing of this batch was applied (one transaction); fix the target and resume",
+            obj=current,
+        )
 
     def _apply_table(self, cur: Any, tb: TableBatch) -> None:
         if tb.cascades:  # a MySQL source's unlogged foreign-key actions (core/cascade.py)

@@ -30,20 +30,32 @@ class MySQLChangeFeed:
         *,
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+        piece_changes: int | None = None,
     ) -> None:
         assert isinstance(start, BinlogPosition)
         assert stop_at is None or isinstance(stop_at, BinlogPosition)
         self.start = start
         self.stop_at = stop_at
-        self.stream = BinlogStream(url, start, tables=tables, stop_at=stop_at, blocking=True)
+        self.stream = BinlogStream(
+            url,
+            start,
+            tables=tables,
+            stop_at=stop_at,
+            blocking=True,
+            piece_changes=piece_changes,
+        )
 
     def transactions(self) -> Iterator[Transaction]:
         stop_at = self.stop_at
         if stop_at is not None and self.start >= stop_at:
             return
+        inside = False  # pieces of a transaction were yielded: the rest of it follows whole
         for tx in self.stream:
-            if stop_at is not None and tx.position > stop_at:
-                return  # (snapshot positions are transaction boundaries: not reached)
+            # (snapshot positions are transaction boundaries: not reached; with pieces, the
+            # stream begins no transaction at or after stop_at)
+            if stop_at is not None and not inside and not tx.more and tx.position > stop_at:
+                return
+            inside = tx.more
             yield tx
 
     def confirm(self, position: Position) -> None:

@@ -210,9 +210,14 @@ class MySQLEndpoint:
         *,
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+        piece_changes: int | None = None,
     ) -> ChangeFeed:
         return MySQLChangeFeed(
-            self.url, start, [(self.namespace, t) for t in tables], stop_at=stop_at
+            self.url,
+            start,
+            [(self.namespace, t) for t in tables],
+            stop_at=stop_at,
+            piece_changes=piece_changes,
         )
 
     def current_position(self) -> Position:

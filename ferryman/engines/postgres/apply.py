@@ -7,6 +7,10 @@ statement: one round trip and one executor run for thousands of rows, where a st
 cost the server a parse/bind/execute each. A few rows go as pipelined statements instead. The
 checkpoint lives in ``_ferryman.checkpoints`` of the target database, so a crash at any instant
 leaves rows and position consistent: replay from the stored position is idempotent.
+
+A big source transaction comes in parts (:meth:`PostgresApplier.apply_part`), all written into
+one open transaction that the final :meth:`PostgresApplier.apply` commits with the checkpoint;
+the staging table is emptied after each part (its rows would otherwise stay until COMMIT).
 """
 
 from __future__ import annotations
@@ -60,9 +64,11 @@ class PostgresApplier:
             )
         self._upserts: dict[tuple[str, str], sql.Composed] = {}
         self._staged: dict[tuple[str, ...], tuple[sql.Composed, sql.Composed]] = {}
+        self._truncates: dict[tuple[str, ...], sql.Composed] = {}
         self._deletes: dict[tuple[str, str], sql.Composed] = {}
-        self._stages: dict[tuple[str, str], sql.Identifier] = {}
         self._segmented = False  # the batch is cut by cascades: a table may come twice
+        self._open = False  # a transaction begun by apply_part, not yet committed
+        self._workflow = "NAME"  # the last checkpoint's, for messages
 
     def read_checkpoint(self, workflow: str) -> Checkpoint | None:
         row = self.conn.execute(
@@ -73,15 +79,20 @@ class PostgresApplier:
         return None if row is None else Checkpoint.from_text(workflow, row[0], row[1])
 
     def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
-        """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table)."""
-        current = ""
+        """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table); after
+        :meth:`apply_part`, together with the parts."""
+        where = [""]
+        self._workflow = batch.checkpoint.workflow
         self._segmented = any(tb.cascades for tb in batch.tables)
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
+            if not self._open:
+                self.conn.execute("BEGIN")
+                self._open = True
+            with self.conn.cursor() as cur:
                 for tb in batch.tables:
-                    current = f"{tb.target.namespace}.{tb.target.table}"
+                    where[0] = f"{tb.target.namespace}.{tb.target.table}"
                     self._apply_table(cur, tb)
-                current = "checkpoint"
+                where[0] = "checkpoint"
                 position, state = batch.checkpoint.to_text()
                 cur.execute(
                     f"INSERT INTO {CHECKPOINT_SCHEMA}.checkpoints AS c (workflow, position, state)"
@@ -91,28 +102,57 @@ class PostgresApplier:
                 )
                 if before_commit is not None:
                     before_commit()
-        except psycopg.Error as exc:
-            self._staged.clear()  # a staging table created in this transaction is gone
+            self._open = False  # a failed COMMIT ends the transaction too
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            raise self._failed(exc, where[0]) from None
+
+    def apply_part(self, tables: Sequence[TableBatch]) -> None:
+        """``tables`` into the open transaction (begun here if none is); no checkpoint, no
+        commit: the next :meth:`apply` commits them, :meth:`abort` undoes them."""
+        where = [""]
+        try:
+            if not self._open:
+                self.conn.execute("BEGIN")
+                self._open = True
+            with self.conn.cursor() as cur:
+                for tb in tables:
+                    where[0] = f"{tb.target.namespace}.{tb.target.table}"
+                    self._apply_table(cur, tb, part=True)
+        except BaseException as exc:
+            raise self._failed(exc, where[0]) from None
+
+    def abort(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self._staged.clear()  # a staging table created in this transaction is gone
+        with contextlib.suppress(psycopg.Error):
+            self.conn.execute("ROLLBACK")
+
+    def _failed(self, exc: BaseException, current: str) -> BaseException:
+        """Roll back; the error to raise (``exc`` itself unless it is a driver error)."""
+        self.abort()
+        self._staged.clear()
+        if isinstance(exc, psycopg.Error):
             if isinstance(exc, psycopg.OperationalError) or self.conn.closed:
-                raise ConnectError(
+                return ConnectError(
                     f"lost the connection to the target {self.url} while applying changes: "
                     f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}",
                     hint="nothing of this batch was applied; ferryman reconnects and resumes",
-                ) from None
-            if missing := missing_partition(exc, current, batch.checkpoint.workflow):
-                raise missing from None
-            raise SchemaError(
+                )
+            if missing := missing_partition(exc, current, self._workflow):
+                return missing
+            return SchemaError(
                 f"applying changes to {current} failed: "
                 f"{exc.diag.message_primary or str(exc).strip()}",
                 hint="nothing of this batch was applied (one transaction); fix the target and "
                 "resume",
                 obj=current,
-            ) from None
-        except BaseException:
-            self._staged.clear()
-            raise
+            )
+        return exc
 
-    def _apply_table(self, cur: psycopg.Cursor[Any], tb: TableBatch) -> None:
+    def _apply_table(self, cur: psycopg.Cursor[Any], tb: TableBatch, part: bool = False) -> None:
         if tb.cascades:  # a MySQL source's unlogged foreign-key actions (core/cascade.py)
             assert tb.graph is not None
             for op in tb.cascades:
@@ -130,8 +170,10 @@ class PostgresApplier:
                 for row in tb.upserts:
                     copy.write_row(row)
             cur.execute(insert_sql)
-            if self._segmented:  # the table comes again in this batch: empty its stage
-                cur.execute(sql.SQL("DELETE FROM {}").format(self._stages[(t.namespace, t.table)]))
+            if part or self._segmented:
+                # the table may come again before the commit empties the stage (ON COMMIT
+                # DELETE ROWS): a later piece, or a later segment of a batch cut by cascades
+                cur.execute(self._truncates[(t.namespace, t.table, *t.columns)])
         elif tb.upserts:
             cur.executemany(self._upsert_sql(tb, table), tb.upserts)
 
@@ -147,7 +189,6 @@ class PostgresApplier:
         if stmts is None:
             digest = hashlib.sha1("\0".join(key).encode()).hexdigest()[:16]
             stage = sql.Identifier(f"ferryman_stage_{digest}")
-            self._stages[(t.namespace, t.table)] = stage
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in t.columns)
             cur.execute(
                 sql.SQL(
@@ -156,6 +197,7 @@ class PostgresApplier:
                 ).format(stage, cols, table)
             )
             keys, action = self._conflict(tb, table)
+            self._truncates[key] = sql.SQL("TRUNCATE {}").format(stage)
             stmts = self._staged[key] = (
                 sql.SQL("COPY {} ({}) FROM STDIN").format(stage, cols),
                 sql.SQL(

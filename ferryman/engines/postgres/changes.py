@@ -81,6 +81,7 @@ class PostgresChangeFeed:
         *,
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+        piece_changes: int | None = None,
     ) -> None:
         assert isinstance(start, LSN)
         assert stop_at is None or isinstance(stop_at, LSN)
@@ -93,7 +94,13 @@ class PostgresChangeFeed:
                 on_relation(rel.namespace, rel.name, rel.names)
 
         self.stream = PgOutputStream(
-            url, name, name, start=start, on_relation=relation, poll_interval=0.2
+            url,
+            name,
+            name,
+            start=start,
+            on_relation=relation,
+            poll_interval=0.2,
+            piece_changes=piece_changes,
         )
 
     def transactions(self) -> Iterator[Transaction]:
@@ -104,7 +111,21 @@ class PostgresChangeFeed:
         token = secrets.token_hex(8)
         with contextlib.closing(connect(self.url)) as conn:
             conn.execute("SELECT pg_logical_emit_message(false, %s, %s)", (_MARK_PREFIX, token))
+        inside = False  # pieces of a transaction were yielded: the rest of it follows whole
         for tx in self.stream.transactions():
+            if inside:
+                inside = tx.more
+                yield tx
+                continue
+            if tx.more:
+                # its commit record at or after stop_at: it ends after stop_at (a position at a
+                # record boundary never falls inside a commit record)
+                commit = self.stream.current_commit
+                if commit is not None and commit >= stop_at:
+                    return
+                inside = True
+                yield tx
+                continue
             if tx.position > stop_at:
                 return
             if any(

@@ -260,9 +260,15 @@ class PostgresEndpoint:
         *,
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
+        piece_changes: int | None = None,
     ) -> ChangeFeed:
         return PostgresChangeFeed(
-            self.url, workflow, start, stop_at=stop_at, on_relation=on_relation
+            self.url,
+            workflow,
+            start,
+            stop_at=stop_at,
+            on_relation=on_relation,
+            piece_changes=piece_changes,
         )
 
     def current_position(self) -> Position:

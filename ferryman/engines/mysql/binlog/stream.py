@@ -11,11 +11,15 @@ feeds every event to the pure :class:`~.decoder.BinlogDecoder` and groups the de
   ``Op.TRUNCATE``); DDL is not filtered by ``tables``.
 - transactions whose rows were all filtered out are still yielded (empty), so a consumer can
   checkpoint their position.
+- with ``piece_changes`` N, a transaction of more than N row changes is yielded in pieces of
+  about N (``Transaction.more`` on all but the last; see there), so it is never held whole; a
+  transaction that starts at or after ``stop_at`` is then not begun at all.
 
 Reconnect: when the connection drops (network error, server restart) the stream reconnects with
 exponential backoff (0.5 s doubling to ``max_backoff``, at most ``reconnect_attempts`` tries in a
 row) and resumes at the position of the last transaction it yielded — by file:pos, or by GTID when
-started with ``use_gtid`` — so a transaction is never yielded twice or half. Server errors other
+started with ``use_gtid`` — so a transaction is never yielded twice or half (a reconnect inside a
+transaction yielded in pieces goes on after the changes already yielded). Server errors other
 than a lost connection are raised as ferryman errors; a purged binlog (error 1236) raises
 :class:`BinlogPositionLost`.
 """
@@ -43,6 +47,7 @@ from ferryman.engines.mysql.binlog.decoder import (
     LOG_EVENT_ARTIFICIAL_F,
     BinlogDecoder,
     Event,
+    EventHeader,
     FormatDescription,
     Gtid,
     GtidList,
@@ -143,7 +148,8 @@ class BinlogStream:
     other). ``tables``: (namespace, table) pairs whose rows to decode; rows of other tables are
     skipped undecoded. ``stop_at``: stop after the transaction that reaches this position.
     ``blocking``: wait for new events (heartbeats every ``heartbeat`` seconds keep the connection
-    checked), or stop at the current end of the log.
+    checked), or stop at the current end of the log. ``piece_changes``: yield transactions of more
+    row changes than this in pieces (``Transaction.more``).
 
     ``position`` is always where the stream would resume: after the last yielded transaction.
     """
@@ -162,6 +168,7 @@ class BinlogStream:
         reconnect_attempts: int = 8,
         max_backoff: float = 30.0,
         verify_checksum: bool = True,
+        piece_changes: int | None = None,
     ) -> None:
         if use_gtid and not start.gtid:
             raise ValueError("use_gtid needs a start position with a gtid")
@@ -176,6 +183,10 @@ class BinlogStream:
         self.reconnect_attempts = reconnect_attempts
         self.max_backoff = max_backoff
         self.verify_checksum = verify_checksum
+        self.piece_changes = piece_changes
+        # changes of the current transaction already yielded in pieces: a reconnect re-reads
+        # the transaction from its start and skips them
+        self._yielded_in_tx = 0
         self.reconnects = 0
         self._stopping = False
         self._reached_stop = False
@@ -220,7 +231,7 @@ class BinlogStream:
                 for tx in self._read():
                     failures = 0
                     yield tx
-                    if self.stop_at is not None and tx.position >= self.stop_at:
+                    if self.stop_at is not None and not tx.more and tx.position >= self.stop_at:
                         return
                 if not self.blocking or self._stopping or self._reached_stop:
                     return
@@ -385,6 +396,18 @@ class BinlogStream:
         tx_gtid: Gtid | None = None
         standalone = False
         stop = self.stop_at
+        piece = self.piece_changes or 0
+        skip = self._yielded_in_tx  # a reconnect inside a transaction yielded in pieces
+
+        def begins_after_stop(h: EventHeader) -> bool:
+            """With pieces, a transaction is not begun past ``stop_at`` (it could not be
+            dropped whole once a piece of it was yielded)."""
+            if stop is None or not piece or not h.log_pos:
+                return False
+            if BinlogPosition(file, h.log_pos - h.size) >= stop:
+                self._reached_stop = True
+                return True
+            return False
 
         def finish(end: int, ts: int, xid: str | None) -> Transaction:
             nonlocal tx, tx_gtid, mysql_gtid
@@ -399,6 +422,14 @@ class BinlogStream:
             out = Transaction(position, tx or [], xid or (tx_gtid.gtid if tx_gtid else None))
             out.commit_time = float(ts)
             tx, tx_gtid = None, None
+            self._yielded_in_tx = 0
+            return out
+
+        def part() -> Transaction:
+            nonlocal tx
+            out = Transaction(self.position, tx or [], tx_gtid.gtid if tx_gtid else None, more=True)
+            self._yielded_in_tx += len(out.changes)
+            tx = []
             return out
 
         while True:
@@ -410,18 +441,29 @@ class BinlogStream:
             if isinstance(ev, RowsEvent):
                 if tx is None:
                     tx = []
-                tx.extend(ev.changes)
+                if skip:
+                    n = min(skip, len(ev.changes))
+                    skip -= n
+                    tx.extend(ev.changes[n:])
+                else:
+                    tx.extend(ev.changes)
+                if piece and len(tx) >= piece:
+                    yield part()
                 continue
             if isinstance(ev, Xid):
                 yield finish(h.log_pos, h.timestamp, str(ev.xid))
                 continue
             if isinstance(ev, Gtid):
+                if tx is None and begins_after_stop(h):
+                    return
                 tx, tx_gtid, standalone = [], ev, ev.standalone
                 continue
             if isinstance(ev, Query):
                 sql = ev.sql.strip()
                 upper = sql[:9].upper()
                 if upper == "BEGIN":
+                    if tx is None and begins_after_stop(h):
+                        return
                     tx, standalone = [], False
                     continue
                 if upper in ("COMMIT", "ROLLBACK") and not standalone:
@@ -435,7 +477,10 @@ class BinlogStream:
                     continue
                 if tx is None:
                     tx = []
-                tx.append(_statement_change(ev))
+                if skip:
+                    skip -= 1
+                else:
+                    tx.append(_statement_change(ev))
                 if tx_gtid is None or standalone:
                     yield finish(h.log_pos, h.timestamp, None)
                 continue

@@ -251,7 +251,10 @@ class PgOutputStream:
     another thread) ends the iteration at the next message or poll. ``on_relation_change`` is
     called with (old, new) when a table's definition changes; raise from it to stop.
     ``on_relation`` is called with every Relation message (each session announces every table
-    before its first change, and again after a change of definition).
+    before its first change, and again after a change of definition). ``piece_changes``: yield a
+    transaction of more changes than this in pieces (``Transaction.more``; the position of a piece
+    but the last is the previous transaction's end, and ``current_commit`` the LSN of the commit
+    record of the transaction in progress).
 
     Raises :class:`SlotMissing` when the slot does not exist, :class:`FerrymanError` for other
     replication errors. Use as a context manager or call ``close()``.
@@ -270,8 +273,11 @@ class PgOutputStream:
         status_interval: float = 10.0,
         on_relation_change: Callable[[Relation, Relation], None] | None = None,
         on_relation: Callable[[Relation], None] | None = None,
+        piece_changes: int | None = None,
     ) -> None:
         self.url = url
+        self.piece_changes = piece_changes
+        self.current_commit: LSN | None = None
         self.on_relation = on_relation
         self.slot = slot
         self.publication = publication
@@ -395,6 +401,7 @@ class PgOutputStream:
         pending: _Pending | None = None
         delivered = self.start.value if self.start is not None else 0
         last_status = time.monotonic()
+        piece = self.piece_changes or 0
         while not self._stopping:
             try:
                 self._send_confirmed(cursor)
@@ -420,8 +427,11 @@ class PgOutputStream:
                 if pending is None:
                     raise FerrymanError(f"pgoutput {event.op} outside a transaction")
                 pending.changes.append(event)
+                if piece and len(pending.changes) >= piece:
+                    yield self._part(pending, delivered)
             elif isinstance(event, Begin):
                 pending = _Pending(event, [])
+                self.current_commit = LSN(event.final_lsn)
             elif isinstance(event, Commit):
                 if pending is None:
                     raise FerrymanError("pgoutput COMMIT without BEGIN")
@@ -433,6 +443,7 @@ class PgOutputStream:
                     commit_time=event.commit_time,
                 )
                 pending = None
+                self.current_commit = None
                 if self.stop_at is not None and event.end_lsn >= self.stop_at.value:
                     return
                 if target is not None and event.end_lsn >= target:
@@ -441,6 +452,8 @@ class PgOutputStream:
                 if pending is None:
                     raise FerrymanError("pgoutput TRUNCATE outside a transaction")
                 pending.changes.extend(event.changes)
+                if piece and len(pending.changes) >= piece:
+                    yield self._part(pending, delivered)
             elif isinstance(event, LogicalMessage):
                 if event.transactional and pending is not None:
                     pending.changes.append(event.change())
@@ -449,6 +462,13 @@ class PgOutputStream:
             elif isinstance(event, Relation) and self.on_relation is not None:
                 self.on_relation(event)
             # Origin, TypeInfo, Relation: the decoder keeps what it needs.
+
+    @staticmethod
+    def _part(pending: _Pending, delivered: int) -> Transaction:
+        """A piece of the transaction in progress (more of it follows)."""
+        out = Transaction(LSN(delivered), pending.changes, xid=str(pending.begin.xid), more=True)
+        pending.changes = []
+        return out
 
 
 def _first_line(exc: BaseException) -> str:
