@@ -742,11 +742,24 @@ def unaccounted(
                 kind = target_columns.get((o.table, o.cols[0]), "")
                 ok = kind.startswith(o.ref.lower()) or _named(o.name, notes)
                 if not ok and target_engine == "postgres":
-                    ok = _named(o.cols[0], notes) and _named(o.table, notes)
-            else:
-                ok = any(
-                    t.name == o.name and t.cols == o.cols for t in by_kind.get("enum", [])
-                ) or _named(o.name, notes)
+                    # a PostgreSQL enum type with the same labels (an array of it for a SET)
+                    labels = tuple(re.findall(r"'((?:[^']|'')*)'", o.ref))
+                    base = kind.split(" default ")[0].removesuffix("[]").split(".")[-1].strip('"')
+                    ok = any(
+                        t.name == base and t.cols == labels for t in by_kind.get("enum", [])
+                    ) and (kind.split(" default ")[0].endswith("[]") == o.ref.startswith("set("))
+            else:  # a PostgreSQL enum type: the same type, or MySQL ENUM columns of its labels
+                mysql_enum = "enum(" + ",".join("'" + v.replace("'", "''") + "'" for v in o.cols)
+                ok = (
+                    any(t.name == o.name and t.cols == o.cols for t in by_kind.get("enum", []))
+                    or (
+                        target_engine == "mysql"
+                        and any(
+                            k.startswith(mysql_enum.lower() + ")") for k in target_columns.values()
+                        )
+                    )
+                    or _named(o.name, notes)
+                )
         else:
             raise AssertionError(f"unknown kind {o.kind}")
         if not ok:
@@ -817,7 +830,7 @@ def pg_array(text: str) -> list[str | None]:
     return out
 
 
-def _canon(value: Any, kind: str) -> Any:
+def canon(value: Any, kind: str) -> Any:
     """One value as a comparable Python value, by the SOURCE column's declared type."""
     if value is None:
         return None
@@ -861,7 +874,7 @@ def keyed_rows(
     out = {}
     for row in rows:
         rec = {
-            n: _canon(v, kinds.get(n, "")) for n, v in zip(names, row, strict=True) if n not in skip
+            n: canon(v, kinds.get(n, "")) for n, v in zip(names, row, strict=True) if n not in skip
         }
         out[tuple(rec[k] for k in key)] = rec
     return out
@@ -989,9 +1002,12 @@ class CorpusWriter:
             ("inventory", "inventory_id"),
             ("customer", "customer_id"),
             ("rental", "rental_id"),
+            ("payment", "payment_id"),
+            ("film_text", "film_id") if self.mysql else ("film", "film_id"),
         ]:
             cur.execute(f"SELECT {col} FROM {table} ORDER BY {col} LIMIT 300")
             self._pool[table] = [r[0] for r in cur.fetchall()]
+        self._pool.setdefault("film_text", [])
         conn.rollback()
         conn.close()
         for n in range(self.threads):
@@ -1361,10 +1377,10 @@ class CorpusWriter:
             i, when = rnd.choice(mine)
             cur.execute("DELETE FROM payment WHERE payment_id = %s", (i,))
             pending.setdefault("payment", []).append(("-", (i, when)))
-        if rnd.random() < 0.2:  # and a loaded/generated payment
+        if rnd.random() < 0.3:  # and a loaded/generated payment
             cur.execute(
-                "UPDATE payment SET amount = amount WHERE payment_id = "
-                "(SELECT MIN(payment_id) FROM (SELECT payment_id FROM payment) x)"
+                "UPDATE payment SET amount = %s WHERE payment_id = %s",
+                (Decimal(rnd.randint(-99999, 99999)) / 100, rnd.choice(self._pool["payment"])),
             )
 
     def _op_cascade(self, cur: Any, rnd: random.Random, own: Any, pending: Any, nid: Any) -> None:
@@ -1377,6 +1393,21 @@ class CorpusWriter:
             cur.execute("INSERT INTO film_category (film_id, category_id) VALUES (%s, %s)", (f, c))
             cur.execute("UPDATE category SET category_id = %s WHERE category_id = %s", (c2, c))
             return
+        if not self.mysql:  # Pagila: customer.address_id is ON UPDATE CASCADE
+            a, a2, c = self._new(nid), self._new(nid), self._new(nid)
+            cur.execute(
+                "INSERT INTO address (address_id, address, district, city_id, phone) "
+                "VALUES (%s, 'cascade', 'd', %s, '1')",
+                (a, rnd.choice(self._pool["city"])),
+            )
+            cur.execute(
+                "INSERT INTO customer (customer_id, store_id, first_name, last_name, address_id) "
+                "VALUES (%s, %s, 'cascade', 'cascade', %s)",
+                (c, rnd.choice(self._pool["store"]), a),
+            )
+            cur.execute("UPDATE address SET address_id = %s WHERE address_id = %s", (a2, a))
+            return
+        # Sakila: rental → payment is ON UPDATE CASCADE ON DELETE SET NULL
         r = self._new(nid)
         cur.execute(
             "INSERT INTO rental (rental_id, rental_date, inventory_id, customer_id, staff_id) "
@@ -1393,6 +1424,5 @@ class CorpusWriter:
         )
         r2 = self._new(nid)
         cur.execute("UPDATE rental SET rental_id = %s WHERE rental_id = %s", (r2, r))
-        if self.mysql:  # ON DELETE SET NULL: the payment stays, without its rental
-            cur.execute("DELETE FROM rental WHERE rental_id = %s", (r2,))
+        cur.execute("DELETE FROM rental WHERE rental_id = %s", (r2,))  # the payment stays
         pending.setdefault("payment", []).append((p, when))

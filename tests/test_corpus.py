@@ -27,13 +27,17 @@ from tests.corpuskit import (
     PAGILA_TABLES,
     SAKILA_TABLES,
     CorpusWriter,
+    Obj,
     Side,
+    canon,
     columns,
     differences,
     fill_sakila,
     load_pagila,
     load_sakila,
     objects,
+    pg_array,
+    sakila_rows,
     unaccounted,
     wait_equal,
 )
@@ -215,6 +219,7 @@ def test_corpus_check_schema_copy(direction: str, request: pytest.FixtureRequest
             f"schema --apply without {d.overrides}: exit {r.code}, not a refusal naming "
             f"{d.refusal}: {r.text[-1000:]}",
         )
+        assert d.target_engine == "mysql"  # (the only refusal in the corpus)
         assert not target.execute(
             f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{target.name}'"
         ), "the refused schema --apply wrote tables"
@@ -310,3 +315,46 @@ def test_corpus_live_move_sigkill(
         "source objects neither on the target nor named by ferryman:\n" + "\n".join(missing),
     )
     problems.check()
+
+
+def test_corpus_generator_and_accounting_are_not_vacuous() -> None:
+    """The harness itself (no server): the Sakila rows are deterministic and carry the edge
+    values; the comparison's value rules and the object accounting do see a difference."""
+    rows = sakila_rows(12)
+    assert rows == sakila_rows(12) and rows != sakila_rows(13)
+    assert set(rows) == set(SAKILA_TABLES)
+    assert 2000 <= sum(len(r) for _c, r in rows.values()) <= 5000
+    film_cols, films = rows["film"]
+    col = {c: [f[film_cols.index(c)] for f in films] for c in film_cols}
+    assert {1901, 2155, None} <= set(col["release_year"])
+    assert {"", None, "Trailers,Commentaries,Deleted Scenes,Behind the Scenes"} <= set(
+        col["special_features"]
+    )
+    assert {"G", "PG", "PG-13", "R", "NC-17", None} <= set(col["rating"])
+    assert {0, 255} <= set(col["rental_duration"]) and {0, 65535, None} <= set(col["length"])
+    assert max(len(t) for t in col["title"]) == 255
+    assert max(len(t or "") for t in col["description"]) == 20000
+    for table in ("actor", "address", "category", "city", "country", "customer", "inventory"):
+        assert max(r[0] for r in rows[table][1]) == 4294967295, table
+    assert {r[0] for r in rows["film_text"][1]} >= {-2147483648}
+    staff_cols, staff = rows["staff"]
+    assert "📽️🎬 emoji".encode() in [s[staff_cols.index("picture")] for s in staff]
+    # the comparison's value rules
+    assert canon('{Trailers,"Deleted Scenes"}', "set('trailers')") == frozenset(
+        {"Trailers", "Deleted Scenes"}
+    )
+    assert canon("Trailers,Deleted Scenes", "set('trailers')") == frozenset(
+        {"Trailers", "Deleted Scenes"}
+    )
+    assert canon('["a", "b"]', "text[]") == ("a", "b") == canon(["a", "b"], "text[]")
+    assert canon("English   ", "character(20)") == "English"
+    assert canon("English   ", "text") != "English"
+    assert pg_array('{a,"b c","d\\"e",NULL}') == ["a", "b c", 'd"e', None]
+    # the accounting
+    view = Obj("view", "v1")
+    fk = Obj("fk", "fk_a", "a", ("b_id",), "b", ("id",))
+    assert unaccounted([view, fk], [], "postgres", {}, "") == ["view v1", "fk fk_a on a"]
+    assert unaccounted([view, fk], [], "postgres", {}, "note: views v1 not moved; fk_a") == []
+    assert (
+        unaccounted([fk], [Obj("fk", "other", "a", ("b_id",), "b", ("id",))], "mysql", {}, "") == []
+    )
