@@ -466,8 +466,8 @@ def fill_sakila(server: MariaDBServer, database: str, seed: int = 12) -> dict[st
 @dataclass(frozen=True)
 class Obj:
     """One schema object: ``kind`` (table, partition, view, matview, trigger, routine, fk,
-    check, index, sequence, domain, enum, identity), its name, the table it belongs to, and
-    what identifies it across engines (columns, referenced table and columns, labels)."""
+    check, index, sequence, domain, enum, identity, on_update), its name, the table it belongs
+    to, and what identifies it across engines (columns, referenced table and columns, labels)."""
 
     kind: str
     name: str
@@ -541,6 +541,11 @@ def mysql_objects(server: MariaDBServer, db: str) -> list[Obj]:
         f"WHERE TABLE_SCHEMA = {lit} AND EXTRA LIKE '%auto_increment%'"
     ):
         out.append(Obj("identity", f"{table}.{col}", table, (col,)))
+    for table, col in server.execute(
+        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+        f"WHERE TABLE_SCHEMA = {lit} AND EXTRA LIKE '%on update%'"
+    ):
+        out.append(Obj("on_update", f"{table}.{col}", table, (col,)))
     for table, col, ctype in server.execute(
         "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE FROM information_schema.COLUMNS c "
         "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND "
@@ -735,6 +740,15 @@ def unaccounted(
                 "auto_increment" in kind
                 or " identity" in kind
                 or "nextval(" in kind
+                or _named(o.name, notes)
+            )
+        elif o.kind == "on_update":
+            # ON UPDATE CURRENT_TIMESTAMP: kept (MySQL), a trigger on the table, or a note
+            # naming table.column
+            kind = target_columns.get((o.table, o.cols[0]), "")
+            ok = (
+                "on update" in kind
+                or any(t.table == o.table for t in by_kind.get("trigger", []))
                 or _named(o.name, notes)
             )
         elif o.kind == "enum":
