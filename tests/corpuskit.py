@@ -460,6 +460,22 @@ def fill_sakila(server: MariaDBServer, database: str, seed: int = 12) -> dict[st
         conn.close()
 
 
+def _catalog(server: Any, sql: str, database: str | None = None) -> list[tuple[Any, ...]]:
+    """``server.execute`` for catalog reads, retried: MariaDB builds information_schema answers
+    in temporary files under /tmp, which a neighbour's cleanup may remove mid-query."""
+    for attempt in range(3):
+        try:
+            rows: list[tuple[Any, ...]] = (
+                server.execute(sql, database) if database else server.execute(sql)
+            )
+            return rows
+        except MySQLdb.InternalError:
+            if attempt == 2:
+                raise
+            time.sleep(0.3)
+    raise AssertionError("unreachable")
+
+
 # --- schema objects ------------------------------------------------------------------------
 
 
@@ -485,8 +501,9 @@ def mysql_objects(server: MariaDBServer, db: str) -> list[Obj]:
     """Every object of MySQL database ``db``, read from information_schema."""
     lit = "'" + db.replace("'", "''") + "'"
     out: list[Obj] = []
-    for name, kind in server.execute(
-        f"SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {lit}"
+    for name, kind in _catalog(
+        server,
+        f"SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = {lit}",
     ):
         out.append(
             Obj(
@@ -494,21 +511,23 @@ def mysql_objects(server: MariaDBServer, db: str) -> list[Obj]:
                 name,
             )
         )
-    for name, table in server.execute(
+    for name, table in _catalog(
+        server,
         "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
-        f"WHERE TRIGGER_SCHEMA = {lit}"
+        f"WHERE TRIGGER_SCHEMA = {lit}",
     ):
         out.append(Obj("trigger", name, table))
-    for (name,) in server.execute(
-        f"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {lit}"
+    for (name,) in _catalog(
+        server, f"SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {lit}"
     ):
         out.append(Obj("routine", name))
     fks: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    for name, table, col, ref, ref_col in server.execute(
+    for name, table, col, ref, ref_col in _catalog(
+        server,
         "SELECT k.CONSTRAINT_NAME, k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
         "k.REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE k "
         f"WHERE k.TABLE_SCHEMA = {lit} AND k.REFERENCED_TABLE_NAME IS NOT NULL "
-        "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+        "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
     ):
         fks.setdefault((table, name), []).append((col, ref, ref_col))
     for (table, name), parts in fks.items():
@@ -522,35 +541,40 @@ def mysql_objects(server: MariaDBServer, db: str) -> list[Obj]:
                 tuple(p[2] for p in parts),
             )
         )
-    for name, table in server.execute(
+    for name, table in _catalog(
+        server,
         "SELECT CONSTRAINT_NAME, TABLE_NAME FROM information_schema.CHECK_CONSTRAINTS "
-        f"WHERE CONSTRAINT_SCHEMA = {lit}"
+        f"WHERE CONSTRAINT_SCHEMA = {lit}",
     ):
         out.append(Obj("check", name, table))
     idx: dict[tuple[str, str], list[str]] = {}
-    for table, name, col in server.execute(
+    for table, name, col in _catalog(
+        server,
         "SELECT s.TABLE_NAME, s.INDEX_NAME, s.COLUMN_NAME FROM information_schema.STATISTICS s "
         "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.TABLE_SCHEMA AND "
         "t.TABLE_NAME = s.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE' "
-        f"WHERE s.TABLE_SCHEMA = {lit} ORDER BY s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX"
+        f"WHERE s.TABLE_SCHEMA = {lit} ORDER BY s.TABLE_NAME, s.INDEX_NAME, s.SEQ_IN_INDEX",
     ):
         idx.setdefault((table, name), []).append(col)
     out += [Obj("index", name, table, tuple(cols)) for (table, name), cols in idx.items()]
-    for table, col in server.execute(
+    for table, col in _catalog(
+        server,
         "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
-        f"WHERE TABLE_SCHEMA = {lit} AND EXTRA LIKE '%auto_increment%'"
+        f"WHERE TABLE_SCHEMA = {lit} AND EXTRA LIKE '%auto_increment%'",
     ):
         out.append(Obj("identity", f"{table}.{col}", table, (col,)))
-    for table, col in server.execute(
+    for table, col in _catalog(
+        server,
         "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
-        f"WHERE TABLE_SCHEMA = {lit} AND EXTRA LIKE '%on update%'"
+        f"WHERE TABLE_SCHEMA = {lit} AND EXTRA LIKE '%on update%'",
     ):
         out.append(Obj("on_update", f"{table}.{col}", table, (col,)))
-    for table, col, ctype in server.execute(
+    for table, col, ctype in _catalog(
+        server,
         "SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE FROM information_schema.COLUMNS c "
         "JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND "
         "t.TABLE_NAME = c.TABLE_NAME AND t.TABLE_TYPE = 'BASE TABLE' "
-        f"WHERE c.TABLE_SCHEMA = {lit} AND c.DATA_TYPE IN ('enum', 'set')"
+        f"WHERE c.TABLE_SCHEMA = {lit} AND c.DATA_TYPE IN ('enum', 'set')",
     ):
         out.append(Obj("enum", f"{table}.{col}", table, (col,), ref=str(ctype)))
     return out
@@ -562,7 +586,8 @@ def pg_objects(server: PostgresServer, db: str, schema: str) -> list[Obj]:
     ns = f"(SELECT oid FROM pg_namespace WHERE nspname = {lit})"
     out: list[Obj] = []
     kinds = {"r": "table", "p": "table", "v": "view", "m": "matview", "S": "sequence"}
-    for name, relkind, part, parent in server.execute(
+    for name, relkind, part, parent in _catalog(
+        server,
         "SELECT c.relname, c.relkind, c.relispartition, p.relname FROM pg_class c "
         "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent "
         f"WHERE c.relnamespace = {ns} AND c.relkind IN ('r', 'p', 'v', 'm', 'S')",
@@ -570,17 +595,19 @@ def pg_objects(server: PostgresServer, db: str, schema: str) -> list[Obj]:
     ):
         kind = "partition" if part else kinds[relkind]
         out.append(Obj(kind, name, parent or ""))
-    for name, table in server.execute(
+    for name, table in _catalog(
+        server,
         "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
         f"WHERE c.relnamespace = {ns} AND NOT t.tgisinternal AND t.tgparentid = 0",
         db,
     ):
         out.append(Obj("trigger", name, table))
-    for (name,) in server.execute(
-        f"SELECT DISTINCT proname FROM pg_proc WHERE pronamespace = {ns}", db
+    for (name,) in _catalog(
+        server, f"SELECT DISTINCT proname FROM pg_proc WHERE pronamespace = {ns}", db
     ):
         out.append(Obj("routine", name))
-    for name, table, cols, ref, ref_cols, kind in server.execute(
+    for name, table, cols, ref, ref_cols, kind in _catalog(
+        server,
         "SELECT con.conname, c.relname, "
         "ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o) "
         "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o), "
@@ -596,14 +623,16 @@ def pg_objects(server: PostgresServer, db: str, schema: str) -> list[Obj]:
             out.append(Obj("fk", name, table, tuple(cols), ref, tuple(ref_cols)))
         else:
             out.append(Obj("check", name, table))
-    for name, domain in server.execute(
+    for name, domain in _catalog(
+        server,
         "SELECT con.conname, t.typname FROM pg_constraint con "
         "JOIN pg_type t ON t.oid = con.contypid "
         f"WHERE t.typnamespace = {ns}",
         db,
     ):
         out.append(Obj("check", name, domain))
-    for table, name, cols in server.execute(
+    for table, name, cols in _catalog(
+        server,
         "SELECT c.relname, ic.relname, ARRAY(SELECT pg_get_indexdef(x.indexrelid, k, true) "
         "FROM generate_series(1, x.indnkeyatts) k) FROM pg_index x "
         "JOIN pg_class c ON c.oid = x.indrelid JOIN pg_class ic ON ic.oid = x.indexrelid "
@@ -611,7 +640,8 @@ def pg_objects(server: PostgresServer, db: str, schema: str) -> list[Obj]:
         db,
     ):
         out.append(Obj("index", name, table, tuple(str(c).strip('"') for c in cols)))
-    for name, typtype, labels in server.execute(
+    for name, typtype, labels in _catalog(
+        server,
         "SELECT t.typname, t.typtype, ARRAY(SELECT e.enumlabel FROM pg_enum e "
         "WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) FROM pg_type t "
         f"WHERE t.typnamespace = {ns} AND t.typtype IN ('d', 'e')",
@@ -621,7 +651,8 @@ def pg_objects(server: PostgresServer, db: str, schema: str) -> list[Obj]:
             out.append(Obj("domain", name))
         else:
             out.append(Obj("enum", name, cols=tuple(labels)))
-    for table, col, identity, default in server.execute(
+    for table, col, identity, default in _catalog(
+        server,
         "SELECT c.relname, a.attname, a.attidentity, pg_get_expr(d.adbin, d.adrelid) "
         "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
@@ -640,13 +671,15 @@ def _column_kinds(engine: str, server: Any, db: str, schema: str) -> dict[tuple[
     """(table, column) -> the declared type, lower-case (COLUMN_TYPE / format_type)."""
     if engine == "mysql":
         lit = "'" + db.replace("'", "''") + "'"
-        rows = server.execute(
+        rows = _catalog(
+            server,
             "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, EXTRA FROM information_schema.COLUMNS "
-            f"WHERE TABLE_SCHEMA = {lit}"
+            f"WHERE TABLE_SCHEMA = {lit}",
         )
         return {(t, c): f"{kind} {extra}".lower() for t, c, kind, extra in rows}
     lit = "'" + schema.replace("'", "''") + "'"
-    rows = server.execute(
+    rows = _catalog(
+        server,
         "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) || "
         "CASE WHEN a.attidentity <> '' THEN ' identity' ELSE '' END || "
         "COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), '') "
@@ -698,7 +731,15 @@ def unaccounted(
         if o.kind == "table":
             ok = o.name in tables
         elif o.kind == "partition":
-            ok = o.name in tables or _named(o.name, notes)
+            # kept, named, or its root is named in a line about partitions (a plain table)
+            ok = (
+                o.name in tables
+                or _named(o.name, notes)
+                or any(
+                    "partition" in line.lower() and _named(o.table, line)
+                    for line in notes.splitlines()
+                )
+            )
         elif o.kind in ("view", "matview", "trigger", "routine", "domain", "sequence"):
             ok = (o.kind, o.name) in names or _named(o.name, notes)
             if o.kind == "sequence" and not ok and target_engine == "mysql":
@@ -734,6 +775,7 @@ def unaccounted(
                     for t in by_kind.get("index", [])
                 ) and o.name.endswith("_pkey")
         elif o.kind == "identity":
+            # a partition's nextval() default is its root's: accounted as the root's is
             table = o.table if o.table in tables else parent.get(o.table, o.table)
             kind = target_columns.get((table, o.cols[0]), "")
             ok = (
@@ -741,6 +783,7 @@ def unaccounted(
                 or " identity" in kind
                 or "nextval(" in kind
                 or _named(o.name, notes)
+                or _named(f"{table}.{o.cols[0]}", notes)
             )
         elif o.kind == "on_update":
             # ON UPDATE CURRENT_TIMESTAMP: kept (MySQL), a trigger on the table, or a note
@@ -898,14 +941,16 @@ def primary_keys(side: Side) -> dict[str, list[str]]:
     """table -> primary key columns (the root of a partitioned table; partitions left out)."""
     if side.engine == "mysql":
         lit = "'" + side.db.replace("'", "''") + "'"
-        rows = side.server.execute(
+        rows = _catalog(
+            side.server,
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
             f"WHERE TABLE_SCHEMA = {lit} AND CONSTRAINT_NAME = 'PRIMARY' "
-            "ORDER BY TABLE_NAME, ORDINAL_POSITION"
+            "ORDER BY TABLE_NAME, ORDINAL_POSITION",
         )
     else:
         lit = "'" + side.schema.replace("'", "''") + "'"
-        rows = side.server.execute(
+        rows = _catalog(
+            side.server,
             "SELECT c.relname, a.attname FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN unnest(x.indkey) WITH ORDINALITY k(n, o) ON true "

@@ -158,6 +158,12 @@ def _verify_summary(r: Result) -> str:
     )
 
 
+def _statements(sql: str) -> list[str]:
+    """The statements of printed DDL (one per line-ending ``;``, comments left out)."""
+    body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in body.split(";\n") if s.strip().rstrip(";")]
+
+
 def _fails(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("FAIL")]
 
@@ -223,19 +229,30 @@ def test_corpus_check_schema_copy(direction: str, request: pytest.FixtureRequest
         assert not target.execute(
             f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{target.name}'"
         ), "the refused schema --apply wrote tables"
-    r = ferryman("schema", source.url, target.url, "--apply", *d.overrides)
-    printed.append(_show("schema --apply", r))
+    # The documented way to load a schema before the data: tables now, secondary indexes and
+    # foreign keys printed, to run after the copy.
+    r = ferryman("schema", source.url, target.url, "--apply", "--defer-indexes", *d.overrides)
+    printed.append(_show("schema --apply --defer-indexes", r))
     applied = problems.expect(r.code == 0, f"schema --apply: exit {r.code}: {r.err[-2000:]}")
+    deferred = r.out if applied else ""
 
     # onto the applied schema; if the apply failed, let copy create the tables (so the rest of
     # the direction is still exercised and reported)
     create = ("--no-create",) if applied else ()
     r = ferryman("copy", source.url, target.url, *create, "--chunk-rows", "3000", *d.overrides)
     printed.append(_show("copy " + " ".join(create), r))
-    if problems.expect(r.code == 0, f"copy: exit {r.code}: {r.err[-2000:]}"):
+    copied = problems.expect(r.code == 0, f"copy: exit {r.code}: {r.err[-2000:]}")
+    if copied:
         diff = differences(src, dst, d.tables)
         problems.expect(not diff, "the copy differs from the source:\n" + "\n".join(diff))
-    if applied or r.code == 0:  # (without tables on the target, the list says nothing new)
+    if copied and deferred:
+        # the deferred indexes and foreign keys: valid on the copied rows
+        for stmt in _statements(deferred):
+            try:
+                target.execute(stmt)
+            except Exception as exc:
+                problems.expect(False, f"deferred DDL failed: {stmt}\n{exc}")
+    if applied or copied:  # (without tables on the target, the list says nothing new)
         missing = _accounting(d, src, dst, "\n".join(printed))
         problems.expect(
             not missing,
@@ -309,7 +326,9 @@ def test_corpus_live_move_sigkill(
         code = runner.stop()
         printed.append(runner.output())
     problems.expect(code == 0, f"move start exit {code}: {runner.output()[-3000:]}")
-    missing = _accounting(d, src, dst, "\n".join(printed))
+    # Foreign keys are created at `move switch` (issue 12), which this test does not run; the
+    # copy test above accounts for them.
+    missing = [m for m in _accounting(d, src, dst, "\n".join(printed)) if not m.startswith("fk ")]
     problems.expect(
         not missing,
         "source objects neither on the target nor named by ferryman:\n" + "\n".join(missing),
