@@ -714,6 +714,7 @@ def unaccounted(
     tables = {o.name for o in target if o.kind in ("table", "partition")}
     parent = {o.name: o.table for o in source if o.kind == "partition"}
     views = {o.name for o in source if o.kind in ("view", "matview")}
+    domains = {o.name for o in source if o.kind == "domain"}
     missing = []
     for o in source:
         ok = False
@@ -761,6 +762,11 @@ def unaccounted(
             ok = _named(o.name, notes) or any(
                 t.name == o.name and t.table == o.table for t in by_kind.get("check", [])
             )
+            if not ok and o.table in domains:
+                # a domain's CHECK: a note line naming the domain and its CHECK
+                ok = any(
+                    "check" in line.lower() and _named(o.table, line) for line in notes.splitlines()
+                )
         elif o.kind == "index":
             tabs = {o.table, parent.get(o.table, o.table)}
             ok = _named(o.name, notes) or any(
