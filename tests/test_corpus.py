@@ -312,6 +312,10 @@ def test_corpus_live_move_sigkill(
         runner.start()
         runner.wait_phase("replicating")
         time.sleep(2.0)
+    except BaseException:
+        if runner.proc is not None and runner.proc.poll() is None:
+            runner.kill()  # never leave a runner behind a failed test
+        raise
     finally:
         writer.stop()
     try:
