@@ -384,6 +384,22 @@ def test_corpus_generator_and_accounting_are_not_vacuous() -> None:
     for table in ("actor", "address", "category", "city", "country", "customer", "inventory"):
         assert max(r[0] for r in rows[table][1]) == 4294967295, table
     assert {r[0] for r in rows["film_text"][1]} >= {-2147483648}
+    nullable = {
+        "address": ["address2", "postal_code"],
+        "customer": ["email", "last_update"],
+        "film": [
+            *("description", "release_year", "original_language_id", "length", "rating"),
+            "special_features",
+        ],
+        "film_text": ["description"],
+        "payment": ["rental_id", "last_update"],
+        "rental": ["return_date"],
+        "staff": ["picture", "email", "password"],
+    }
+    for table, cols in nullable.items():  # every nullable column of Sakila holds a NULL
+        names, data = rows[table]
+        for c in cols:
+            assert None in [r[names.index(c)] for r in data], f"{table}.{c}"
     staff_cols, staff = rows["staff"]
     assert "📽️🎬 emoji".encode() in [s[staff_cols.index("picture")] for s in staff]
     # the comparison's value rules
