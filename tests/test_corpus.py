@@ -269,6 +269,39 @@ def test_corpus_check_schema_copy(direction: str, request: pytest.FixtureRequest
 
 
 @pytest.mark.parametrize("direction", list(DIRECTIONS))
+def test_corpus_copy_onto_a_schema_with_its_foreign_keys(
+    direction: str, request: pytest.FixtureRequest
+) -> None:
+    """The other way a user loads a schema first: `schema --apply` with the foreign keys (not
+    deferred), then `copy --no-create`. Either every row arrives, or the copy refuses and the
+    target holds no row (never half-written)."""
+    d = DIRECTIONS[direction]
+    source, target = _databases(request, d)
+    _load(d, source)
+    src, dst = _sides(d, source, target)
+    r = ferryman("schema", source.url, target.url, "--apply", *d.overrides)
+    _show("schema --apply", r)
+    assert r.code == 0, r.text
+    r = ferryman(
+        "copy", source.url, target.url, "--no-create", "--chunk-rows", "3000", *d.overrides
+    )
+    _show("copy --no-create", r)
+    if r.code == 0:
+        assert differences(src, dst, d.tables) == []
+        return
+    left = {t: n for t in d.tables if (n := _count(dst, t))}
+    assert r.code == 2 and not left, f"copy exit {r.code}, rows left on the target {left}: {r.err}"
+
+
+def _count(side: Side, table: str) -> int:
+    if side.engine == "mysql":
+        return int(side.server.execute(f"SELECT COUNT(*) FROM `{table}`", side.db)[0][0])
+    return int(
+        side.server.execute(f'SELECT count(*) FROM "{side.schema}"."{table}"', side.db)[0][0]
+    )
+
+
+@pytest.mark.parametrize("direction", list(DIRECTIONS))
 def test_corpus_live_move_sigkill(
     direction: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
