@@ -63,6 +63,9 @@ _NEXTVAL_ANY = re.compile(r"nextval\('((?:[^']|'')*)'::regclass\)")
 _TIME_BOUND = "838:59:59.999999"  # MariaDB; MySQL stops at .000000
 
 
+_IDENTITY_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+
 class _PgRenderer:
     def __init__(
         self,
@@ -464,7 +467,18 @@ class _PgRenderer:
             return " ".join(parts)
         if ident is not None and pg_type in ("smallint", "integer", "bigint"):
             mode = "ALWAYS" if ident.kind == "always" else "BY DEFAULT"
-            start = f" (START WITH {ident.next_value})" if ident.next_value else ""
+            start_value = ident.next_value
+            top = _IDENTITY_MAX[pg_type]
+            if start_value is not None and start_value > top:
+                # the source's counter is used up (its last value is the type's maximum): the
+                # identity starts there too, so the next insert fails on both sides alike
+                self.plan.note(
+                    where,
+                    f"auto-increment counter is exhausted (next value {start_value} is past "
+                    f"{pg_type}'s maximum {top}); the identity starts at {top}",
+                )
+                start_value = top
+            start = f" (START WITH {start_value})" if start_value else ""
             parts.append(f"GENERATED {mode} AS IDENTITY{start}")
             if ident.kind == "serial":
                 self.plan.note(where, "serial column becomes an identity column")
