@@ -213,10 +213,6 @@ OPEN_DEFECTS = {
     "cut short in the note ('and 12 more'); the unused domain bıgınt is not named",
     ("check_schema_copy", "pagila-postgresql-to-mariadb"): "payment_payment_id_seq and the "
     "partitions' own indexes are not named going to MariaDB; partition-only keys cut short",
-    ("copy_fk", "pagila-postgresql-to-postgresql"): "a failed copy onto tables with foreign keys "
-    "cannot TRUNCATE one referenced table alone, so rows are left behind",
-    ("live", "sakila-mariadb-to-mariadb"): "a repeated ON UPDATE CASCADE fires the child's ON "
-    "UPDATE CURRENT_TIMESTAMP on the target (InnoDB's own cascade does not)",
     ("live", "pagila-postgresql-to-postgresql"): "the unused domain bıgınt is not named",
     ("live", "pagila-postgresql-to-mariadb"): "move create's tsvector refusal suggests "
     "--type-override, which move create lacks",

@@ -54,6 +54,9 @@ class CascadeLink:
     on_update: str
     # per column of ``columns``: the child's converter to the target driver's type (or None)
     convert: tuple[Callable[[Any], Any] | None, ...] = ()
+    # the child's ON UPDATE CURRENT_TIMESTAMP columns: InnoDB's own cascade leaves them as they
+    # are, so the repeated UPDATE assigns them to themselves (an explicit assignment keeps them)
+    keep: tuple[str, ...] = ()
 
     def action(self, deleted: bool) -> str | None:
         rule = self.on_delete if deleted else self.on_update
@@ -154,6 +157,11 @@ def cascade_links(
                     on_delete=on_delete,
                     on_update=on_update,
                     convert=convert if any(f is not None for f in convert) else (),
+                    keep=tuple(
+                        c.name
+                        for c in table.columns
+                        if c.on_update_now and c.name in columns and c.name not in fk.columns
+                    ),
                 )
             )
     return CascadeGraph(links)
@@ -330,7 +338,9 @@ def _update(
                 then.append(CascadeOp(sub, UPDATE, olds, news))
             elif olds and action is not None:
                 then.append(CascadeOp(sub, SET_NULL, olds))
-    sets = ", ".join(f"{quote(c)} = %s" for c in link.columns)
+    sets = ", ".join(
+        [f"{quote(c)} = %s" for c in link.columns] + [f"{quote(c)} = {quote(c)}" for c in link.keep]
+    )
     values = [None] * len(link.columns) if new is None else list(new)
     cur.execute(f"UPDATE {table} SET {sets} WHERE {cond}", [*values, *params])
     return int(cur.rowcount or 0)

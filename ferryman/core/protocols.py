@@ -137,7 +137,9 @@ class CopyTarget(Protocol):
         (made by a failed run), last first. Idempotent."""
         ...
 
-    def truncate(self, namespace: str, table: str) -> None: ...
+    def truncate(self, namespace: str, tables: Sequence[str]) -> None:
+        """Empty ``tables`` of ``namespace`` together (foreign keys among them do not stop it)."""
+        ...
 
     def reconnect(self) -> None:
         """Replace the endpoint's control connection (after a failure may have broken it)."""

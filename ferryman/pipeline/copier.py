@@ -159,6 +159,7 @@ class Copier:
         self.observer: CopyObserver = observer or NullObserver()
         self.created: list[str] = []  # "table:NAME" / "type:NAME" made by this run
         self.loaded_existing: list[str] = []  # pre-existing target tables written to
+        self.preexisting: list[str] = []  # the copy's target tables that existed (empty)
         self.plan_: SchemaPlan | None = None
         self.namespace = ""
         self.schema_: Schema | None = None
@@ -279,6 +280,9 @@ class Copier:
                 "or choose another namespace with --target-schema); nothing was written",
             )
         self.plan_ = plan
+        self.preexisting = [
+            n for n in (options.target_name(t.name) for t in tables) if n not in missing
+        ]
         return schema, plan, missing
 
     def _compare_existing(self, table: Table, name: str, plan: SchemaPlan) -> list[str]:
@@ -518,8 +522,10 @@ class Copier:
             self.dst.reconnect()  # the failure may have been a lost connection
             if self.created:
                 self.dst.drop_objects(self.namespace, self.created)
-            for name in self.loaded_existing:
-                self.dst.truncate(self.namespace, name)
+            if self.loaded_existing:
+                # all of them at once: they were empty, and foreign keys among them would stop
+                # a TRUNCATE of one referenced table alone
+                self.dst.truncate(self.namespace, self.preexisting)
         except Exception as cleanup:  # reported with the cause
             tables = ", ".join(c.removeprefix("table:") for c in self.created) or "none"
             log.error("could not restore the target: %s", cleanup)

@@ -878,7 +878,7 @@ def cancel(
                 cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
                 for table in existing:
                     say(f"emptying {spec.target_namespace}.{table} (it existed before the move)")
-                    cast(CopyTarget, dst).truncate(spec.target_namespace, table)
+                cast(CopyTarget, dst).truncate(spec.target_namespace, sorted(existing))
         store.record(name, "cancel", "keep-data" if keep_data else "")
         store.delete(name)
     return {

@@ -184,8 +184,16 @@ class MySQLEndpoint:
                     f"DROP {kind.upper()} IF EXISTS {quote_ident(namespace)}.{quote_ident(name)}"
                 )
 
-    def truncate(self, namespace: str, table: str) -> None:
-        self.session.execute(f"TRUNCATE TABLE {quote_ident(namespace)}.{quote_ident(table)}")
+    def truncate(self, namespace: str, tables: Sequence[str]) -> None:
+        # InnoDB refuses to TRUNCATE a table another one references while the checks are on
+        self.session.execute("SET SESSION foreign_key_checks = 0")
+        try:
+            for table in tables:
+                self.session.execute(
+                    f"TRUNCATE TABLE {quote_ident(namespace)}.{quote_ident(table)}"
+                )
+        finally:
+            self.session.execute("SET SESSION foreign_key_checks = 1")
 
     def reconnect(self) -> None:
         self.session.close()

@@ -182,10 +182,13 @@ class PostgresEndpoint:
                     )
                 )
 
-    def truncate(self, namespace: str, table: str) -> None:
-        self.session.query(
-            sql.SQL("TRUNCATE {}.{}").format(sql.Identifier(namespace), sql.Identifier(table))
+    def truncate(self, namespace: str, tables: Sequence[str]) -> None:
+        if not tables:
+            return
+        names = sql.SQL(", ").join(
+            sql.SQL("{}.{}").format(sql.Identifier(namespace), sql.Identifier(t)) for t in tables
         )
+        self.session.query(sql.SQL("TRUNCATE {}").format(names))
 
     def reconnect(self) -> None:
         self.session.close()
