@@ -30,6 +30,7 @@ from ferryman.core.errors import (
     FerrymanError,
     PreconditionFailed,
     SchemaError,
+    UnsupportedType,
 )
 from ferryman.core.findings import Level
 from ferryman.core.position import Position
@@ -254,7 +255,17 @@ def create(
                 with_views=with_views,
             ),
         )
-        schema, plan, missing = copier.plan()
+        try:
+            schema, plan, missing = copier.plan()
+        except UnsupportedType as exc:
+            # a live move carries each column as it is: --type-override is copy's and schema's
+            table = (exc.obj or "").partition(".")[0]
+            exc.hint = (
+                f"leave the table out of the move with --exclude {table} (or --tables), and "
+                f"copy it once with `ferryman copy --tables {table} --type-override "
+                f"{exc.obj}=TYPE`"
+            )
+            raise
         stale = unreplicated_generated(schema, dst_engine)
         if stale:
             raise SchemaError(
