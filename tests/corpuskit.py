@@ -4,8 +4,8 @@ them — a seeded generator of FK-consistent Sakila rows with edge values, a wri
 every table while a move runs, a catalog reader listing every schema object, and a comparison of
 two databases that reads both sides with their own drivers (none of ferryman's code).
 
-The files live in ``shared/corpus`` in a directory above the repository (``../shared/corpus``
-from the main checkout); ``FERRYMAN_CORPUS`` overrides."""
+The files are in tests/corpus (a copy of the project's shared corpus, with the licences they are
+redistributed under); ``FERRYMAN_CORPUS`` overrides."""
 
 from __future__ import annotations
 
@@ -30,14 +30,10 @@ from ferryman.testing.servers import MariaDBServer, PostgresServer
 
 
 def _corpus_dir() -> Path:
-    """``FERRYMAN_CORPUS``, else the first ``shared/corpus`` above the repository."""
+    """``FERRYMAN_CORPUS``, else the copy in tests/corpus (with its licences)."""
     if env := os.environ.get("FERRYMAN_CORPUS"):
         return Path(env)
-    repo = Path(__file__).resolve().parents[1]
-    for parent in repo.parents:
-        if (parent / "shared" / "corpus").is_dir():
-            return parent / "shared" / "corpus"
-    raise FileNotFoundError(f"no shared/corpus above {repo}: set FERRYMAN_CORPUS")
+    return Path(__file__).resolve().parent / "corpus"
 
 
 CORPUS = _corpus_dir()

@@ -208,15 +208,7 @@ def _check_source(d: Direction, r: Result, problems: Problems) -> None:
 
 # Open defects the corpus found (issue 12 stays open until each passes); strict=False so that a
 # fix shows up as XPASS without failing the suite.
-OPEN_DEFECTS = {
-    ("check_schema_copy", "pagila-postgresql-to-postgresql"): "partition-only foreign keys are "
-    "cut short in the note ('and 12 more'); the unused domain bıgınt is not named",
-    ("check_schema_copy", "pagila-postgresql-to-mariadb"): "payment_payment_id_seq and the "
-    "partitions' own indexes are not named going to MariaDB; partition-only keys cut short",
-    ("live", "pagila-postgresql-to-postgresql"): "the unused domain bıgınt is not named",
-    ("live", "pagila-postgresql-to-mariadb"): "payment_payment_id_seq and the partitions' own "
-    "indexes are not named going to MariaDB",
-}
+OPEN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def _open_defect(request: pytest.FixtureRequest, test: str, direction: str) -> None:

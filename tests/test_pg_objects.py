@@ -27,9 +27,7 @@ from tests.movekit import canonical, rows_of, wait_equal
 from tests.test_move import _dbs
 from tests.test_move_features import IDS, Move
 
-CORPUS = Path("/work/shared/corpus")
-if not CORPUS.exists():  # the repository's copy, when the shared one is not there
-    CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"  # Sakila and Pagila with their licences
 
 # A range-partitioned table with a hash sub-partitioned partition and a default partition,
 # a list-partitioned table, a domain, a sequence no column owns, column and table CHECKs.

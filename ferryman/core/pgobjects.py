@@ -23,10 +23,17 @@ def partition_note(table: Table) -> str:
     """What a partitioned table becomes on an engine that does not keep the partitioning."""
     key = f" by {table.partition_key}" if table.partition_key else ""
     count = f" with {len(table.partitions)} partition(s)" if table.partitions else ""
-    return (
+    text = (
         f"partitioned{key}{count}: becomes one plain table holding every partition's rows "
         "(partitioning is not carried over)"
     )
+    indexes = [f"{i.name} on {p.name}" for p in table.partitions for i in p.indexes]
+    if indexes:
+        text += f"; indexes of single partitions are not created: {', '.join(indexes)}"
+    own = [c for p in table.partitions for c in p.constraints]
+    if own:
+        text += f"; constraints of single partitions are not created: {'; '.join(own)}"
+    return text
 
 
 def shared_sequence_note(source: Schema, table: Table, col: Column) -> str | None:

@@ -325,7 +325,8 @@ class View:
 
 @dataclass(frozen=True)
 class Routine:
-    """A stored procedure or function (``kind``: ``procedure``/``function``); never moved."""
+    """A stored procedure or function (``kind``: ``procedure``/``function``), or a domain no
+    moved column uses (``domain``); never moved, named in the not-moved note."""
 
     kind: str
     name: str

@@ -202,7 +202,8 @@ def not_moved(schema: Schema) -> str | None:
         ("materialized views", sorted(v.name for v in schema.views if v.materialized)),
         ("triggers", [f"{trig} (on {t.name})" for t in schema.tables for trig in t.triggers]),
         ("procedures", [r.name for r in schema.routines if r.kind == "procedure"]),
-        ("functions", [r.name for r in schema.routines if r.kind != "procedure"]),
+        ("functions", [r.name for r in schema.routines if r.kind not in ("procedure", "domain")]),
+        ("domains no moved column uses", [r.name for r in schema.routines if r.kind == "domain"]),
     ]
     parts = [f"{title} {', '.join(names)}" for title, names in groups if names]
     if not parts:

@@ -314,7 +314,12 @@ class _MyRenderer:
                 self.plan.note(
                     where,
                     "MySQL allows one AUTO_INCREMENT column per table, and it must be "
-                    "the first column of a key; this one is a plain column",
+                    "the first column of a key; this one is a plain column"
+                    + (
+                        f" (sequence {col.identity.sequence} is not moved)"
+                        if col.identity.sequence
+                        else ""
+                    ),
                 )
         if col.comment:
             parts.append(f"COMMENT {lit(col.comment)}")

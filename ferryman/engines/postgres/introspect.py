@@ -526,7 +526,7 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
         sequences=_sequences(session, seq_oids, states),
         domains=_domains(session, domain_oids),
         views=_views(session, nsp_oid),
-        routines=_routines(session, nsp_oid),
+        routines=_routines(session, nsp_oid) + _unused_domains(session, nsp_oid, domain_oids),
     )
 
 
@@ -569,6 +569,16 @@ def _views(session: Session, nsp_oid: int) -> tuple[View, ...]:
     for name, materialized, definition, inside, outside in session.query(_VIEWS, {"nsp": nsp_oid}):
         out.append(View(name, definition or "", materialized, tuple(inside), tuple(outside)))
     return tuple(out)
+
+
+def _unused_domains(session: Session, nsp_oid: int, used: list[int]) -> tuple[Routine, ...]:
+    """The namespace's domains no introspected column is declared with (named, not moved)."""
+    rows = session.query(
+        "SELECT typname FROM pg_type WHERE typnamespace = %s AND typtype = 'd' "
+        "AND NOT (oid = ANY(%s::oid[])) ORDER BY typname",
+        [nsp_oid, used],
+    )
+    return tuple(Routine("domain", str(name)) for (name,) in rows)
 
 
 def _routines(session: Session, nsp_oid: int) -> tuple[Routine, ...]:
