@@ -58,6 +58,8 @@ T = TypeVar("T")
 ZOOM = 10
 #: Buckets narrower than this are read row by row.
 MIN_ZOOM_ROWS = 50
+# live verify: a differing row is looked at again until it is the same twice, at most this often
+MAX_RECHECKS = 10
 #: Segments queued ahead per side.
 SEGMENTS_AHEAD = 3
 #: Keys per ``(key) IN (...)`` statement.
@@ -614,7 +616,14 @@ class _TableJob:
     def _columns(self) -> None:
         verdicts = self._verdicts(list(self.candidates.values()))
         tries = 0
-        while verdicts and self.differ.recheck is not None and tries < self.request.rechecks:
+        seen: dict[Any, Any] = {}
+        while verdicts and self.differ.recheck is not None and tries < MAX_RECHECKS:
+            now = {c.key: (v[1], v[2]) for c, v in verdicts}
+            if tries >= self.request.rechecks and now == seen:
+                break  # the same rows on both sides twice after the applier passed: persistent
+            seen = now
+            # a row the source changed again since the last look is still in flight (a hot
+            # row can change at every look): look again, up to MAX_RECHECKS times
             tries += 1
             self.differ.recheck()
             verdicts = self._verdicts([c for c, _ in verdicts])
