@@ -21,15 +21,18 @@ from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.protocols import (
     Applier,
+    Capabilities,
     ChangeFeed,
     ChangeSource,
     ChunkWriter,
     CopySource,
     CopyTarget,
     DiffReader,
+    DiffSource,
     Endpoint,
     MoveTarget,
     RowFilter,
+    SqlRunner,
 )
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
@@ -48,6 +51,12 @@ from ferryman.engines.mysql.introspect import (
 )
 from ferryman.engines.mysql.load import MySQLChunkWriter
 from ferryman.engines.mysql.snapshot import open_snapshot
+
+CAPABILITIES = Capabilities(
+    export_formats=frozenset({WireFormat.MYSQL_TSV, WireFormat.CSV, WireFormat.PG_TEXT}),
+    load_formats=(WireFormat.MYSQL_TSV, WireFormat.CSV),
+    fk_actions_logged=False,  # InnoDB logs no rows for its foreign-key actions
+)
 
 
 class MySQLEndpoint:
@@ -70,6 +79,29 @@ class MySQLEndpoint:
 
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
+
+    # -- the contract's accessors: a MySQL endpoint offers every capability --------------------
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def copy_source(self) -> CopySource:
+        return self
+
+    def copy_target(self) -> CopyTarget:
+        return self
+
+    def change_source(self) -> ChangeSource:
+        return self
+
+    def move_target(self) -> MoveTarget:
+        return self
+
+    def diff_source(self) -> DiffSource:
+        return self
+
+    def sql_runner(self) -> SqlRunner:
+        return self
 
     def introspect(
         self, tables: Sequence[str] | None = None, namespace: str | None = None
@@ -202,6 +234,9 @@ class MySQLEndpoint:
     def sync_identity(self, table: Table) -> None:
         """InnoDB moves AUTO_INCREMENT past every explicit value it stores: nothing to do."""
 
+    def follow_sequences(self, source: Endpoint, tables: Sequence[str], namespace: str) -> None:
+        """MySQL has no sequences to move: nothing to do."""
+
     # -- live move: change source -------------------------------------------------------------
 
     def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
@@ -277,21 +312,5 @@ class MySQLEndpoint:
         self.session.close()
 
 
-def _conforms(endpoint: MySQLEndpoint) -> Endpoint:  # mypy proves the protocols are met
-    return endpoint
-
-
-def _source(endpoint: MySQLEndpoint) -> CopySource:
-    return endpoint
-
-
-def _target(endpoint: MySQLEndpoint) -> CopyTarget:
-    return endpoint
-
-
-def _changes(endpoint: MySQLEndpoint) -> ChangeSource:
-    return endpoint
-
-
-def _move_target(endpoint: MySQLEndpoint) -> MoveTarget:
+def _conforms(endpoint: MySQLEndpoint) -> Endpoint:  # mypy proves the protocol is met
     return endpoint

@@ -15,15 +15,18 @@ from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.protocols import (
     Applier,
+    Capabilities,
     ChangeFeed,
     ChangeSource,
     ChunkWriter,
     CopySource,
     CopyTarget,
     DiffReader,
+    DiffSource,
     Endpoint,
     MoveTarget,
     RowFilter,
+    SqlRunner,
 )
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
@@ -39,6 +42,13 @@ from ferryman.engines.postgres.load import PostgresChunkWriter
 from ferryman.engines.postgres.snapshot import REPLICATION_SLOT, open_snapshot
 
 DEFAULT_SCHEMA = "public"
+CAPABILITIES = Capabilities(
+    export_formats=frozenset({WireFormat.PG_TEXT, WireFormat.PG_BINARY, WireFormat.CSV}),
+    load_formats=(WireFormat.PG_TEXT,),
+    same_type_formats=(WireFormat.PG_BINARY,),
+    streams_generated_columns=False,  # pgoutput does not send generated columns
+    namespace_option="schema",
+)
 
 
 class PostgresEndpoint:
@@ -59,6 +69,38 @@ class PostgresEndpoint:
 
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
+
+    # -- the contract's accessors: a PostgreSQL endpoint offers every capability ---------------
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def copy_source(self) -> CopySource:
+        return self
+
+    def copy_target(self) -> CopyTarget:
+        return self
+
+    def change_source(self) -> ChangeSource:
+        return self
+
+    def move_target(self) -> MoveTarget:
+        return self
+
+    def diff_source(self) -> DiffSource:
+        return self
+
+    def sql_runner(self) -> SqlRunner:
+        return self
+
+    def execute_in(self, namespace: str, statement: str) -> None:
+        """Run one statement as given with ``namespace`` as the search path, in its own
+        transaction. Not idempotent; unqualified names resolve in ``namespace``."""
+        conn = self.session.conn
+        path = sql.Identifier(namespace).as_string(conn)
+        with conn.transaction():
+            conn.execute("SELECT set_config('search_path', %s, true)", [path])
+            conn.execute(statement.encode())
 
     def introspect(
         self, tables: Sequence[str] | None = None, namespace: str | None = None
@@ -225,7 +267,7 @@ class PostgresEndpoint:
                     )
                 )
 
-    def follow_sequences(self, source: object, tables: Sequence[str], namespace: str) -> None:
+    def follow_sequences(self, source: Endpoint, tables: Sequence[str], namespace: str) -> None:
         """Move each sequence the source's ``tables`` draw from (serial, or used by any default)
         to at least the source's state, here in ``namespace``; never back. A PostgreSQL source
         only (others have no sequences); a sequence missing here is left alone."""
@@ -310,21 +352,5 @@ class PostgresEndpoint:
         self.session.close()
 
 
-def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocols are met
-    return endpoint
-
-
-def _source(endpoint: PostgresEndpoint) -> CopySource:
-    return endpoint
-
-
-def _target(endpoint: PostgresEndpoint) -> CopyTarget:
-    return endpoint
-
-
-def _changes(endpoint: PostgresEndpoint) -> ChangeSource:
-    return endpoint
-
-
-def _move_target(endpoint: PostgresEndpoint) -> MoveTarget:
+def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocol is met
     return endpoint
