@@ -17,16 +17,10 @@ from ferryman.core.protocols import (
     Applier,
     Capabilities,
     ChangeFeed,
-    ChangeSource,
     ChunkWriter,
-    CopySource,
-    CopyTarget,
     DiffReader,
-    DiffSource,
     Endpoint,
-    MoveTarget,
     RowFilter,
-    SqlRunner,
 )
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
@@ -40,6 +34,7 @@ from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
 from ferryman.engines.postgres.introspect import introspect
 from ferryman.engines.postgres.load import PostgresChunkWriter
 from ferryman.engines.postgres.snapshot import REPLICATION_SLOT, open_snapshot
+from ferryman.engines.sql import AllCapabilities
 
 DEFAULT_SCHEMA = "public"
 CAPABILITIES = Capabilities(
@@ -51,7 +46,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-class PostgresEndpoint:
+class PostgresEndpoint(AllCapabilities):
     """A PostgreSQL database; the namespace is the URL option ``schema`` (default ``public``)."""
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -70,28 +65,8 @@ class PostgresEndpoint:
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
 
-    # -- the contract's accessors: a PostgreSQL endpoint offers every capability ---------------
-
     def capabilities(self) -> Capabilities:
         return CAPABILITIES
-
-    def copy_source(self) -> CopySource:
-        return self
-
-    def copy_target(self) -> CopyTarget:
-        return self
-
-    def change_source(self) -> ChangeSource:
-        return self
-
-    def move_target(self) -> MoveTarget:
-        return self
-
-    def diff_source(self) -> DiffSource:
-        return self
-
-    def sql_runner(self) -> SqlRunner:
-        return self
 
     def execute_in(self, namespace: str, statement: str) -> None:
         """Run one statement as given with ``namespace`` as the search path, in its own
@@ -352,5 +327,16 @@ class PostgresEndpoint:
         self.session.close()
 
 
-def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocol is met
-    return endpoint
+def _conforms(endpoint: PostgresEndpoint) -> list[object]:
+    """mypy proves the protocols are met: the Endpoint, and each accessor's (the mixin's self
+    types are checked where an accessor is called on this class)."""
+    ep: Endpoint = endpoint
+    return [
+        ep,
+        endpoint.copy_source(),
+        endpoint.copy_target(),
+        endpoint.change_source(),
+        endpoint.move_target(),
+        endpoint.diff_source(),
+        endpoint.sql_runner(),
+    ]
