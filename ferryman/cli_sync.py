@@ -12,6 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from ferryman.engines.etcd.sink import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS
 from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.workflow import sync as syncs
 from ferryman.workflow.state import open_store
@@ -34,14 +35,14 @@ def _names(items: Sequence[str]) -> list[str]:
 @click.option(
     "--etcd-max-ops",
     type=int,
-    default=syncs.DEFAULT_MAX_OPS,
+    default=DEFAULT_MAX_OPS,
     show_default=True,
     help="Operations per etcd transaction (the cluster's --max-txn-ops).",
 )
 @click.option(
     "--etcd-max-bytes",
     type=int,
-    default=syncs.DEFAULT_MAX_BYTES,
+    default=DEFAULT_MAX_BYTES,
     show_default=True,
     help="Bytes per etcd request (the cluster's --max-request-bytes).",
 )
