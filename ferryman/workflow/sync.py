@@ -72,6 +72,7 @@ from ferryman.engines.etcd.sink import (
     Put,
 )
 from ferryman.pipeline.hooks import pause_point
+from ferryman.pipeline.mover import _drain, _Handoff, _pump
 from ferryman.workflow.state import StateStore, Workflow
 
 log = logging.getLogger("ferryman.sync")
@@ -165,6 +166,7 @@ class Sync:
         self.lag: float | None = None
         self.error: str | None = None
         self.dumps = 0
+        self.dumped_at: float | None = None
         self.claimed_now = False
         self._published = 0.0
 
@@ -200,6 +202,7 @@ class Sync:
                         self._dump()
                         continue
                     self.events = int(doc.get("events", 0))
+                    self.dumped_at = doc.get("dumped_at")
                     self._stream(Position.from_json(doc["position"]))
                     failures = 0
                 except PositionLost as exc:
@@ -403,6 +406,7 @@ class Sync:
         self._reconcile(seen)
         self.position = position
         self.events = 0
+        self.dumped_at = time.time()
         self._retry_etcd(lambda: sink.write([], self._doc(position)))
         log.info("dump done at %s; streaming", position)
 
@@ -532,8 +536,9 @@ class Sync:
             [t.source.name for t in self.tables],
             piece_changes=self.s.piece_changes,
         )
-        done = threading.Event()
-        threading.Thread(target=self._stop_feed, args=(feed, done), daemon=True).start()
+        handoff = _Handoff(2 * self.s.piece_changes)
+        reader = threading.Thread(target=_pump, args=(feed, handoff, self.stop), daemon=True)
+        reader.start()
         compactor = Compactor([t.target for t in self.tables])
         for t in self.tables:
             if t.filter is not None:
@@ -563,9 +568,12 @@ class Sync:
             self._publish()
 
         try:
-            for tx in feed.transactions():
-                if self.stop.is_set():
-                    break
+            # transactions in commit order; None when the stream pauses (flush what we have)
+            for tx in _drain(handoff, self.stop, idle=self._idle):
+                if tx is None:
+                    if pending:
+                        flush(last)
+                    continue
                 if tx.more:
                     if pending:
                         flush(last)
@@ -585,16 +593,13 @@ class Sync:
             if pending and not self.stop.is_set():
                 flush(last)
         finally:
-            done.set()
             feed.stop()
+            reader.join(10)
             feed.close()
 
-    def _stop_feed(self, feed: Any, done: threading.Event) -> None:
-        """Ends the blocking feed soon after ``stop`` is set (from a signal handler)."""
-        while not done.is_set():
-            if self.stop.wait(0.5):
-                feed.stop()
-                return
+    def _idle(self) -> None:
+        self.lag = 0.0
+        self._publish()
 
     def _ops(self, tables: list[TableBatch], by_target: dict[str, _Synced]) -> list[Op]:
         ops: list[Op] = []
@@ -620,6 +625,7 @@ class Sync:
             "position": position.to_json(),
             "tables": self._names(),
             "events": self.events,
+            "dumped_at": self.dumped_at,
             "at": time.time(),
         }
 
