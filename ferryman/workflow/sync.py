@@ -765,7 +765,10 @@ def run(
             try:
                 sync.run()
             except FerrymanError as exc:
-                store.update(name, phase="failed", error=str(exc), status=sync.status(False))
+                if existing is None and sync.position is None and not _transient(exc):
+                    store.delete(name)  # a first run that found bad input leaves no trace
+                else:
+                    store.update(name, phase="failed", error=str(exc), status=sync.status(False))
                 raise
             store.update(name, phase="stopped", status=sync.status(False), error=None)
             store.record(name, "stopped")

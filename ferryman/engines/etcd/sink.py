@@ -162,7 +162,8 @@ class EtcdSink:
         names = ", ".join(f"{h}:{p}" for h, p in self.members)
         raise EtcdUnavailable(
             f"no etcd member answers ({names})" + (f": {last}" if last else ""),
-            hint="check that etcd runs and listens on its client URL; ferryman retries",
+            hint="check host and port and that etcd runs and listens on its client URL (a "
+            "running sync pauses and retries; a new one stops here)",
         )
 
     def _endpoint(self) -> EtcdEndpoint:
