@@ -111,6 +111,10 @@ class _Synced:
     target: TableTarget
     filter: RowFilter | None = None
     rows: int = 0
+    key_index: tuple[int, ...] = ()  # positions of the key columns in ``columns``
+
+    def __post_init__(self) -> None:
+        self.key_index = tuple(self.columns.index(k) for k in self.key)
 
 
 def split_members(text: str) -> tuple[str, list[tuple[str, int]]]:
@@ -445,8 +449,7 @@ class Sync:
 
     def _put_encoded(self, t: _Synced, values: Sequence[Any]) -> Put | None:
         assert self.sink is not None
-        index = {c: i for i, c in enumerate(t.columns)}
-        key = row_key(self.prefix, t.name, [values[index[k]] for k in t.key])
+        key = row_key(self.prefix, t.name, [values[i] for i in t.key_index])
         op = Put(key, encode_row(t.columns, values))
         if self.sink.check_size(op):
             return op
@@ -612,8 +615,7 @@ class Sync:
             for row in tb.upserts:
                 op = self._put_encoded(t, row)
                 if op is None:  # too large: etcd keeps no stale copy of the row
-                    index = {c: i for i, c in enumerate(t.columns)}
-                    ops.append(Delete(row_key(self.prefix, t.name, [row[index[k]] for k in t.key])))
+                    ops.append(Delete(row_key(self.prefix, t.name, [row[i] for i in t.key_index])))
                 else:
                     ops.append(op)
         return ops

@@ -50,6 +50,8 @@ FERRYMAN_DIR = "_ferryman"
 
 Encoder = Callable[[Any], Any]
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 # -- keys -----------------------------------------------------------------------------------
 
@@ -78,7 +80,9 @@ def key_text(value: Any) -> str:
     """One key part's text: its JSON value, unquoted."""
     if isinstance(value, str):
         return value
-    return json.dumps(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _JSON.encode(value)
 
 
 def row_key(prefix: str, table: str, key: Sequence[Any]) -> str:
@@ -111,9 +115,7 @@ def owner_key(prefix: str, name: str) -> str:
 
 def encode_row(columns: Sequence[str], values: Sequence[Any]) -> bytes:
     """The JSON object of one row (values already encoded)."""
-    return json.dumps(
-        dict(zip(columns, values, strict=True)), ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    return _JSON.encode(dict(zip(columns, values, strict=True))).encode()
 
 
 def _text(v: Any) -> str:
