@@ -11,14 +11,16 @@ from tests.helpers import ferryman
 
 
 def etcd_keys(etcd: EtcdServer) -> list[str]:
+    """The keys under this test's prefixes (/p, /other): the session shares one etcd."""
     from etcd3gw.client import Etcd3Client
 
     client = Etcd3Client(host=etcd.host, port=etcd.port)
     try:
-        return sorted(
-            (m["key"].decode() if isinstance(m["key"], bytes) else m["key"])
+        keys = (
+            m["key"].decode() if isinstance(m["key"], bytes) else m["key"]
             for _, m in client.get_all()
         )
+        return sorted(k for k in keys if k == "/p" or k.startswith(("/p/", "/other/")))
     finally:
         client.session.close()
 
