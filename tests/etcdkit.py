@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import etcd3gw
 import pytest
@@ -114,8 +114,9 @@ def read_prefix(client: Any, prefix: str) -> dict[str, bytes]:
 
 
 def key_for(prefix: str, table: str, pk: Sequence[Any]) -> str:
-    """The key of one row: ``/<prefix>/<table>/<pk parts, percent-encoded, joined by '/'>``."""
-    parts = "/".join(quote(str(part), safe="") for part in pk)
+    """The key of one row: ``/<prefix>/<table>/<pk parts joined by '/'>``, each part with ``%``
+    and ``/`` percent-encoded and nothing else (the README's key layout)."""
+    parts = "/".join(str(part).replace("%", "%25").replace("/", "%2F") for part in pk)
     return f"/{prefix.strip('/')}/{table}/{parts}"
 
 

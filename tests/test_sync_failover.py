@@ -226,7 +226,8 @@ class Writer:
         elif op < 0.78:
             cur.execute("DELETE FROM items WHERE id = %s", (target,))
         elif op < 0.86:  # a key change (the new key may be one deleted before: key re-use)
-            new = rnd.choice((rnd.randint(1, 1600), next_id + rnd.randint(0, 50)))
+            # (never an id the inserts will take: that insert would fail on a duplicate key)
+            new = rnd.choice((rnd.randint(1, 1600), 900_000 + rnd.randint(0, 5000)))
             cur.execute(
                 "UPDATE items SET id = %s WHERE id = %s AND NOT EXISTS "
                 "(SELECT 1 FROM (SELECT id FROM items WHERE id = %s) AS taken)",

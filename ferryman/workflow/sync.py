@@ -215,7 +215,7 @@ class Sync:
                         "dumping again and reconciling the prefix",
                         exc,
                     )
-                    self._mark_dumping()
+                    self.mark_dumping()
                 except EtcdUnavailable as exc:
                     self._pause(f"etcd unavailable: {exc}", failures)
                     failures += 1
@@ -351,8 +351,9 @@ class Sync:
 
     # -- dump -----------------------------------------------------------------------------------
 
-    def _mark_dumping(self) -> None:
-        """Replace the position by a marker: a crash before the dump ends dumps again."""
+    def mark_dumping(self) -> None:
+        """Replace the position by a marker: the next :meth:`run` dumps again and reconciles,
+        and so does a run after a crash before that dump ended."""
         assert self.sink is not None
         self._retry_etcd(lambda: self.sink.write([], {"dumping": True}) if self.sink else None)
         self.position = None
@@ -367,7 +368,7 @@ class Sync:
         src.drop_changes(self.s.name)  # a new capture: a re-dump after a failover starts afresh
         src.prepare_changes(self.s.name, [t.source.name for t in self.tables])
         if sink.read_position() is not None:
-            self._mark_dumping()
+            self.mark_dumping()
         snap = cast(CopySource, self.source).open_snapshot(1, exact=True)
         try:
             position = snap.position
@@ -740,9 +741,7 @@ def run(
     except NotFound:
         existing = None
     if existing is not None and (
-        not is_sync(existing.spec)
-        or existing.spec.get("source") != spec["source"]
-        or existing.spec.get("target") != spec["target"]
+        not is_sync(existing.spec) or existing.spec.get("target") != spec["target"]
     ):
         raise ConfigError(
             f"workflow {name!r} exists and is not a sync from {spec['source']} into "
@@ -759,6 +758,18 @@ def run(
         sync = Sync(src_u, dst_u, members, settings, stop=stop, publish=publish)
         try:
             sync.open()
+            if existing is not None and existing.spec.get("source") != spec["source"]:
+                # Another server (a promoted standby, a restored primary): the stored position
+                # names the old server's log, which means nothing here. Mark the prefix as
+                # dumping before the spec names the new source, so a crash in between dumps.
+                log.warning(
+                    "sync %s: the source changed from %s to %s: dumping again and reconciling "
+                    "the prefix",
+                    name,
+                    existing.spec.get("source"),
+                    spec["source"],
+                )
+                sync.mark_dumping()
             if existing is None:
                 store.create(Workflow(name, spec))
             else:

@@ -145,7 +145,7 @@ class EtcdEndpoint:
 
     def reconnect(self) -> None:
         """Authenticate again (a new token) and re-read the status."""
-        self._status = self._connect()
+        self._status = self._connect(self.client, *self.member)
 
     def copy_source(self) -> CopySource | None:
         return None

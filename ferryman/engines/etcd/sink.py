@@ -149,7 +149,7 @@ class EtcdSink:
             index = (self._member + i) % len(self.members)
             host, port = self.members[index]
             try:
-                ep = EtcdEndpoint(replace(self.url, host=host, port=port))
+                ep = EtcdEndpoint(replace(self.url, host=host, port=port, hosts=((host, port),)))
             except ConnectError as exc:
                 if "cannot reach" not in str(exc):
                     raise  # refused credentials or TLS: the same on every member
