@@ -48,7 +48,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, cast
 
 from ferryman.core.apply import ApplyBatch, Checkpoint
@@ -59,14 +58,16 @@ from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
 from ferryman.workflow import fkeys
-from ferryman.workflow.move import (
+from ferryman.workflow.session import (
     FORWARD,
     REVERSE,
     MoveSpec,
-    _connect,
-    _preflight,
-    _spec,
+    _fence_module,
+    connect,
     in_namespace,
+    lift_fence,
+    load_spec,
+    preflight,
     resolve_urls,
     stream_key,
     stream_name,
@@ -74,6 +75,7 @@ from ferryman.workflow.move import (
     target_tables,
 )
 from ferryman.workflow.state import JournalEntry, StateStore
+from ferryman.workflow.verify import verify
 
 PNR = "point-of-no-return"
 STEPS = (
@@ -131,25 +133,6 @@ def parse_fence(text: str) -> tuple[str, str | None]:
     )
 
 
-def _fence_module(engine: str) -> ModuleType:
-    if engine == "postgresql":
-        from ferryman.engines.postgres import fence as pg_fence
-
-        return pg_fence
-    from ferryman.engines.mysql import fence as mysql_fence
-
-    return mysql_fence
-
-
-def lift_fence(spec: MoveSpec, fence: dict[str, Any], url: DatabaseURL) -> None:
-    """Remove a ``read-only`` or ``triggers`` fence recorded in ``spec.fences`` (idempotent)."""
-    side = fence["side"]
-    engine = spec.source_engine if side == "source" else spec.target_engine
-    _fence_module(engine).unfence(
-        url, fence["kind"], fence["namespace"], fence["tables"], spec.name
-    )
-
-
 def run_command(
     command: str, env: dict[str, str], timeout: float, what: str
 ) -> subprocess.CompletedProcess[str]:
@@ -196,7 +179,7 @@ class Cutover:
     ) -> None:
         self.store = store
         self.name = name
-        spec = _spec(store.get(name))
+        spec = load_spec(store.get(name))
         # the target in the namespace the move wrote to (where the way back reads)
         self.urls = {
             "source": src_u,
@@ -212,7 +195,7 @@ class Cutover:
 
     @property
     def spec(self) -> MoveSpec:
-        return _spec(self.store.get(self.name))
+        return load_spec(self.store.get(self.name))
 
     def _save(self, **changes: Any) -> MoveSpec:
         spec = self.spec.model_copy(update=changes)
@@ -287,7 +270,7 @@ class Cutover:
                 return self._resume(open_)
             self.op, self.opts = op, opts
             wf = self.store.get(self.name)
-            spec = _spec(wf)
+            spec = load_spec(wf)
             self._precheck(wf.phase, wf, spec)
             if opts.dry_run:
                 return self._plan(spec)
@@ -353,8 +336,8 @@ class Cutover:
                 if self.cur_direction == FORWARD
                 else (self.urls["target"], self.urls["source"])
             )
-            src = stack.enter_context(_connect(cur_from, self.old_side))
-            dst = stack.enter_context(_connect(cur_to, self.new_side))
+            src = stack.enter_context(connect(cur_from, self.old_side))
+            dst = stack.enter_context(connect(cur_to, self.new_side))
             settings = stream_settings(spec, self.cur_direction, src.namespace)
             mover = Mover(src, dst, settings)
             mover.prepare()
@@ -495,9 +478,9 @@ class Cutover:
                 hint="use --fence triggers (per table) or hook:CMD",
             )
         if self.op == "switch" and not self.opts.no_reverse:
-            with _connect(self.urls["target"], "target") as ep:
+            with connect(self.urls["target"], "target") as ep:
                 try:
-                    _preflight(ep, "source", target_tables(spec))
+                    preflight(ep, "source", target_tables(spec))
                 except PreconditionFailed as exc:
                     raise PreconditionFailed(
                         f"the target cannot replicate back to the source: {exc.message}",
@@ -506,8 +489,6 @@ class Cutover:
                     ) from None
 
     def _verify(self) -> None:
-        from ferryman.workflow.verify import verify
-
         self.say("verifying before the switch (--require-verify)")
         result = verify(self.store, self.name, urls=(self.urls["source"], self.urls["target"]))
         if not result.match:
@@ -523,7 +504,7 @@ class Cutover:
     def _prepare_reverse(self, spec: MoveSpec) -> dict[str, Any]:
         stream = stream_name(spec, self.new_direction)
         _, tables = self._where(spec, self.new_side)
-        with _connect(self.urls[self.new_side], self.new_side) as ep:
+        with connect(self.urls[self.new_side], self.new_side) as ep:
             changes = cast(ChangeSource, ep)
             changes.drop_changes(stream)
             start = changes.prepare_changes(stream, tables)
@@ -619,7 +600,7 @@ class Cutover:
             spec = self.spec
             with (
                 contextlib.suppress(FerrymanError),
-                _connect(self.urls[self.new_side], self.new_side) as ep,
+                connect(self.urls[self.new_side], self.new_side) as ep,
             ):
                 cast(ChangeSource, ep).drop_changes(stream_name(spec, self.new_direction))
         if problems:
@@ -636,10 +617,10 @@ class Cutover:
 
     def _reverse_position(self, spec: MoveSpec) -> dict[str, Any]:
         """R on the new primary; the way back's checkpoint (on the old primary) starts there."""
-        with _connect(self.urls[self.new_side], self.new_side) as ep:
+        with connect(self.urls[self.new_side], self.new_side) as ep:
             position = cast(ChangeSource, ep).current_position()
         key = stream_key(spec, self.new_direction)
-        with _connect(self.urls[self.old_side], self.old_side) as ep:
+        with connect(self.urls[self.old_side], self.old_side) as ep:
             applier = cast(MoveTarget, ep).open_applier()
             try:
                 old = applier.read_checkpoint(key)
@@ -667,8 +648,8 @@ class Cutover:
         spec = self.spec
         try:
             with (
-                _connect(self.urls["source"], "source") as src,
-                _connect(self.urls["target"], "target") as dst,
+                connect(self.urls["source"], "source") as src,
+                connect(self.urls["target"], "target") as dst,
             ):
                 keys, notes = fkeys.planned(
                     src,
@@ -876,7 +857,7 @@ def switch(
 ) -> dict[str, Any]:
     """``move switch`` (op ``switch``) or ``move reverse`` (op ``reverse``)."""
     parse_fence(opts.fence)
-    spec = _spec(store.get(name))
+    spec = load_spec(store.get(name))
     src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     return Cutover(store, name, src_u, dst_u, say).run(op, opts)
 
@@ -899,7 +880,7 @@ def complete(
     checkpoints and fence triggers. The source tables are kept unless ``retire`` is
     ``rename`` (to ``_<table>_old``) or ``drop``."""
     wf = store.get(name)
-    spec = _spec(wf)
+    spec = load_spec(wf)
     src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     cut = Cutover(store, name, src_u, dst_u, say)
     with cut._exclusive():
@@ -933,10 +914,10 @@ def complete(
         def streams() -> dict[str, Any]:
             for side, direction in (("source", FORWARD), ("target", REVERSE)):
                 say(f"removing the {direction} stream's change capture on the {side}")
-                with _connect(cut.urls[side], side) as ep:
+                with connect(cut.urls[side], side) as ep:
                     cast(ChangeSource, ep).drop_changes(stream_name(spec, direction))
                 other = "target" if side == "source" else "source"
-                with _connect(cut.urls[other], other) as ep:
+                with connect(cut.urls[other], other) as ep:
                     applier = cast(MoveTarget, ep).open_applier()
                     try:
                         applier.drop_checkpoint(stream_key(spec, direction))
@@ -990,5 +971,5 @@ def complete(
 
 
 def _namespace(url: DatabaseURL) -> str:
-    with _connect(url, "source") as ep:
+    with connect(url, "source") as ep:
         return ep.namespace

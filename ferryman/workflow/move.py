@@ -1,10 +1,7 @@
-"""``ferryman move``: named live moves — create, start (resume), status, list.
+"""``ferryman move``: named live moves — create, start (resume), status, list, cancel.
 
-Passwords are never stored. ``create`` keeps the URLs without their passwords; ``start`` gets them
-again from, in order: the ``--source``/``--target`` URL given to ``start``, the environment
-(``FERRYMAN_SOURCE_PASSWORD`` / ``FERRYMAN_TARGET_PASSWORD``), a password file
-(``--source-password-file`` / ``--target-password-file``), or none (trust, peer, .pgpass).
-"""
+Passwords are never stored (see :mod:`ferryman.workflow.session` for how each step gets them
+again)."""
 
 from __future__ import annotations
 
@@ -14,19 +11,14 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote
-
-from pydantic import BaseModel, Field, ValidationError
 
 from ferryman.core.cascade import cascade_links
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
-    ConnectError,
     FerrymanError,
     PreconditionFailed,
     SchemaError,
@@ -41,6 +33,25 @@ from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
+from ferryman.workflow.session import (
+    FORWARD,
+    OBJECT_PREFIXES,
+    REVERSE,
+    TERMINAL,
+    MoveSpec,
+    checkpoint_key,
+    connect,
+    in_namespace,
+    lift_fence,
+    load_spec,
+    preflight,
+    resolve_urls,
+    stored_url,
+    stream_key,
+    stream_name,
+    stream_settings,
+    target_tables,
+)
 from ferryman.workflow.state import StateStore, Workflow
 
 if TYPE_CHECKING:
@@ -48,132 +59,7 @@ if TYPE_CHECKING:
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 ON_DDL = ("stop", "ignore", "exec")
-TERMINAL = ("completed", "cancelled")
 log = logging.getLogger(__name__)
-
-
-class MoveSpec(BaseModel):
-    """What ``move create`` decided; stored (JSON) in the state store. No passwords."""
-
-    name: str
-    id: str  # unique per create: the target's checkpoint key is "name/id"
-    source: str
-    target: str
-    source_engine: str
-    target_engine: str
-    tables: list[str]
-    wheres: dict[str, str] = Field(default_factory=dict)
-    renames: dict[str, str] = Field(default_factory=dict)
-    target_namespace: str
-    on_ddl: str = "stop"
-    jobs: int = 2
-    chunk_rows: int = 10_000
-    max_rows_per_second: float | None = None
-    lag_query: str | None = None
-    max_source_lag: float = 5.0
-    values: dict[str, str] = Field(default_factory=dict)  # ValuePolicy settings not at default
-    start_position: dict[str, Any]
-    columns: dict[str, list[str]] = Field(default_factory=dict)
-    created_tables: list[str] = Field(default_factory=list)
-    source_namespace: str = ""
-    with_views: bool = False  # views recreated on the target at create (same engine only)
-    # -- cutover (``move switch`` / ``reverse``) --
-    direction: str = "forward"  # forward: source → target; reverse: target → source (switched)
-    reverse: bool = True  # a switch starts reverse replication (not with --no-reverse)
-    reverse_start: dict[str, Any] | None = None  # where the current reverse stream began
-    fences: dict[str, dict[str, Any]] = Field(default_factory=dict)  # side -> fence in place
-    new_primary: str | None = None  # where writes go after the last switch (no password)
-    switches: list[dict[str, Any]] = Field(default_factory=list)  # finished cutovers
-
-
-FORWARD, REVERSE = "forward", "reverse"
-# created_tables entries that are other objects than tables (kept with their prefix)
-OBJECT_PREFIXES = ("type:", "sequence:", "domain:", "view:", "matview:", "function:")
-
-
-def stream_name(spec: MoveSpec, direction: str) -> str:
-    """The change capture of a direction (PostgreSQL: slot and publication ferryman_<this>)."""
-    return spec.name if direction == FORWARD else f"{spec.name}_rev"
-
-
-def stream_key(spec: MoveSpec, direction: str) -> str:
-    """The checkpoint key of a direction's stream (kept in that stream's target)."""
-    return checkpoint_key(spec) if direction == FORWARD else f"{checkpoint_key(spec)}/reverse"
-
-
-def target_tables(spec: MoveSpec) -> list[str]:
-    return [spec.renames.get(t, t) for t in spec.tables]
-
-
-def in_namespace(url: DatabaseURL, engine: str, namespace: str) -> DatabaseURL:
-    """``url`` with ``namespace`` as its default namespace (MySQL database, PostgreSQL schema):
-    the way back reads the target's tables where the move wrote them."""
-    if not namespace:
-        return url
-    if engine == "postgresql":
-        return url.with_options(schema=namespace)
-    return url.with_database(namespace)
-
-
-def stream_settings(
-    spec: MoveSpec, direction: str, source_namespace: str, *, skip_ddl: bool = False
-) -> MoveSettings:
-    """What the Mover of a direction runs: forward copies then replicates source → target;
-    reverse replicates target → source from the cutover's position, copying nothing."""
-    if direction == FORWARD:
-        return MoveSettings(
-            workflow=spec.name,
-            checkpoint_key=checkpoint_key(spec),
-            tables=spec.tables,
-            wheres=spec.wheres,
-            renames=spec.renames,
-            target_namespace=spec.target_namespace,
-            start_position=spec.start_position,
-            columns={k: list(v) for k, v in spec.columns.items()},
-            on_ddl=spec.on_ddl,
-            skip_ddl=skip_ddl,
-            jobs=spec.jobs,
-            chunk_rows=spec.chunk_rows,
-            max_rows_per_second=spec.max_rows_per_second,
-            lag_query=spec.lag_query,
-            max_source_lag=spec.max_source_lag,
-            values=ValuePolicy.from_json(spec.values),
-        )
-    return MoveSettings(
-        workflow=spec.name,
-        stream=stream_name(spec, REVERSE),
-        checkpoint_key=stream_key(spec, REVERSE),
-        tables=target_tables(spec),
-        renames={d: s for s, d in spec.renames.items() if s != d},
-        target_namespace=spec.source_namespace or source_namespace,
-        start_position=spec.reverse_start,
-        on_ddl="exec" if spec.on_ddl == "exec" else "stop",
-        skip_ddl=skip_ddl,
-        jobs=spec.jobs,
-        chunk_rows=spec.chunk_rows,
-        max_rows_per_second=spec.max_rows_per_second,
-        copy=False,
-        values=ValuePolicy.from_json(spec.values),
-    )
-
-
-def checkpoint_key(spec: MoveSpec) -> str:
-    return f"{spec.name}/{spec.id}"
-
-
-def stored_url(url: DatabaseURL) -> str:
-    """``url`` as the state store keeps it: everything but the password."""
-    return url.redacted().replace(":***@", "@")
-
-
-def _spec(wf: Workflow) -> MoveSpec:
-    try:
-        return MoveSpec.model_validate(wf.spec)
-    except ValidationError as exc:
-        raise ConfigError(
-            f"the stored workflow {wf.name!r} is not readable: {exc.errors()[0]['msg']}",
-            hint="it was written by another ferryman version; create the move again",
-        ) from None
 
 
 # -- create ---------------------------------------------------------------------------------
@@ -286,8 +172,8 @@ def create(
                 {t.name: ("", t.name, t.column_names, (None,) * len(t.columns)) for t in schema},
                 wheres or {},
             )
-        _preflight(source, "source", names)
-        _preflight(target, "target", None)
+        preflight(source, "source", names)
+        preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
         copier.create_missing_tables(plan, missing)
         try:
@@ -365,80 +251,7 @@ def _warn_no_way_back(
     )
 
 
-def _preflight(ep: Endpoint, role: str, tables: list[str] | None) -> None:
-    problems = [f for f in ep.check(role, tables) if f.level is Level.FAIL]
-    if problems:
-        lines = "; ".join(f"{f.object}: {f.message}" for f in problems)
-        fixes = "; ".join(f.fix for f in problems if f.fix)
-        raise PreconditionFailed(
-            f"the {role} {ep.url} is not ready for a live move: {lines}",
-            hint=fixes or f"run `ferryman check {ep.url} --role {role}` for details",
-        )
-
-
 # -- start ----------------------------------------------------------------------------------
-
-
-def resolve_url(
-    stored: str, given: str | None, env: str, password_file: str | None, role: str
-) -> DatabaseURL:
-    """The stored URL with its password supplied again (see the module docstring)."""
-    if given:
-        url = parse_url(given)
-        base = parse_url(stored)
-        if (url.host, url.port, url.user, url.database) != (
-            base.host,
-            base.port,
-            base.user,
-            base.database,
-        ):
-            raise ConfigError(
-                f"--{role} {url} is not the {role} this move was created with ({base})",
-                hint="give the same host, port, user and database, or create another move",
-            )
-        return url
-    url = parse_url(stored)
-    password = os.environ.get(env)
-    if password is None and password_file:
-        try:
-            password = Path(password_file).read_text().strip("\n")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read --{role}-password-file {password_file}: {exc.strerror}",
-                hint="give a readable file holding only the password",
-            ) from None
-    if password is None:
-        return url
-    return parse_url(_with_password(stored, password))
-
-
-def resolve_urls(
-    spec: MoveSpec,
-    source: str | None,
-    target: str | None,
-    source_password_file: str | None,
-    target_password_file: str | None,
-) -> tuple[DatabaseURL, DatabaseURL]:
-    """The move's source and target URLs with their passwords supplied again."""
-    return (
-        resolve_url(
-            spec.source, source, "FERRYMAN_SOURCE_PASSWORD", source_password_file, "source"
-        ),
-        resolve_url(
-            spec.target, target, "FERRYMAN_TARGET_PASSWORD", target_password_file, "target"
-        ),
-    )
-
-
-def _with_password(stored: str, password: str) -> str:
-    scheme, _, rest = stored.partition("://")
-    user, at, host = rest.partition("@")
-    if not at:
-        raise ConfigError(
-            f"the stored URL {stored} names no user to give a password to",
-            hint="give the full URL again with --source/--target",
-        )
-    return f"{scheme}://{user}:{quote(password, safe='')}@{host}"
 
 
 def start(
@@ -461,7 +274,7 @@ def start(
 ) -> dict[str, Any]:
     """Run the move in the foreground until ``stop`` is set; returns the last status."""
     wf = store.get(name)
-    spec = _spec(wf)
+    spec = load_spec(wf)
     if wf.phase in TERMINAL:
         raise PreconditionFailed(
             f"workflow {name!r} is {wf.phase}", hint="create a new move to move the data again"
@@ -489,7 +302,7 @@ def start(
         last: dict[str, Any] = {}
         while not stop.is_set():
             wf = store.get(name)
-            spec = _spec(wf)
+            spec = load_spec(wf)
             if wf.phase in TERMINAL:
                 break
             held = store.open_attempt(name)
@@ -568,7 +381,7 @@ def _run_stream(
     watcher = threading.Thread(target=watch, name="ferryman-watch", daemon=True)
     watcher.start()
     try:
-        with _connect(from_u, roles[0]) as src, _connect(to_u, roles[1]) as dst:
+        with connect(from_u, roles[0]) as src, connect(to_u, roles[1]) as dst:
             settings = stream_settings(spec, direction, src.namespace, skip_ddl=skip_ddl)
             if batch_rows:
                 settings = replace(settings, batch_rows=batch_rows)
@@ -640,7 +453,9 @@ def _run_stream(
                     watch_partitions.close()
                 if direction == FORWARD and settings.columns != spec.columns:
                     # an ignored/skipped DDL: the new shape
-                    fresh = _spec(store.get(name)).model_copy(update={"columns": settings.columns})
+                    fresh = load_spec(store.get(name)).model_copy(
+                        update={"columns": settings.columns}
+                    )
                     store.update(name, spec=fresh.model_dump())
             return mover.status(False)
     finally:
@@ -714,23 +529,6 @@ def _sync_partitions(
     return created
 
 
-@contextlib.contextmanager
-def _connect(url: DatabaseURL, role: str) -> Iterator[Endpoint]:
-    try:
-        ep = open_endpoint(url)
-    except ConnectError as exc:
-        if url.password is None and ("login" in exc.message or "password" in exc.message):
-            exc.hint = (
-                f"ferryman does not store passwords: give the {role}'s again with "
-                f"--{role} URL, FERRYMAN_{role.upper()}_PASSWORD or --{role}-password-file"
-            )
-        raise
-    try:
-        yield ep
-    finally:
-        ep.close()
-
-
 def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
     holder: dict[str, Any] = {}
 
@@ -757,7 +555,7 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
 
 def status(store: StateStore, name: str) -> dict[str, Any]:
     wf = store.get(name)
-    spec = _spec(wf)
+    spec = load_spec(wf)
     st = wf.status or {}
     tables = st.get("tables") or [
         {
@@ -836,7 +634,7 @@ def cancel(
 
     Idempotent: each step tolerates what an interrupted earlier cancel already removed."""
     wf = store.get(name)
-    spec = _spec(wf)
+    spec = load_spec(wf)
     if wf.phase in SWITCHED:
         raise PreconditionFailed(
             f"move {name!r} is {wf.phase}: writes may already go to the target, so cancel "
@@ -853,7 +651,7 @@ def cancel(
         )
     src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
     with store.runner_lock(name):  # refuses while `move start` runs; keeps it from starting
-        with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
+        with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             say("removing change capture on the source")
             cast(ChangeSource, src).drop_changes(name)
             if spec.switches:  # switched and reversed: the way back's capture and checkpoint
@@ -865,8 +663,6 @@ def cancel(
                     back.close()
             for side, fence in spec.fences.items():
                 if fence["kind"] != "hook":
-                    from ferryman.workflow.cutover import lift_fence
-
                     say(f"removing the {fence['kind']} fence on the {side}")
                     lift_fence(spec, fence, src_u if side == "source" else dst_u)
             applier = cast(MoveTarget, dst).open_applier()

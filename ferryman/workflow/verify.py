@@ -20,11 +20,12 @@ from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, Endpoint, MoveTarget
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResult
-from ferryman.workflow.move import (
+from ferryman.pipeline.repair import repair_result
+from ferryman.workflow.session import (
     REVERSE,
-    _connect,
-    _spec,
     checkpoint_key,
+    connect,
+    load_spec,
     resolve_urls,
     stream_key,
 )
@@ -53,7 +54,7 @@ def verify(
     urls: tuple[DatabaseURL, DatabaseURL] | None = None,
 ) -> DiffResult:
     wf = store.get(name)
-    spec = _spec(wf)
+    spec = load_spec(wf)
     if wf.phase not in ("replicating", "paused", "switched"):
         raise PreconditionFailed(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
@@ -62,7 +63,7 @@ def verify(
     src_u, dst_u = urls or resolve_urls(
         spec, source, target, source_password_file, target_password_file
     )
-    with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
+    with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
         request = DiffRequest(
             tables=spec.tables,
             wheres=dict(spec.wheres),
@@ -77,8 +78,6 @@ def verify(
         differ = Differ(src, dst, request, observer, recheck=settle)
         result = differ.run()
         if repair and not result.match:
-            from ferryman.pipeline.repair import repair_result
-
             repair_result(differ, result, dry_run=dry_run, log=log)
     return result
 
