@@ -61,6 +61,7 @@ from ferryman.workflow import fkeys
 from ferryman.workflow.session import (
     FORWARD,
     REVERSE,
+    MoveRef,
     MoveSpec,
     _fence_module,
     connect,
@@ -68,7 +69,6 @@ from ferryman.workflow.session import (
     lift_fence,
     load_spec,
     preflight,
-    resolve_urls,
     stream_key,
     stream_name,
     stream_settings,
@@ -490,7 +490,9 @@ class Cutover:
 
     def _verify(self) -> None:
         self.say("verifying before the switch (--require-verify)")
-        result = verify(self.store, self.name, urls=(self.urls["source"], self.urls["target"]))
+        result = verify(
+            MoveRef(self.store, self.name), urls=(self.urls["source"], self.urls["target"])
+        )
         if not result.match:
             differing = sum(t.differing for t in result.tables)
             raise PreconditionFailed(
@@ -844,44 +846,34 @@ class Cutover:
 
 
 def switch(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     op: str,
     opts: SwitchOptions,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """``move switch`` (op ``switch``) or ``move reverse`` (op ``reverse``)."""
     parse_fence(opts.fence)
-    spec = load_spec(store.get(name))
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
-    return Cutover(store, name, src_u, dst_u, say).run(op, opts)
+    src_u, dst_u = ref.urls()
+    return Cutover(ref.store, ref.name, src_u, dst_u, say).run(op, opts)
 
 
 # -- complete -------------------------------------------------------------------------------
 
 
 def complete(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     retire: str | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """End a switched move: stop its streams and remove their slots, publications,
     checkpoints and fence triggers. The source tables are kept unless ``retire`` is
     ``rename`` (to ``_<table>_old``) or ``drop``."""
+    store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
+    src_u, dst_u = ref.urls(spec)
     cut = Cutover(store, name, src_u, dst_u, say)
     with cut._exclusive():
         open_ = store.open_attempt(name)

@@ -38,6 +38,7 @@ from ferryman.workflow.session import (
     OBJECT_PREFIXES,
     REVERSE,
     TERMINAL,
+    MoveRef,
     MoveSpec,
     checkpoint_key,
     connect,
@@ -45,7 +46,6 @@ from ferryman.workflow.session import (
     lift_fence,
     load_spec,
     preflight,
-    resolve_urls,
     stored_url,
     stream_key,
     stream_name,
@@ -255,13 +255,8 @@ def _warn_no_way_back(
 
 
 def start(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     on_ddl: str | None = None,
     skip_ddl: bool = False,
     max_rows_per_second: float | None = None,
@@ -273,6 +268,7 @@ def start(
     batch_rows: int | None = None,
 ) -> dict[str, Any]:
     """Run the move in the foreground until ``stop`` is set; returns the last status."""
+    store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
     if wf.phase in TERMINAL:
@@ -295,7 +291,7 @@ def start(
     if changes:
         spec = spec.model_copy(update=changes)
         store.update(name, spec=spec.model_dump())
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
+    src_u, dst_u = ref.urls(spec)
     stop = stop or threading.Event()
     with store.runner_lock(name):
         store.record(name, "start", f"pid {os.getpid()}")
@@ -618,13 +614,8 @@ SWITCHED = ("switching", "switched", "completed")
 
 
 def cancel(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     keep_data: bool = False,
     say: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
@@ -633,6 +624,7 @@ def cancel(
     ``keep_data``; tables that existed before are emptied again) and the workflow itself.
 
     Idempotent: each step tolerates what an interrupted earlier cancel already removed."""
+    store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
     if wf.phase in SWITCHED:
@@ -649,7 +641,7 @@ def cancel(
             hint=f"run `ferryman move switch {name}` again to finish or roll it back first",
             obj=name,
         )
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
+    src_u, dst_u = ref.urls(spec)
     with store.runner_lock(name):  # refuses while `move start` runs; keeps it from starting
         with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             say("removing change capture on the source")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,7 +32,7 @@ from ferryman.core.protocols import Endpoint
 from ferryman.core.registry import open_endpoint
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.mover import MoveSettings
-from ferryman.workflow.state import Workflow
+from ferryman.workflow.state import StateStore, Workflow
 
 TERMINAL = ("completed", "cancelled")
 
@@ -190,6 +191,36 @@ def connect(url: DatabaseURL, role: str) -> Iterator[Endpoint]:
         yield ep
     finally:
         ep.close()
+
+
+@dataclass(frozen=True)
+class MoveRef:
+    """A move by name in a state store, and how to reach its two sides again: every workflow
+    operation after ``create`` takes one (the password rules are in the module docstring)."""
+
+    store: StateStore
+    name: str
+    source: str | None = None  # the source URL given again (with its password)
+    target: str | None = None  # the target URL given again (with its password)
+    source_password_file: str | None = None
+    target_password_file: str | None = None
+
+    def workflow(self) -> Workflow:
+        """The stored record (NotFound naming the move when there is none)."""
+        return self.store.get(self.name)
+
+    def spec(self) -> MoveSpec:
+        return load_spec(self.workflow())
+
+    def urls(self, spec: MoveSpec | None = None) -> tuple[DatabaseURL, DatabaseURL]:
+        """The source and target URLs with their passwords supplied again."""
+        return resolve_urls(
+            spec or self.spec(),
+            self.source,
+            self.target,
+            self.source_password_file,
+            self.target_password_file,
+        )
 
 
 def resolve_url(

@@ -23,10 +23,10 @@ from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResu
 from ferryman.pipeline.repair import repair_result
 from ferryman.workflow.session import (
     REVERSE,
+    MoveRef,
     checkpoint_key,
     connect,
     load_spec,
-    resolve_urls,
     stream_key,
 )
 from ferryman.workflow.state import StateStore
@@ -38,13 +38,8 @@ VERIFIABLE = ("replicating", "paused", "switched", "copying")
 
 
 def verify(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     samples: int = 10,
     repair: bool = False,
     dry_run: bool = False,
@@ -53,6 +48,9 @@ def verify(
     settle_seconds: float = SETTLE_SECONDS,
     urls: tuple[DatabaseURL, DatabaseURL] | None = None,
 ) -> DiffResult:
+    """Compare the move's source and target (see the module docstring); ``urls`` (source,
+    target) when the caller has them already, else ``ref`` gives them."""
+    store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
     if wf.phase not in ("replicating", "paused", "switched"):
@@ -60,9 +58,7 @@ def verify(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
             hint="run `ferryman move start` until `move status` shows phase replicating",
         )
-    src_u, dst_u = urls or resolve_urls(
-        spec, source, target, source_password_file, target_password_file
-    )
+    src_u, dst_u = urls or ref.urls(spec)
     with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
         request = DiffRequest(
             tables=spec.tables,
