@@ -57,6 +57,7 @@ from ferryman.core.protocols import ChangeSource, MoveTarget
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
+from ferryman.pipeline.movestate import MoveState
 from ferryman.workflow import fkeys
 from ferryman.workflow.session import (
     FORWARD,
@@ -628,15 +629,11 @@ class Cutover:
                 old = applier.read_checkpoint(key)
                 _, tables = self._where(spec, self.new_side)
                 state = (
-                    dict(old.state)
+                    MoveState.load(old.state, key)
                     if old is not None and old.state
-                    else {
-                        "tables": {t: {"done": True, "cursor": None, "rows": 0} for t in tables},
-                        "identity_synced": True,
-                        "events": 0,
-                    }
+                    else MoveState.copied(tables)
                 )
-                applier.apply(ApplyBatch([], Checkpoint(key, position.to_json(), state)))
+                applier.apply(ApplyBatch([], Checkpoint(key, position.to_json(), state.to_json())))
             finally:
                 applier.close()
         if self.new_direction == REVERSE:
