@@ -48,12 +48,12 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from ferryman.core.apply import ApplyBatch, Checkpoint
 from ferryman.core.errors import ConfigError, FerrymanError, PreconditionFailed
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, MoveTarget
+from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
@@ -64,11 +64,13 @@ from ferryman.workflow.session import (
     REVERSE,
     MoveRef,
     MoveSpec,
-    _fence_module,
+    change_source,
     connect,
+    fence_of,
     in_namespace,
     lift_fence,
     load_spec,
+    move_target,
     preflight,
     stream_key,
     stream_name,
@@ -350,10 +352,10 @@ class Cutover:
                 "namespace": namespace,
                 "tables": tables,
             }
-            self._step("fence", lambda: self._fence(fence), **fence)
+            self._step("fence", lambda: self._fence(fence, src), **fence)
             final = self._step(
                 "final-position",
-                lambda: {"position": cast(ChangeSource, src).current_position().to_json()},
+                lambda: {"position": change_source(src).current_position().to_json()},
             )
             position = Position.from_json(final["position"])
             m = mover
@@ -508,7 +510,7 @@ class Cutover:
         stream = stream_name(spec, self.new_direction)
         _, tables = self._where(spec, self.new_side)
         with connect(self.urls[self.new_side], self.new_side) as ep:
-            changes = cast(ChangeSource, ep)
+            changes = change_source(ep)
             changes.drop_changes(stream)
             start = changes.prepare_changes(stream, tables)
         return {"stream": stream, "start": start.to_json()}
@@ -530,7 +532,8 @@ class Cutover:
             hint="check the `ferryman move start` process, then switch again",
         )
 
-    def _fence(self, fence: dict[str, Any]) -> dict[str, Any]:
+    def _fence(self, fence: dict[str, Any], old: Endpoint) -> dict[str, Any]:
+        """Fence the old primary (``old``: its open endpoint)."""
         spec = self.spec
         side = fence["side"]
         self._save(fences={**spec.fences, side: fence})
@@ -538,8 +541,7 @@ class Cutover:
         if fence["kind"] == "hook":
             self._hook(fence, "lock")
         else:
-            _fence_module(self._engine(spec, side)).fence(
-                self.urls[side],
+            fence_of(old).fence(
                 fence["kind"],
                 fence["namespace"],
                 fence["tables"],
@@ -562,12 +564,12 @@ class Cutover:
         )
 
     def _unfence(self, fence: dict[str, Any]) -> None:
-        spec = self.spec
         side = fence["side"]
         if fence["kind"] == "hook":
             self._hook(fence, "unlock")
         else:
-            lift_fence(spec, fence, self.urls[side])
+            with connect(self.urls[side], side) as ep:
+                lift_fence(ep, self.name, fence)
         fences = dict(self.spec.fences)
         fences.pop(side, None)
         self._save(fences=fences)
@@ -605,7 +607,7 @@ class Cutover:
                 contextlib.suppress(FerrymanError),
                 connect(self.urls[self.new_side], self.new_side) as ep,
             ):
-                cast(ChangeSource, ep).drop_changes(stream_name(spec, self.new_direction))
+                change_source(ep).drop_changes(stream_name(spec, self.new_direction))
         if problems:
             # the fence may still be up: keep the attempt open so a rerun tries again
             raise PreconditionFailed(
@@ -621,10 +623,10 @@ class Cutover:
     def _reverse_position(self, spec: MoveSpec) -> dict[str, Any]:
         """R on the new primary; the way back's checkpoint (on the old primary) starts there."""
         with connect(self.urls[self.new_side], self.new_side) as ep:
-            position = cast(ChangeSource, ep).current_position()
+            position = change_source(ep).current_position()
         key = stream_key(spec, self.new_direction)
         with connect(self.urls[self.old_side], self.old_side) as ep:
-            applier = cast(MoveTarget, ep).open_applier()
+            applier = move_target(ep).open_applier()
             try:
                 old = applier.read_checkpoint(key)
                 _, tables = self._where(spec, self.new_side)
@@ -665,10 +667,11 @@ class Cutover:
         for note in notes:
             self.say(f"note: {note}")
         todo = [k for k in keys if (k.table, k.name) not in have]
-        if todo:
-            how = "NOT VALID" if spec.target_engine == "postgresql" else "foreign_key_checks=0"
-            self.say(f"creating {len(todo)} foreign key(s) on the target ({how})")
-        failed = fkeys.create(self.urls["target"], spec.target_engine, todo)
+        with connect(self.urls["target"], "target") as dst:
+            ddl = dst.foreign_keys()
+            if todo and ddl is not None:
+                self.say(f"creating {len(todo)} foreign key(s) on the target ({ddl.unchecked_by})")
+            failed = fkeys.create(dst, todo)
         for name, error in failed.items():
             self.say(f"warning: foreign key {name} was not created: {error}")
         return {
@@ -682,13 +685,17 @@ class Cutover:
         """PostgreSQL: validate the keys created NOT VALID, now that writes go on."""
         spec = self.spec
         made = self._done("foreign-keys")
-        if self.op != "switch" or spec.target_engine != "postgresql" or made is None:
+        if self.op != "switch" or made is None:
             return {}
         keys = [fkeys.PlannedKey(**k) for k in made.detail.get("keys", [])]
         if not keys:
             return {}
-        self.say(f"validating {len(keys)} foreign key(s) on the target")
-        result = fkeys.validate(self.urls["target"], spec.target_namespace, keys)
+        with connect(self.urls["target"], "target") as dst:
+            ddl = dst.foreign_keys()
+            if ddl is None or not ddl.validates:
+                return {}
+            self.say(f"validating {len(keys)} foreign key(s) on the target")
+            result = fkeys.validate(dst, spec.target_namespace, keys)
         for name, error in result["failed"].items():
             self.say(f"warning: foreign key {name} stays NOT VALID: {error}")
         return result
@@ -904,10 +911,10 @@ def complete(
             for side, direction in (("source", FORWARD), ("target", REVERSE)):
                 say(f"removing the {direction} stream's change capture on the {side}")
                 with connect(cut.urls[side], side) as ep:
-                    cast(ChangeSource, ep).drop_changes(stream_name(spec, direction))
+                    change_source(ep).drop_changes(stream_name(spec, direction))
                 other = "target" if side == "source" else "source"
                 with connect(cut.urls[other], other) as ep:
-                    applier = cast(MoveTarget, ep).open_applier()
+                    applier = move_target(ep).open_applier()
                     try:
                         applier.drop_checkpoint(stream_key(spec, direction))
                     finally:
@@ -931,16 +938,16 @@ def complete(
         def retire_tables() -> dict[str, Any]:
             if retire is None:
                 return {}
-            module = _fence_module(spec.source_engine)
-            for table in spec.tables:
-                new = module.retire_table(
-                    src_u, spec.source_namespace or _namespace(src_u), table, retire
-                )
-                retired[table] = new
-                say(
-                    f"{'renamed' if new else 'dropped'} source table {table}"
-                    + (f" to {new}" if new else "")
-                )
+            with connect(src_u, "source") as ep:
+                fence = fence_of(ep)
+                namespace = spec.source_namespace or ep.namespace
+                for table in spec.tables:
+                    new = fence.retire_table(namespace, table, retire)
+                    retired[table] = new
+                    say(
+                        f"{'renamed' if new else 'dropped'} source table {table}"
+                        + (f" to {new}" if new else "")
+                    )
             return {"retired": retired}
 
         found = cut._step("retire-source", retire_tables)
@@ -957,8 +964,3 @@ def complete(
         "renamed": {k: v for k, v in retired.items() if v},
         "fences_kept": kept,
     }
-
-
-def _namespace(url: DatabaseURL) -> str:
-    with connect(url, "source") as ep:
-        return ep.namespace

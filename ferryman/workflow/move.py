@@ -13,20 +13,21 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from ferryman.core.cascade import cascade_links
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
+    MissingPartition,
     PreconditionFailed,
     SchemaError,
     UnsupportedType,
 )
 from ferryman.core.findings import Level
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, MoveTarget
+from ferryman.core.protocols import Endpoint, PartitionWatcher
 from ferryman.core.registry import endpoint, open_endpoint
 from ferryman.core.tablecheck import fk_closure_findings
 from ferryman.core.translate import unreplicated_generated
@@ -40,12 +41,16 @@ from ferryman.workflow.session import (
     TERMINAL,
     MoveRef,
     MoveSpec,
+    change_source,
     checkpoint_key,
     connect,
+    copy_target,
     in_namespace,
     lift_fence,
     load_spec,
+    move_target,
     preflight,
+    scalar,
     stored_url,
     stream_key,
     stream_name,
@@ -53,9 +58,6 @@ from ferryman.workflow.session import (
     target_tables,
 )
 from ferryman.workflow.state import StateStore, Workflow
-
-if TYPE_CHECKING:
-    from ferryman.engines.postgres.partitions import PartitionWatch
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
 ON_DDL = ("stop", "ignore", "exec")
@@ -181,7 +183,7 @@ def create(
             # step in the resumable copy (materialized views: REFRESH after the copy)
             copier.create_views()
         except BaseException:
-            cast(CopyTarget, target).drop_objects(copier.namespace, copier.created)
+            copy_target(target).drop_objects(copier.namespace, copier.created)
             raise
         created = list(copier.created)
         for view, why in copier.views_refused:
@@ -190,7 +192,7 @@ def create(
             say(f"views recreated on the target: {', '.join(copier.views_created)}")
         try:
             say("preparing change capture on the source")
-            start = cast(ChangeSource, source).prepare_changes(name, names)
+            start = change_source(source).prepare_changes(name, names)
             try:
                 spec = MoveSpec(
                     name=name,
@@ -218,11 +220,11 @@ def create(
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
             except BaseException:
-                cast(ChangeSource, source).drop_changes(name)
+                change_source(source).drop_changes(name)
                 raise
         except BaseException:
             if created:
-                cast(CopyTarget, target).drop_objects(copier.namespace, created)
+                copy_target(target).drop_objects(copier.namespace, created)
             raise
         for note in plan.notes:
             say(f"note: {note.object}: {note.message}")
@@ -358,8 +360,6 @@ def _run_stream(
 ) -> dict[str, Any]:
     """Run the stream of the move's current direction until ``stop`` is set or a cutover
     (or ``complete``) asks for it; returns its last status."""
-    from ferryman.engines.postgres.partitions import MissingPartition
-
     direction = spec.direction
     back = in_namespace(dst_u, spec.target_engine, spec.target_namespace)
     from_u, to_u = (src_u, dst_u) if direction == FORWARD else (back, src_u)
@@ -416,7 +416,7 @@ def _run_stream(
 
             # partitions created on the source since the last run, then during this one: the
             # target gets them as well (PostgreSQL → PostgreSQL)
-            watch_partitions = _watch_partitions(src, dst, from_u, to_u, settings, store, name)
+            watch_partitions = _watch_partitions(src, dst, settings, store, name)
             try:
                 fruitless = 0
                 while True:
@@ -462,34 +462,29 @@ def _run_stream(
 def _watch_partitions(
     src: Endpoint,
     dst: Endpoint,
-    from_u: DatabaseURL,
-    to_u: DatabaseURL,
     settings: MoveSettings,
     store: StateStore,
     name: str,
-) -> PartitionWatch | None:
-    """PostgreSQL → PostgreSQL: create the partitions the target lacks now, then watch for new
-    ones while the stream runs (a target with a DEFAULT partition would take their rows there
-    without a word)."""
-    from ferryman.engines.postgres.endpoint import PostgresEndpoint
-    from ferryman.engines.postgres.partitions import PartitionWatch
-
-    if not (isinstance(src, PostgresEndpoint) and isinstance(dst, PostgresEndpoint)):
+) -> PartitionWatcher | None:
+    """A target that keeps the source's partitioning (PostgreSQL → PostgreSQL): create the
+    partitions it lacks now, then watch for new ones while the stream runs (a target with a
+    DEFAULT partition would take their rows there without a word)."""
+    partitions = dst.partitions()
+    if partitions is None:
         return None
     try:
         _sync_partitions(src, dst, settings, store, name, "")
     except FerrymanError as exc:
         log.warning("could not create new partitions on the target: %s", exc.message)
-    return PartitionWatch(
-        from_u,
-        to_u,
+    return partitions.watch_partitions(
+        src,
         settings.tables,
         settings.renames,
         settings.target_namespace or dst.namespace,
         on_created=lambda names: log.warning(
             "created partition(s) %s on the target as on the source", ", ".join(names)
         ),
-    ).start()
+    )
 
 
 def _sync_partitions(
@@ -500,15 +495,13 @@ def _sync_partitions(
     name: str,
     table: str,
 ) -> list[str]:
-    """Create on the PostgreSQL target the source's partitions it lacks; the names created
-    (none: the error stands)."""
-    from ferryman.engines.postgres.endpoint import PostgresEndpoint
-    from ferryman.engines.postgres.partitions import sync_partitions
-
-    if not (isinstance(src, PostgresEndpoint) and isinstance(dst, PostgresEndpoint)):
+    """Create on the target the source's partitions it lacks; the names created (none: the
+    error stands)."""
+    partitions = dst.partitions()
+    if partitions is None:
         return []
-    created = sync_partitions(
-        src, dst, settings.tables, settings.renames, settings.target_namespace or dst.namespace
+    created = partitions.sync_partitions(
+        src, settings.tables, settings.renames, settings.target_namespace or dst.namespace
     )
     if created:
         log.warning(
@@ -533,7 +526,7 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
         if ep is None:
             ep = holder["ep"] = open_endpoint(url)
         try:
-            value = cast(Any, ep).scalar(query)  # in the URL's database
+            value = scalar(ep, query)  # in the URL's database
         except Exception as exc:
             holder.pop("ep", None)
             raise ConfigError(
@@ -645,10 +638,10 @@ def cancel(
     with store.runner_lock(name):  # refuses while `move start` runs; keeps it from starting
         with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             say("removing change capture on the source")
-            cast(ChangeSource, src).drop_changes(name)
+            change_source(src).drop_changes(name)
             if spec.switches:  # switched and reversed: the way back's capture and checkpoint
-                cast(ChangeSource, dst).drop_changes(stream_name(spec, REVERSE))
-                back = cast(MoveTarget, src).open_applier()
+                change_source(dst).drop_changes(stream_name(spec, REVERSE))
+                back = move_target(src).open_applier()
                 try:
                     back.drop_checkpoint(stream_key(spec, REVERSE))
                 finally:
@@ -656,8 +649,8 @@ def cancel(
             for side, fence in spec.fences.items():
                 if fence["kind"] != "hook":
                     say(f"removing the {fence['kind']} fence on the {side}")
-                    lift_fence(spec, fence, src_u if side == "source" else dst_u)
-            applier = cast(MoveTarget, dst).open_applier()
+                    lift_fence(src if side == "source" else dst, spec.name, fence)
+            applier = move_target(dst).open_applier()
             try:
                 applier.drop_checkpoint(checkpoint_key(spec))
             finally:
@@ -674,10 +667,10 @@ def cancel(
                     c if c.startswith(OBJECT_PREFIXES) else f"table:{c}"
                     for c in spec.created_tables
                 ]
-                cast(CopyTarget, dst).drop_objects(spec.target_namespace, objects)
+                copy_target(dst).drop_objects(spec.target_namespace, objects)
                 for table in existing:
                     say(f"emptying {spec.target_namespace}.{table} (it existed before the move)")
-                cast(CopyTarget, dst).truncate(spec.target_namespace, sorted(existing))
+                copy_target(dst).truncate(spec.target_namespace, sorted(existing))
         store.record(name, "cancel", "keep-data" if keep_data else "")
         store.delete(name)
     return {

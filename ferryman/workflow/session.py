@@ -19,8 +19,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
@@ -28,7 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import ConfigError, ConnectError, PreconditionFailed
 from ferryman.core.findings import Level
-from ferryman.core.protocols import Endpoint
+from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, Fence, MoveTarget
 from ferryman.core.registry import open_endpoint
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.mover import MoveSettings
@@ -285,23 +284,47 @@ def _with_password(stored: str, password: str) -> str:
     return f"{scheme}://{user}:{quote(password, safe='')}@{host}"
 
 
+# -- engine capabilities ----------------------------------------------------------------
+# The one place the workflow reaches an endpoint's move capabilities. Each engine's endpoint
+# module proves with mypy that it implements them (``_changes``, ``_move_target``, ...); with
+# the typed accessors of the engine contract these become ``need(ep.change_source(), ...)``.
+
+
+def change_source(ep: Endpoint) -> ChangeSource:
+    """``ep`` as a live move's change source."""
+    return cast(ChangeSource, ep)
+
+
+def move_target(ep: Endpoint) -> MoveTarget:
+    """``ep`` as a live move's target (its applier and checkpoints)."""
+    return cast(MoveTarget, ep)
+
+
+def copy_target(ep: Endpoint) -> CopyTarget:
+    """``ep`` as a copy's target (drop, truncate)."""
+    return cast(CopyTarget, ep)
+
+
+def scalar(ep: Endpoint, query: str) -> Any:
+    """The first value of ``query`` run as given on ``ep`` (``--lag-query``)."""
+    return cast(Any, ep).scalar(query)
+
+
 # -- fences ---------------------------------------------------------------------------------
 
 
-def _fence_module(engine: str) -> ModuleType:
-    if engine == "postgresql":
-        from ferryman.engines.postgres import fence as pg_fence
+def fence_of(ep: Endpoint) -> Fence:
+    """``ep``'s cutover fences; ConfigError naming it when its engine has none."""
+    fence = ep.fence()
+    if fence is None:
+        raise ConfigError(
+            f"{ep.url} ({ep.server_info().flavor}) has no read-only or triggers fence",
+            hint="fence it with your own lock command: --fence hook:CMD",
+        )
+    return fence
 
-        return pg_fence
-    from ferryman.engines.mysql import fence as mysql_fence
 
-    return mysql_fence
-
-
-def lift_fence(spec: MoveSpec, fence: dict[str, Any], url: DatabaseURL) -> None:
-    """Remove a ``read-only`` or ``triggers`` fence recorded in ``spec.fences`` (idempotent)."""
-    side = fence["side"]
-    engine = spec.source_engine if side == "source" else spec.target_engine
-    _fence_module(engine).unfence(
-        url, fence["kind"], fence["namespace"], fence["tables"], spec.name
-    )
+def lift_fence(ep: Endpoint, workflow: str, fence: dict[str, Any]) -> None:
+    """Remove from ``ep``'s side a ``read-only`` or ``triggers`` fence recorded in
+    ``spec.fences`` (idempotent)."""
+    fence_of(ep).unfence(fence["kind"], fence["namespace"], fence["tables"], workflow)

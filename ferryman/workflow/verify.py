@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from ferryman.core.errors import PreconditionFailed
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, Endpoint, MoveTarget
+from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResult
 from ferryman.pipeline.repair import repair_result
 from ferryman.workflow.session import (
     REVERSE,
     MoveRef,
+    change_source,
     checkpoint_key,
     connect,
     load_spec,
+    move_target,
     stream_key,
 )
 from ferryman.workflow.state import StateStore
@@ -92,8 +94,8 @@ def _settler(
         if not store.runner_alive(name):
             return  # nothing is applying: what differs now is what the target holds
         marked = time.time()
-        target = cast(ChangeSource, src).current_position()
-        applier = cast(MoveTarget, dst).open_applier()
+        target = change_source(src).current_position()
+        applier = move_target(dst).open_applier()
         try:
             deadline = time.monotonic() + seconds
             while True:
