@@ -26,9 +26,11 @@ from ferryman.core.errors import (
     UnsupportedType,
 )
 from ferryman.core.findings import Level
+from ferryman.core.plan import SchemaPlan
 from ferryman.core.position import Position
 from ferryman.core.protocols import Endpoint, PartitionWatcher
 from ferryman.core.registry import endpoint, open_endpoint
+from ferryman.core.schema import Schema
 from ferryman.core.tablecheck import fk_closure_findings
 from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
@@ -89,44 +91,10 @@ def create(
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
     """Check both sides, create the target tables, make the source keep changes, record it."""
-    if not NAME.fullmatch(name):
-        raise ConfigError(
-            f"{name!r} is not a valid workflow name",
-            hint="use 1 to 48 letters, digits, '_' or '-', starting with a letter or digit",
-        )
-    if on_ddl not in ON_DDL:
-        raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
-    with contextlib.suppress(FerrymanError):
-        store.get(name)
-        raise PreconditionFailed(
-            f"a workflow named {name!r} already exists in {store.location}",
-            hint=f"choose another name, or look at it: ferryman move status {name}",
-            obj=name,
-        )
+    _check_new(store, name, on_ddl)
     src_u, dst_u = parse_url(source_url), parse_url(target_url)
     with endpoint(src_u) as source, endpoint(dst_u) as target:
-        src_engine = source.server_info().engine
-        dst_engine = target.server_info().engine
-        for role, side in (("source", source), ("target", target)):
-            if not side.server_info().relational:
-                raise ConfigError(
-                    f"a live move needs a MySQL/MariaDB or PostgreSQL {role}, and {side.url} is "
-                    f"{side.server_info().flavor}",
-                    hint="keeping etcd in sync with a database is `ferryman sync`, which is not "
-                    "available yet; nothing was created",
-                )
-        if on_ddl == "exec" and src_engine != dst_engine:
-            raise ConfigError(
-                "--on-ddl exec runs the source's DDL on the target, which needs the same engine "
-                f"on both sides ({src_engine} → {dst_engine})",
-                hint="use --on-ddl stop (default) or ignore",
-            )
-        if on_ddl == "exec" and src_engine == "postgresql":
-            raise ConfigError(
-                "--on-ddl exec needs the DDL text, which PostgreSQL's logical replication does "
-                "not carry",
-                hint="use --on-ddl stop (default): the move pauses naming the table",
-            )
+        src_engine, dst_engine = _check_sides(source, target, on_ddl)
         copier = Copier(
             source,
             target,
@@ -143,37 +111,8 @@ def create(
                 with_views=with_views,
             ),
         )
-        try:
-            schema, plan, missing = copier.plan()
-        except UnsupportedType as exc:
-            # a live move carries each column as it is: --type-override is copy's and schema's
-            table = (exc.obj or "").partition(".")[0]
-            exc.hint = (
-                f"leave the table out of the move with --exclude {table} (or --tables), and "
-                f"copy it once with `ferryman copy --tables {table} --type-override "
-                f"{exc.obj}=TYPE`"
-            )
-            raise
-        stale = unreplicated_generated(schema, dst_engine)
-        if stale:
-            raise SchemaError(
-                f"generated column(s) {', '.join(stale)} cannot be kept current by a live move "
-                f"to {dst_engine}: PostgreSQL's logical replication does not send generated "
-                "columns, and the expression has no translation to recompute it on the target",
-                hint="leave the table(s) out with --exclude, or copy them once with `ferryman "
-                "copy` (which copies the values); nothing was created",
-                obj=stale[0].partition(" ")[0],
-            )
-        names = [t.name for t in schema.tables]
-        for finding in fk_closure_findings(schema, source.introspect()):
-            if finding.level is Level.WARN:
-                say(f"warning: {finding.message} (fix: {finding.fix})")
-        if src_engine == "mysql":  # refuses a cascaded UPDATE/SET NULL into a --where table
-            cascade_links(
-                schema,
-                {t.name: ("", t.name, t.column_names, (None,) * len(t.columns)) for t in schema},
-                wheres or {},
-            )
+        schema, plan, missing = _plan(copier)
+        names = _check_schema(schema, source, (src_engine, dst_engine), wheres, say)
         preflight(source, "source", names)
         preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
@@ -230,6 +169,98 @@ def create(
             say(f"note: {note.object}: {note.message}")
     _warn_no_way_back(dst_u, dst_engine, spec, say)
     return spec
+
+
+def _check_new(store: StateStore, name: str, on_ddl: str) -> None:
+    """A valid name no workflow has yet, a known --on-ddl."""
+    if not NAME.fullmatch(name):
+        raise ConfigError(
+            f"{name!r} is not a valid workflow name",
+            hint="use 1 to 48 letters, digits, '_' or '-', starting with a letter or digit",
+        )
+    if on_ddl not in ON_DDL:
+        raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    with contextlib.suppress(FerrymanError):
+        store.get(name)
+        raise PreconditionFailed(
+            f"a workflow named {name!r} already exists in {store.location}",
+            hint=f"choose another name, or look at it: ferryman move status {name}",
+            obj=name,
+        )
+
+
+def _check_sides(source: Endpoint, target: Endpoint, on_ddl: str) -> tuple[str, str]:
+    """Two relational sides, and an --on-ddl they allow; (source engine, target engine)."""
+    src_engine = source.server_info().engine
+    dst_engine = target.server_info().engine
+    for role, side in (("source", source), ("target", target)):
+        if not side.server_info().relational:
+            raise ConfigError(
+                f"a live move needs a MySQL/MariaDB or PostgreSQL {role}, and {side.url} is "
+                f"{side.server_info().flavor}",
+                hint="keeping etcd in sync with a database is `ferryman sync`, which is not "
+                "available yet; nothing was created",
+            )
+    if on_ddl == "exec" and src_engine != dst_engine:
+        raise ConfigError(
+            "--on-ddl exec runs the source's DDL on the target, which needs the same engine "
+            f"on both sides ({src_engine} → {dst_engine})",
+            hint="use --on-ddl stop (default) or ignore",
+        )
+    if on_ddl == "exec" and src_engine == "postgresql":
+        raise ConfigError(
+            "--on-ddl exec needs the DDL text, which PostgreSQL's logical replication does "
+            "not carry",
+            hint="use --on-ddl stop (default): the move pauses naming the table",
+        )
+    return src_engine, dst_engine
+
+
+def _plan(copier: Copier) -> tuple[Schema, SchemaPlan, set[str]]:
+    """The copy's plan; a type without a counterpart names the fixes a live move has."""
+    try:
+        return copier.plan()
+    except UnsupportedType as exc:
+        # a live move carries each column as it is: --type-override is copy's and schema's
+        table = (exc.obj or "").partition(".")[0]
+        exc.hint = (
+            f"leave the table out of the move with --exclude {table} (or --tables), and "
+            f"copy it once with `ferryman copy --tables {table} --type-override "
+            f"{exc.obj}=TYPE`"
+        )
+        raise
+
+
+def _check_schema(
+    schema: Schema,
+    source: Endpoint,
+    engines: tuple[str, str],
+    wheres: dict[str, str],
+    say: Callable[[str], None],
+) -> list[str]:
+    """Refuse what a live move cannot keep current, warn about foreign keys leaving the move;
+    the names of the moved tables."""
+    src_engine, dst_engine = engines
+    stale = unreplicated_generated(schema, dst_engine)
+    if stale:
+        raise SchemaError(
+            f"generated column(s) {', '.join(stale)} cannot be kept current by a live move "
+            f"to {dst_engine}: PostgreSQL's logical replication does not send generated "
+            "columns, and the expression has no translation to recompute it on the target",
+            hint="leave the table(s) out with --exclude, or copy them once with `ferryman "
+            "copy` (which copies the values); nothing was created",
+            obj=stale[0].partition(" ")[0],
+        )
+    for finding in fk_closure_findings(schema, source.introspect()):
+        if finding.level is Level.WARN:
+            say(f"warning: {finding.message} (fix: {finding.fix})")
+    if src_engine == "mysql":  # refuses a cascaded UPDATE/SET NULL into a --where table
+        cascade_links(
+            schema,
+            {t.name: ("", t.name, t.column_names, (None,) * len(t.columns)) for t in schema},
+            wheres or {},
+        )
+    return [t.name for t in schema.tables]
 
 
 def _warn_no_way_back(
