@@ -451,6 +451,10 @@ from ferryman import cli_diff  # noqa: E402
 
 cli_diff.register(cli, err, out, _split_tables, tables_options)
 
+from ferryman.cli_sync import sync as _sync  # noqa: E402
+
+cli.add_command(_sync)
+
 # -- entry point ----------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
+from ferryman.workflow import sync
 from ferryman.workflow.session import (
     FORWARD,
     OBJECT_PREFIXES,
@@ -52,7 +53,7 @@ from ferryman.workflow.session import (
     load_spec,
     move_target,
     preflight,
-    scalar,
+    scalar_number,
     stored_url,
     stream_key,
     stream_name,
@@ -557,7 +558,7 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
         if ep is None:
             ep = holder["ep"] = open_endpoint(url)
         try:
-            value = scalar(ep, query)  # in the URL's database
+            value = scalar_number(ep, query)  # in the URL's database
         except Exception as exc:
             holder.pop("ep", None)
             raise ConfigError(
@@ -565,7 +566,7 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
                 hint="give a query that returns one number (seconds), e.g. "
                 "SELECT MAX(lag) FROM replicas",
             ) from None
-        return None if value is None else float(value)
+        return value
 
     return probe
 
@@ -575,6 +576,8 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
 
 def status(store: StateStore, name: str) -> dict[str, Any]:
     wf = store.get(name)
+    if wf.spec.get("kind") == "sync":  # a `ferryman sync` workflow
+        return sync.status(store, name)
     spec = load_spec(wf)
     st = wf.status or {}
     tables = st.get("tables") or [
@@ -650,6 +653,10 @@ def cancel(
     Idempotent: each step tolerates what an interrupted earlier cancel already removed."""
     store, name = ref.store, ref.name
     wf = store.get(name)
+    if wf.spec.get("kind") == "sync":  # a `ferryman sync` workflow
+        return sync.cancel(
+            store, name, source=ref.source, target=ref.target, keep_data=keep_data, say=say
+        )
     spec = load_spec(wf)
     if wf.phase in SWITCHED:
         raise PreconditionFailed(

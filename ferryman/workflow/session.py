@@ -18,8 +18,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field, ValidationError
@@ -27,7 +28,14 @@ from pydantic import BaseModel, Field, ValidationError
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import ConfigError, ConnectError, PreconditionFailed
 from ferryman.core.findings import Level
-from ferryman.core.protocols import ChangeSource, CopyTarget, Endpoint, Fence, MoveTarget
+from ferryman.core.protocols import (
+    ChangeSource,
+    CopyTarget,
+    Endpoint,
+    Fence,
+    MoveTarget,
+    need,
+)
 from ferryman.core.registry import open_endpoint
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.mover import MoveSettings
@@ -285,29 +293,37 @@ def _with_password(stored: str, password: str) -> str:
 
 
 # -- engine capabilities ----------------------------------------------------------------
-# The one place the workflow reaches an endpoint's move capabilities. Each engine's endpoint
-# module proves with mypy that it implements them (``_changes``, ``_move_target``, ...); with
-# the typed accessors of the engine contract these become ``need(ep.change_source(), ...)``.
+# What a live move needs of each side, through the endpoint's typed accessors (a ConfigError
+# naming the endpoint when its engine lacks one).
 
 
 def change_source(ep: Endpoint) -> ChangeSource:
     """``ep`` as a live move's change source."""
-    return cast(ChangeSource, ep)
+    return need(ep.change_source(), ep, "a live move's change source")
 
 
 def move_target(ep: Endpoint) -> MoveTarget:
     """``ep`` as a live move's target (its applier and checkpoints)."""
-    return cast(MoveTarget, ep)
+    return need(ep.move_target(), ep, "a live move's target")
 
 
 def copy_target(ep: Endpoint) -> CopyTarget:
     """``ep`` as a copy's target (drop, truncate)."""
-    return cast(CopyTarget, ep)
+    return need(ep.copy_target(), ep, "a copy target")
 
 
-def scalar(ep: Endpoint, query: str) -> Any:
-    """The first value of ``query`` run as given on ``ep`` (``--lag-query``)."""
-    return cast(Any, ep).scalar(query)
+def scalar_number(ep: Endpoint, query: str) -> float | None:
+    """The first value of ``query`` run as given on ``ep``, as a number (``--lag-query``);
+    None when it returns no row or NULL."""
+    value = need(ep.sql_runner(), ep, "a server that runs a lag query").scalar(query)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float, Decimal, str, bytes)):
+        raise ConfigError(
+            f"the query returned a {type(value).__name__}, not a number: {query}",
+            hint="give a query that returns one number (seconds)",
+        )
+    return float(value)
 
 
 # -- fences ---------------------------------------------------------------------------------

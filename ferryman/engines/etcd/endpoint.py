@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 from ferryman.core.errors import ConfigError, ConnectError, SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
-from ferryman.core.protocols import Endpoint
+from ferryman.core.protocols import (
+    Capabilities,
+    ChangeSource,
+    CopySource,
+    CopyTarget,
+    DiffSource,
+    Endpoint,
+    MoveTarget,
+    SqlRunner,
+)
 from ferryman.core.schema import Schema, ServerInfo
 from ferryman.core.url import DatabaseURL
 
@@ -79,6 +88,33 @@ class EtcdEndpoint:
         version = str(self._status.get("version", "0"))
         parts = tuple(int(x) for x in version.split(".") if x.isdigit())
         return ServerInfo(flavor="etcd", version=version, version_tuple=parts)
+
+    # -- the contract's accessors: etcd is a sync target only (the sync pipeline adds its own) --
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    def reconnect(self) -> None:
+        """Authenticate again (a new token) and re-read the status."""
+        self._status = self._connect()
+
+    def copy_source(self) -> CopySource | None:
+        return None
+
+    def copy_target(self) -> CopyTarget | None:
+        return None
+
+    def change_source(self) -> ChangeSource | None:
+        return None
+
+    def move_target(self) -> MoveTarget | None:
+        return None
+
+    def diff_source(self) -> DiffSource | None:
+        return None
+
+    def sql_runner(self) -> SqlRunner | None:
+        return None
 
     def introspect(
         self, tables: Sequence[str] | None = None, namespace: str | None = None
