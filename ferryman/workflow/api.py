@@ -57,7 +57,7 @@ class Move:
         ``target``: the URLs given again with their passwords, else the environment or the
         password files supply them (nothing connects until an operation needs a side)."""
         ref = MoveRef(store, name, source, target, source_password_file, target_password_file)
-        ref.spec()
+        ref.workflow()
         return cls(ref)
 
     @classmethod
