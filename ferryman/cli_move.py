@@ -15,6 +15,8 @@ from ferryman.cli_values import value_options, value_policy
 from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.progress import MoveLogObserver, MoveRichObserver
 from ferryman.workflow import move as moves
+from ferryman.workflow.api import Move
+from ferryman.workflow.cutover import SwitchOptions
 from ferryman.workflow.state import StateStore, open_store
 
 
@@ -177,13 +179,14 @@ def register(
             MoveRichObserver(err) if err.is_terminal and not as_json else MoveLogObserver(err)
         )
         try:
-            final = moves.start(
+            final = Move.open(
                 _store(ctx),
                 name,
                 source=source,
                 target=target,
                 source_password_file=source_password_file,
                 target_password_file=target_password_file,
+            ).start(
                 on_ddl=on_ddl,
                 skip_ddl=skip_ddl,
                 max_rows_per_second=max_rows_per_second,
@@ -283,7 +286,6 @@ def register(
         different, 2 error. --repair writes the minimal fix to the target.
         """
         from ferryman.cli_diff import LogDiffObserver, RichDiffObserver, emit, exit_code
-        from ferryman.workflow.verify import verify as run_verify
 
         if dry_run and not repair:
             raise click.BadParameter("--dry-run goes with --repair")
@@ -291,13 +293,14 @@ def register(
             RichDiffObserver(err) if err.is_terminal and not as_json else LogDiffObserver(err)
         )
         try:
-            result = run_verify(
+            result = Move.open(
                 _store(ctx),
                 name,
                 source=source_url,
                 target=target_url,
                 source_password_file=source_password_file,
                 target_password_file=target_password_file,
+            ).verify(
                 samples=samples,
                 repair=repair,
                 dry_run=dry_run,
@@ -328,17 +331,20 @@ def register(
             target_password_file: str | None,
             as_json: bool,
         ) -> None:
-            from ferryman.workflow.cutover import SwitchOptions, switch
-
             say = (
                 (lambda text: None)
                 if as_json
                 else (lambda text: err.print(text, markup=False, highlight=False))
             )
-            doc = switch(
+            moved = Move.open(
                 _store(ctx),
                 name,
-                op,
+                source=source_url,
+                target=target_url,
+                source_password_file=source_password_file,
+                target_password_file=target_password_file,
+            )
+            doc = (moved.switch if op == "switch" else moved.reverse)(
                 SwitchOptions(
                     max_lag=max_lag,
                     timeout=timeout,
@@ -350,10 +356,6 @@ def register(
                     no_reverse=no_reverse,
                     dry_run=dry_run,
                 ),
-                source=source_url,
-                target=target_url,
-                source_password_file=source_password_file,
-                target_password_file=target_password_file,
                 say=say,
             )
             if as_json:
@@ -486,17 +488,17 @@ def register(
         remove their slots, publications, checkpoints and fence triggers. The source tables
         stay unless --rename-source or --drop-source asks (a read-only fence stays too).
         Only after `move switch`; safe to rerun after an interruption."""
-        from ferryman.workflow.cutover import complete as run_complete
 
         if sum((keep_data, rename_source, drop_source)) > 1:
             raise click.UsageError("give one of --keep-data, --rename-source, --drop-source")
-        doc = run_complete(
+        doc = Move.open(
             _store(ctx),
             name,
             source=source_url,
             target=target_url,
             source_password_file=source_password_file,
             target_password_file=target_password_file,
+        ).complete(
             retire="rename" if rename_source else ("drop" if drop_source else None),
             say=lambda text: err.print(text, markup=False, highlight=False),
         )
@@ -533,13 +535,14 @@ def register(
         target's checkpoint, the target tables the move created (tables that existed before
         are emptied; --keep-data keeps both) and the workflow. Refused while `move start`
         runs, and after a switch. Safe to rerun after an interruption."""
-        doc = moves.cancel(
+        doc = Move.open(
             _store(ctx),
             name,
             source=source_url,
             target=target_url,
             source_password_file=source_password_file,
             target_password_file=target_password_file,
+        ).cancel(
             keep_data=keep_data,
             say=lambda text: err.print(text, markup=False, highlight=False),
         )

@@ -84,7 +84,8 @@ def test_create_warns_on_closure_and_refuses_a_cascaded_update_into_a_where_tabl
 def test_a_partitioned_child_gets_its_key_without_not_valid(pg_db: PostgresDatabase) -> None:
     """PostgreSQL refuses NOT VALID foreign keys on partitioned tables: the switch's key
     creation falls back to a checked key there (Pagila's payment)."""
-    from ferryman.core.url import parse_url
+    import ferryman.engines  # noqa: F401  (registers the engines)
+    from ferryman.core.registry import endpoint
     from ferryman.workflow import fkeys
 
     pg_db.execute("CREATE TABLE cust (id int PRIMARY KEY)")
@@ -103,7 +104,8 @@ def test_a_partitioned_child_gets_its_key_without_not_valid(pg_db: PostgresDatab
         'ALTER TABLE "public"."pay" ADD CONSTRAINT "pay_cust" FOREIGN KEY ("cust_id") '
         'REFERENCES "public"."cust" ("id")',
     )
-    assert fkeys.create(parse_url(pg_db.url), "postgresql", [key]) == {}
+    with endpoint(pg_db.url) as target:
+        assert fkeys.create(target, [key]) == {}
     rows = pg_db.execute(
         "SELECT convalidated FROM pg_constraint WHERE conname = 'pay_cust' "
         "AND conrelid = 'pay'::regclass"

@@ -73,3 +73,13 @@ class PreconditionFailed(FerrymanError):
 class PositionLost(FerrymanError):
     """The source no longer has the changes a stream must resume from (binlog purged, slot
     dropped): resuming would silently skip changes, so the move fails instead."""
+
+
+class MissingPartition(SchemaError):
+    """A change has no partition on the target (a partition created on the source during the
+    move); ``table`` is ``namespace.table`` of the target. The workflow creates the partitions
+    (:class:`~ferryman.core.protocols.PartitionSupport`) and resumes."""
+
+    def __init__(self, message: str, *, hint: str, table: str) -> None:
+        super().__init__(message, hint=hint, obj=table)
+        self.table = table

@@ -165,6 +165,118 @@ class Endpoint(Protocol):
 
     def close(self) -> None: ...
 
+    # -- workflow capabilities (issue 13, wf): what ferryman.workflow reaches an engine by ---
+
+    def fence(self) -> Fence | None:
+        """This endpoint's cutover fences and source-table retirement (``move switch`` /
+        ``complete``); None when the engine has none."""
+        ...
+
+    def partitions(self) -> PartitionSupport | None:
+        """Following a source's new partitions on this target during a live move; None when
+        the engine does not partition tables."""
+        ...
+
+    def foreign_keys(self) -> ForeignKeyDdl | None:
+        """Adding foreign keys to live tables without checking their rows (``move switch``);
+        None when the engine cannot."""
+        ...
+
+
+# -- workflow capabilities (issue 13, wf) ---------------------------------------------------
+# Reached through Endpoint.fence() / partitions() / foreign_keys(); the workflow package
+# imports no engine module.
+
+
+class Fence(Protocol):
+    """Stops application writes to a side during a cutover (``engines/*/fence.py``). Each call
+    opens its own connection to the endpoint's URL."""
+
+    def fence(
+        self, kind: str, namespace: str, tables: Sequence[str], workflow: str, timeout: float
+    ) -> None:
+        """Fence: ``kind`` ``read-only`` (the whole server / database) or ``triggers`` (each of
+        ``tables`` in ``namespace``, naming ``workflow`` in the error writers get). Waits up to
+        ``timeout`` seconds for running transactions; once it returns every write the server
+        acknowledged is in its log. Raises PreconditionFailed (timeout) or PermissionDenied.
+        Idempotent (fencing twice leaves one fence)."""
+        ...
+
+    def unfence(self, kind: str, namespace: str, tables: Sequence[str], workflow: str) -> None:
+        """Undo :meth:`fence`. Idempotent: does nothing where there is nothing to undo."""
+        ...
+
+    def retire_table(self, namespace: str, table: str, how: str) -> str:
+        """``how`` ``rename`` (to ``_<table>_old``, returned) or ``drop`` (returns '') the
+        moved source ``table`` (``move complete``). Raises PreconditionFailed naming it."""
+        ...
+
+
+class PartitionWatcher(Protocol):
+    """A running watch (:meth:`PartitionSupport.watch_partitions`)."""
+
+    def close(self) -> None:
+        """Stop watching (waits briefly for the watch to end). Idempotent."""
+        ...
+
+
+class PartitionSupport(Protocol):
+    """A target that keeps a source's partitioning: partitions created on the source during a
+    live move are created here as well. A change with no partition here makes the applier raise
+    :class:`~ferryman.core.errors.MissingPartition`."""
+
+    def sync_partitions(
+        self, source: Endpoint, tables: Sequence[str], renames: dict[str, str], namespace: str
+    ) -> list[str]:
+        """Create in ``namespace`` the partitions of ``source``'s partitioned ``tables`` (target
+        names by ``renames``) this target lacks, in one transaction; the names created ([] when
+        ``source`` is another engine). Raises SchemaError naming them when it cannot."""
+        ...
+
+    def watch_partitions(
+        self,
+        source: Endpoint,
+        tables: Sequence[str],
+        renames: dict[str, str],
+        namespace: str,
+        on_created: Callable[[list[str]], None],
+    ) -> PartitionWatcher | None:
+        """Start a thread that runs :meth:`sync_partitions` every few seconds over connections
+        of its own (to ``source.url`` and this endpoint's URL), calling ``on_created`` with
+        what it created; failures are logged and tried again. None when ``source`` is another
+        engine."""
+        ...
+
+
+class ForeignKeyDdl(Protocol):
+    """Foreign keys added to live tables at ``move switch`` (see ferryman/workflow/fkeys.py)."""
+
+    @property
+    def unchecked_by(self) -> str:
+        """How :meth:`add_unchecked` skips the rows (``NOT VALID``, ``foreign_key_checks=0``)."""
+        ...
+
+    @property
+    def validates(self) -> bool:
+        """Whether keys added unchecked are still to be validated (:meth:`validate`)."""
+        ...
+
+    def add_unchecked(
+        self, keys: Sequence[tuple[str, str]], created: Callable[[], None]
+    ) -> dict[str, str]:
+        """Run each ``(name, ALTER TABLE .. ADD CONSTRAINT .. FOREIGN KEY ..)`` (as
+        :meth:`Endpoint.translate` renders it) without checking rows, each on its own;
+        ``created()`` after each key made. {name: the server's reason} of those that failed."""
+        ...
+
+    def validate(
+        self, namespace: str, keys: Sequence[tuple[str, str]]
+    ) -> tuple[list[str], dict[str, str]]:
+        """Validate each ``(table, name)`` of ``namespace`` added unchecked and not yet valid
+        (without blocking writes): the names validated and {name: reason} of those that
+        failed. Idempotent."""
+        ...
+
 
 class ChunkReader(Protocol):
     """Reads one key range of a table inside the copy's consistent snapshot."""

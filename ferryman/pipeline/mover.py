@@ -46,7 +46,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
 from ferryman.core.cascade import CascadeGraph, cascade_links
@@ -74,6 +74,7 @@ from ferryman.core.protocols import (
 from ferryman.core.schema import Kind, Table
 from ferryman.pipeline.copier import Copier, CopyObserver, CopyRequest, NullObserver
 from ferryman.pipeline.hooks import pause_point
+from ferryman.pipeline.movestate import MoveState, TableState
 
 log = logging.getLogger("ferryman.move")
 
@@ -223,7 +224,7 @@ class Mover:
         self.cascades: CascadeGraph | None = None
         self.applier: Applier | None = None
         self.position: Position | None = None
-        self.state: dict[str, Any] = {}
+        self.state = MoveState()
         self.progress: list[TableProgress] = []
         self.phase = "copying"
         self.events = 0
@@ -307,32 +308,28 @@ class Mover:
                     hint="create it again with ferryman move create",
                 )
             self.position = Position.from_json(self.s.start_position)
-            self.state = {"tables": {}, "events": 0}
+            self.state = MoveState()
             if not self.s.copy:  # the rows are there already (a reverse stream after cutover)
-                self.state["identity_synced"] = True
-                for t in self.tables:
-                    self.state["tables"][t.source.name] = {"done": True, "cursor": None, "rows": 0}
+                self.state = MoveState.copied(t.source.name for t in self.tables)
         else:
             self.position = Position.from_json(ckpt.position)
-            self.state = dict(ckpt.state)
-        tables = self.state.setdefault("tables", {})
+            self.state = MoveState.load(ckpt.state, self.key)
         for t in self.tables:
-            tables.setdefault(t.source.name, {"done": False, "cursor": None, "rows": 0})
-        self.events = int(self.state.get("events", 0))
+            self.state.table(t.source.name)
+        self.events = self.state.events
         for tp, t in zip(self.progress, self.tables, strict=True):
-            st = tables[t.source.name]
-            tp.rows = int(st.get("rows", 0))
-            tp.done = bool(st.get("done"))
+            st = self.state.tables[t.source.name]
+            tp.rows = st.rows
+            tp.done = st.done
 
-    def _table_state(self, name: str) -> dict[str, Any]:
-        return cast(dict[str, Any], self.state["tables"][name])
+    def _table_state(self, name: str) -> TableState:
+        return self.state.tables[name]
 
     def _accept(self, tt: TableTarget, key: Key) -> bool:
-        st = self.state["tables"][tt.source_table]
-        if st["done"]:
+        st = self.state.tables[tt.source_table]
+        if st.done:
             return True
-        cursor = st["cursor"]
-        return cursor is not None and tuple(key) <= tuple(cursor)
+        return st.cursor is not None and tuple(key) <= tuple(st.cursor)
 
     # -- the procedure --------------------------------------------------------------------------
 
@@ -347,7 +344,7 @@ class Mover:
                 self._retrying("copy round", self._copy_round)
             if self.stop.is_set():
                 return
-            if not self.state.get("identity_synced"):
+            if not self.state.identity_synced:
                 self._sync_identities()
             self.phase = "replicating"
             self._publish(force=True)
@@ -419,7 +416,7 @@ class Mover:
             self.applier = None
 
     def _all_copied(self) -> bool:
-        return all(self._table_state(t.source.name)["done"] for t in self.tables)
+        return all(self._table_state(t.source.name).done for t in self.tables)
 
     def _retrying(self, what: str, fn: Callable[[], None]) -> None:
         """Run ``fn``; on a lost connection reconnect with backoff and run it again."""
@@ -457,17 +454,17 @@ class Mover:
         ckpt = self.applier.read_checkpoint(self.key)
         if ckpt is not None and ckpt.position is not None:
             self.position = Position.from_json(ckpt.position)
-            self.state = dict(ckpt.state)
-            self.events = int(self.state.get("events", 0))
+            self.state = MoveState.load(ckpt.state, self.key)
+            self.events = self.state.events
 
     # -- copy -----------------------------------------------------------------------------------
 
     def _copy_round(self) -> None:
         assert self.applier is not None
-        pending = [t for t in self.tables if not self._table_state(t.source.name)["done"]]
+        pending = [t for t in self.tables if not self._table_state(t.source.name).done]
         for t in pending:
             st = self._table_state(t.source.name)
-            cursor = tuple(st["cursor"]) if st["cursor"] is not None else ()
+            cursor = tuple(st.cursor) if st.cursor is not None else ()
             removed = self.applier.delete_above(
                 t.target.namespace, t.target.table, t.target.key, cursor
             )
@@ -506,7 +503,7 @@ class Mover:
             i = copies.index(tc)
             t = pending[i]
             st = self._table_state(t.source.name)
-            cursor = tuple(st["cursor"]) if st["cursor"] is not None else None
+            cursor = tuple(st.cursor) if st.cursor is not None else None
             for rng in self.copier.src.key_ranges(tc, self.s.chunk_rows):
                 if cursor is not None:
                     if rng.high is not None and tuple(rng.high) <= cursor:
@@ -540,16 +537,16 @@ class Mover:
             st = self._table_state(t.source.name)
             n = 0
             while n in finished[i]:
-                st["rows"] = int(st.get("rows", 0)) + finished[i][n]
+                st.rows += finished[i][n]
                 high = issued[i][n].high
                 if high is None:
-                    st["done"] = True
+                    st.done = True
                 elif t.cursor_ok:
-                    st["cursor"] = list(high)
+                    st.cursor = list(high)
                 n += 1
-            if not st["done"] and not t.cursor_ok:
-                st["rows"] = 0  # restarts from scratch next round
-            progress[i].rows = int(st["rows"])
+            if not st.done and not t.cursor_ok:
+                st.rows = 0  # restarts from scratch next round
+            progress[i].rows = st.rows
 
     def _sync_identities(self) -> None:
         names = [t.target.table for t in self.tables]
@@ -559,7 +556,7 @@ class Mover:
         # PostgreSQL → PostgreSQL: sequences follow the source's (also those only an
         # expression default uses), so no value the source handed out is issued again
         self.copier.dst.follow_sequences(self.source, self.s.tables, namespace)
-        self.state["identity_synced"] = True
+        self.state.identity_synced = True
 
     # -- the stream -----------------------------------------------------------------------------
 
@@ -783,8 +780,8 @@ class Mover:
 
     def _checkpoint(self) -> Checkpoint:
         assert self.position is not None
-        self.state["events"] = self.events
-        return Checkpoint(self.key, self.position.to_json(), _copy_state(self.state))
+        self.state.events = self.events
+        return Checkpoint(self.key, self.position.to_json(), self.state.to_json())
 
     # -- DDL ------------------------------------------------------------------------------------
 
@@ -885,14 +882,14 @@ class Mover:
     def status(self, running: bool = True) -> dict[str, Any]:
         tables = []
         for t, tp in zip(self.tables, self.progress, strict=True):
-            st = self.state.get("tables", {}).get(t.source.name, {})
+            st = self.state.tables.get(t.source.name) or TableState()
             tables.append(
                 {
                     "source": f"{t.source.namespace}.{t.source.name}",
                     "target": t.copy.target_label,
-                    "rows_copied": max(tp.rows, int(st.get("rows", 0))),
+                    "rows_copied": max(tp.rows, st.rows),
                     "rows_estimated": tp.rows_estimated,
-                    "copy_done": bool(st.get("done")),
+                    "copy_done": st.done,
                 }
             )
         return {
@@ -919,13 +916,6 @@ class Mover:
 
 def _without(columns: tuple[str, ...], names: set[str]) -> tuple[str, ...]:
     return tuple(c for c in columns if c not in names)
-
-
-def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **state,
-        "tables": {k: dict(v) for k, v in state.get("tables", {}).items()},
-    }
 
 
 def _transient(exc: FerrymanError) -> bool:

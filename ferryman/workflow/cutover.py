@@ -48,32 +48,37 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 from ferryman.core.apply import ApplyBatch, Checkpoint
 from ferryman.core.errors import ConfigError, FerrymanError, PreconditionFailed
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, MoveTarget
+from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
+from ferryman.pipeline.movestate import MoveState
 from ferryman.workflow import fkeys
-from ferryman.workflow.move import (
+from ferryman.workflow.session import (
     FORWARD,
     REVERSE,
+    MoveRef,
     MoveSpec,
-    _connect,
-    _preflight,
-    _spec,
+    change_source,
+    connect,
+    fence_of,
     in_namespace,
-    resolve_urls,
+    lift_fence,
+    load_spec,
+    move_target,
+    preflight,
     stream_key,
     stream_name,
     stream_settings,
     target_tables,
 )
 from ferryman.workflow.state import JournalEntry, StateStore
+from ferryman.workflow.verify import verify
 
 PNR = "point-of-no-return"
 STEPS = (
@@ -131,25 +136,6 @@ def parse_fence(text: str) -> tuple[str, str | None]:
     )
 
 
-def _fence_module(engine: str) -> ModuleType:
-    if engine == "postgresql":
-        from ferryman.engines.postgres import fence as pg_fence
-
-        return pg_fence
-    from ferryman.engines.mysql import fence as mysql_fence
-
-    return mysql_fence
-
-
-def lift_fence(spec: MoveSpec, fence: dict[str, Any], url: DatabaseURL) -> None:
-    """Remove a ``read-only`` or ``triggers`` fence recorded in ``spec.fences`` (idempotent)."""
-    side = fence["side"]
-    engine = spec.source_engine if side == "source" else spec.target_engine
-    _fence_module(engine).unfence(
-        url, fence["kind"], fence["namespace"], fence["tables"], spec.name
-    )
-
-
 def run_command(
     command: str, env: dict[str, str], timeout: float, what: str
 ) -> subprocess.CompletedProcess[str]:
@@ -196,7 +182,7 @@ class Cutover:
     ) -> None:
         self.store = store
         self.name = name
-        spec = _spec(store.get(name))
+        spec = load_spec(store.get(name))
         # the target in the namespace the move wrote to (where the way back reads)
         self.urls = {
             "source": src_u,
@@ -212,7 +198,7 @@ class Cutover:
 
     @property
     def spec(self) -> MoveSpec:
-        return _spec(self.store.get(self.name))
+        return load_spec(self.store.get(self.name))
 
     def _save(self, **changes: Any) -> MoveSpec:
         spec = self.spec.model_copy(update=changes)
@@ -287,7 +273,7 @@ class Cutover:
                 return self._resume(open_)
             self.op, self.opts = op, opts
             wf = self.store.get(self.name)
-            spec = _spec(wf)
+            spec = load_spec(wf)
             self._precheck(wf.phase, wf, spec)
             if opts.dry_run:
                 return self._plan(spec)
@@ -353,8 +339,8 @@ class Cutover:
                 if self.cur_direction == FORWARD
                 else (self.urls["target"], self.urls["source"])
             )
-            src = stack.enter_context(_connect(cur_from, self.old_side))
-            dst = stack.enter_context(_connect(cur_to, self.new_side))
+            src = stack.enter_context(connect(cur_from, self.old_side))
+            dst = stack.enter_context(connect(cur_to, self.new_side))
             settings = stream_settings(spec, self.cur_direction, src.namespace)
             mover = Mover(src, dst, settings)
             mover.prepare()
@@ -366,10 +352,10 @@ class Cutover:
                 "namespace": namespace,
                 "tables": tables,
             }
-            self._step("fence", lambda: self._fence(fence), **fence)
+            self._step("fence", lambda: self._fence(fence, src), **fence)
             final = self._step(
                 "final-position",
-                lambda: {"position": cast(ChangeSource, src).current_position().to_json()},
+                lambda: {"position": change_source(src).current_position().to_json()},
             )
             position = Position.from_json(final["position"])
             m = mover
@@ -495,9 +481,9 @@ class Cutover:
                 hint="use --fence triggers (per table) or hook:CMD",
             )
         if self.op == "switch" and not self.opts.no_reverse:
-            with _connect(self.urls["target"], "target") as ep:
+            with connect(self.urls["target"], "target") as ep:
                 try:
-                    _preflight(ep, "source", target_tables(spec))
+                    preflight(ep, "source", target_tables(spec))
                 except PreconditionFailed as exc:
                     raise PreconditionFailed(
                         f"the target cannot replicate back to the source: {exc.message}",
@@ -506,10 +492,10 @@ class Cutover:
                     ) from None
 
     def _verify(self) -> None:
-        from ferryman.workflow.verify import verify
-
         self.say("verifying before the switch (--require-verify)")
-        result = verify(self.store, self.name, urls=(self.urls["source"], self.urls["target"]))
+        result = verify(
+            MoveRef(self.store, self.name), urls=(self.urls["source"], self.urls["target"])
+        )
         if not result.match:
             differing = sum(t.differing for t in result.tables)
             raise PreconditionFailed(
@@ -523,8 +509,8 @@ class Cutover:
     def _prepare_reverse(self, spec: MoveSpec) -> dict[str, Any]:
         stream = stream_name(spec, self.new_direction)
         _, tables = self._where(spec, self.new_side)
-        with _connect(self.urls[self.new_side], self.new_side) as ep:
-            changes = cast(ChangeSource, ep)
+        with connect(self.urls[self.new_side], self.new_side) as ep:
+            changes = change_source(ep)
             changes.drop_changes(stream)
             start = changes.prepare_changes(stream, tables)
         return {"stream": stream, "start": start.to_json()}
@@ -546,7 +532,8 @@ class Cutover:
             hint="check the `ferryman move start` process, then switch again",
         )
 
-    def _fence(self, fence: dict[str, Any]) -> dict[str, Any]:
+    def _fence(self, fence: dict[str, Any], old: Endpoint) -> dict[str, Any]:
+        """Fence the old primary (``old``: its open endpoint)."""
         spec = self.spec
         side = fence["side"]
         self._save(fences={**spec.fences, side: fence})
@@ -554,8 +541,7 @@ class Cutover:
         if fence["kind"] == "hook":
             self._hook(fence, "lock")
         else:
-            _fence_module(self._engine(spec, side)).fence(
-                self.urls[side],
+            fence_of(old).fence(
                 fence["kind"],
                 fence["namespace"],
                 fence["tables"],
@@ -578,12 +564,12 @@ class Cutover:
         )
 
     def _unfence(self, fence: dict[str, Any]) -> None:
-        spec = self.spec
         side = fence["side"]
         if fence["kind"] == "hook":
             self._hook(fence, "unlock")
         else:
-            lift_fence(spec, fence, self.urls[side])
+            with connect(self.urls[side], side) as ep:
+                lift_fence(ep, self.name, fence)
         fences = dict(self.spec.fences)
         fences.pop(side, None)
         self._save(fences=fences)
@@ -619,9 +605,9 @@ class Cutover:
             spec = self.spec
             with (
                 contextlib.suppress(FerrymanError),
-                _connect(self.urls[self.new_side], self.new_side) as ep,
+                connect(self.urls[self.new_side], self.new_side) as ep,
             ):
-                cast(ChangeSource, ep).drop_changes(stream_name(spec, self.new_direction))
+                change_source(ep).drop_changes(stream_name(spec, self.new_direction))
         if problems:
             # the fence may still be up: keep the attempt open so a rerun tries again
             raise PreconditionFailed(
@@ -636,24 +622,20 @@ class Cutover:
 
     def _reverse_position(self, spec: MoveSpec) -> dict[str, Any]:
         """R on the new primary; the way back's checkpoint (on the old primary) starts there."""
-        with _connect(self.urls[self.new_side], self.new_side) as ep:
-            position = cast(ChangeSource, ep).current_position()
+        with connect(self.urls[self.new_side], self.new_side) as ep:
+            position = change_source(ep).current_position()
         key = stream_key(spec, self.new_direction)
-        with _connect(self.urls[self.old_side], self.old_side) as ep:
-            applier = cast(MoveTarget, ep).open_applier()
+        with connect(self.urls[self.old_side], self.old_side) as ep:
+            applier = move_target(ep).open_applier()
             try:
                 old = applier.read_checkpoint(key)
                 _, tables = self._where(spec, self.new_side)
                 state = (
-                    dict(old.state)
+                    MoveState.load(old.state, key)
                     if old is not None and old.state
-                    else {
-                        "tables": {t: {"done": True, "cursor": None, "rows": 0} for t in tables},
-                        "identity_synced": True,
-                        "events": 0,
-                    }
+                    else MoveState.copied(tables)
                 )
-                applier.apply(ApplyBatch([], Checkpoint(key, position.to_json(), state)))
+                applier.apply(ApplyBatch([], Checkpoint(key, position.to_json(), state.to_json())))
             finally:
                 applier.close()
         if self.new_direction == REVERSE:
@@ -667,8 +649,8 @@ class Cutover:
         spec = self.spec
         try:
             with (
-                _connect(self.urls["source"], "source") as src,
-                _connect(self.urls["target"], "target") as dst,
+                connect(self.urls["source"], "source") as src,
+                connect(self.urls["target"], "target") as dst,
             ):
                 keys, notes = fkeys.planned(
                     src,
@@ -685,10 +667,11 @@ class Cutover:
         for note in notes:
             self.say(f"note: {note}")
         todo = [k for k in keys if (k.table, k.name) not in have]
-        if todo:
-            how = "NOT VALID" if spec.target_engine == "postgresql" else "foreign_key_checks=0"
-            self.say(f"creating {len(todo)} foreign key(s) on the target ({how})")
-        failed = fkeys.create(self.urls["target"], spec.target_engine, todo)
+        with connect(self.urls["target"], "target") as dst:
+            ddl = dst.foreign_keys()
+            if todo and ddl is not None:
+                self.say(f"creating {len(todo)} foreign key(s) on the target ({ddl.unchecked_by})")
+            failed = fkeys.create(dst, todo)
         for name, error in failed.items():
             self.say(f"warning: foreign key {name} was not created: {error}")
         return {
@@ -702,13 +685,17 @@ class Cutover:
         """PostgreSQL: validate the keys created NOT VALID, now that writes go on."""
         spec = self.spec
         made = self._done("foreign-keys")
-        if self.op != "switch" or spec.target_engine != "postgresql" or made is None:
+        if self.op != "switch" or made is None:
             return {}
         keys = [fkeys.PlannedKey(**k) for k in made.detail.get("keys", [])]
         if not keys:
             return {}
-        self.say(f"validating {len(keys)} foreign key(s) on the target")
-        result = fkeys.validate(self.urls["target"], spec.target_namespace, keys)
+        with connect(self.urls["target"], "target") as dst:
+            ddl = dst.foreign_keys()
+            if ddl is None or not ddl.validates:
+                return {}
+            self.say(f"validating {len(keys)} foreign key(s) on the target")
+            result = fkeys.validate(dst, spec.target_namespace, keys)
         for name, error in result["failed"].items():
             self.say(f"warning: foreign key {name} stays NOT VALID: {error}")
         return result
@@ -863,44 +850,34 @@ class Cutover:
 
 
 def switch(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     op: str,
     opts: SwitchOptions,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """``move switch`` (op ``switch``) or ``move reverse`` (op ``reverse``)."""
     parse_fence(opts.fence)
-    spec = _spec(store.get(name))
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
-    return Cutover(store, name, src_u, dst_u, say).run(op, opts)
+    src_u, dst_u = ref.urls()
+    return Cutover(ref.store, ref.name, src_u, dst_u, say).run(op, opts)
 
 
 # -- complete -------------------------------------------------------------------------------
 
 
 def complete(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     retire: str | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> dict[str, Any]:
     """End a switched move: stop its streams and remove their slots, publications,
     checkpoints and fence triggers. The source tables are kept unless ``retire`` is
     ``rename`` (to ``_<table>_old``) or ``drop``."""
+    store, name = ref.store, ref.name
     wf = store.get(name)
-    spec = _spec(wf)
-    src_u, dst_u = resolve_urls(spec, source, target, source_password_file, target_password_file)
+    spec = load_spec(wf)
+    src_u, dst_u = ref.urls(spec)
     cut = Cutover(store, name, src_u, dst_u, say)
     with cut._exclusive():
         open_ = store.open_attempt(name)
@@ -933,11 +910,11 @@ def complete(
         def streams() -> dict[str, Any]:
             for side, direction in (("source", FORWARD), ("target", REVERSE)):
                 say(f"removing the {direction} stream's change capture on the {side}")
-                with _connect(cut.urls[side], side) as ep:
-                    cast(ChangeSource, ep).drop_changes(stream_name(spec, direction))
+                with connect(cut.urls[side], side) as ep:
+                    change_source(ep).drop_changes(stream_name(spec, direction))
                 other = "target" if side == "source" else "source"
-                with _connect(cut.urls[other], other) as ep:
-                    applier = cast(MoveTarget, ep).open_applier()
+                with connect(cut.urls[other], other) as ep:
+                    applier = move_target(ep).open_applier()
                     try:
                         applier.drop_checkpoint(stream_key(spec, direction))
                     finally:
@@ -961,16 +938,16 @@ def complete(
         def retire_tables() -> dict[str, Any]:
             if retire is None:
                 return {}
-            module = _fence_module(spec.source_engine)
-            for table in spec.tables:
-                new = module.retire_table(
-                    src_u, spec.source_namespace or _namespace(src_u), table, retire
-                )
-                retired[table] = new
-                say(
-                    f"{'renamed' if new else 'dropped'} source table {table}"
-                    + (f" to {new}" if new else "")
-                )
+            with connect(src_u, "source") as ep:
+                fence = fence_of(ep)
+                namespace = spec.source_namespace or ep.namespace
+                for table in spec.tables:
+                    new = fence.retire_table(namespace, table, retire)
+                    retired[table] = new
+                    say(
+                        f"{'renamed' if new else 'dropped'} source table {table}"
+                        + (f" to {new}" if new else "")
+                    )
             return {"retired": retired}
 
         found = cut._step("retire-source", retire_tables)
@@ -987,8 +964,3 @@ def complete(
         "renamed": {k: v for k, v in retired.items() if v},
         "fences_kept": kept,
     }
-
-
-def _namespace(url: DatabaseURL) -> str:
-    with _connect(url, "source") as ep:
-        return ep.namespace

@@ -14,14 +14,12 @@ and the switch goes on: the data is already the application's.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ferryman.core.plan import Phase, TranslateOptions
 from ferryman.core.protocols import Endpoint
-from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 
 _NAME = re.compile(r' ADD CONSTRAINT ("(?:[^"]|"")+"|`(?:[^`]|``)+`) FOREIGN KEY ')
@@ -72,81 +70,23 @@ def existing(target: Endpoint, namespace: str, tables: list[str]) -> set[tuple[s
     return {(t.name, fk.name) for t in schema.tables for fk in t.foreign_keys}
 
 
-def create(url: DatabaseURL, engine: str, keys: list[PlannedKey]) -> dict[str, str]:
-    """Create ``keys`` without checking rows; returns {name: error} of those that failed."""
-    failed: dict[str, str] = {}
-    if engine == "postgresql":
-        from ferryman.engines.postgres.connection import connect as pg_connect
-
-        pg = pg_connect(url)
-        try:
-            pg.execute("SET lock_timeout = '10s'")
-            for key in keys:
-                try:
-                    pg.execute((key.sql + " NOT VALID").encode())
-                except Exception as exc:  # the server's reason, reported by name
-                    reason = str(exc).strip().splitlines()[0]
-                    if "partitioned" not in reason:
-                        failed[key.name] = reason
-                        continue
-                    # PostgreSQL cannot add a NOT VALID key to a partitioned table: checked now
-                    try:
-                        pg.execute(key.sql.encode())
-                    except Exception as again:
-                        failed[key.name] = str(again).strip().splitlines()[0]
-                        continue
-                pause_point("switch:foreign-key-created")
-        finally:
-            with contextlib.suppress(Exception):
-                pg.close()
-        return failed
-    from ferryman.engines.mysql.connection import connect as my_connect
-
-    my = my_connect(url, database=False)
-    try:
-        cur = my.cursor()
-        cur.execute("SET SESSION foreign_key_checks = 0, lock_wait_timeout = 10")
-        for key in keys:
-            try:
-                cur.execute(key.sql)
-            except Exception as exc:
-                failed[key.name] = str(exc.args[-1] if exc.args else exc)
-            else:
-                pause_point("switch:foreign-key-created")
-        cur.close()
-    finally:
-        with contextlib.suppress(Exception):
-            my.close()
-    return failed
+def create(target: Endpoint, keys: list[PlannedKey]) -> dict[str, str]:
+    """Create ``keys`` on ``target`` without checking rows; returns {name: error} of those
+    that failed (all of them when its engine cannot add keys that way)."""
+    ddl = target.foreign_keys()
+    if ddl is None:
+        return {k.name: f"{target.url} cannot add foreign keys to live tables" for k in keys}
+    return ddl.add_unchecked(
+        [(k.name, k.sql) for k in keys], lambda: pause_point("switch:foreign-key-created")
+    )
 
 
-def validate(url: DatabaseURL, namespace: str, keys: list[PlannedKey]) -> dict[str, Any]:
-    """PostgreSQL: ``VALIDATE CONSTRAINT`` each of ``keys`` not yet valid. Returns
+def validate(target: Endpoint, namespace: str, keys: list[PlannedKey]) -> dict[str, Any]:
+    """Validate each of ``keys`` added unchecked and not yet valid (PostgreSQL ``VALIDATE
+    CONSTRAINT``; nothing where keys added unchecked are in force at once). Returns
     {"validated": [...], "failed": {name: error}}."""
-    from ferryman.engines.postgres.connection import connect as pg_connect
-    from ferryman.engines.postgres.connection import quote_ident
-
-    done: list[str] = []
-    failed: dict[str, str] = {}
-    pg = pg_connect(url)
-    try:
-        for key in keys:
-            table = f"{quote_ident(namespace)}.{quote_ident(key.table)}"
-            try:
-                row = pg.execute(
-                    "SELECT convalidated FROM pg_constraint WHERE conname = %s "
-                    "AND conrelid = %s::regclass",
-                    [key.name, table],
-                ).fetchone()
-                if row is None or row[0]:
-                    continue
-                pg.execute(
-                    f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_ident(key.name)}".encode()
-                )
-                done.append(key.name)
-            except Exception as exc:
-                failed[key.name] = str(exc).strip().splitlines()[0]
-    finally:
-        with contextlib.suppress(Exception):
-            pg.close()
+    ddl = target.foreign_keys()
+    if ddl is None or not ddl.validates:
+        return {"validated": [], "failed": {}}
+    done, failed = ddl.validate(namespace, [(k.table, k.name) for k in keys])
     return {"validated": done, "failed": failed}

@@ -73,6 +73,7 @@ from ferryman.engines.etcd.sink import (
 )
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import _drain, _Handoff, _pump
+from ferryman.workflow.session import stored_url
 from ferryman.workflow.state import StateStore, Workflow
 
 log = logging.getLogger("ferryman.sync")
@@ -711,7 +712,6 @@ def run(
     foreground until ``stop``; returns the last status. Bad input raises before anything is
     written (state store or etcd)."""
     from ferryman.core.registry import resolve
-    from ferryman.workflow.move import stored_url
 
     name = settings.name
     first, members = split_members(target)

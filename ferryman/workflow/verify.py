@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from ferryman.core.errors import PreconditionFailed
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, Endpoint, MoveTarget
+from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResult
-from ferryman.workflow.move import (
+from ferryman.pipeline.repair import repair_result
+from ferryman.workflow.session import (
     REVERSE,
-    _connect,
-    _spec,
+    MoveRef,
+    change_source,
     checkpoint_key,
-    resolve_urls,
+    connect,
+    load_spec,
+    move_target,
     stream_key,
 )
 from ferryman.workflow.state import StateStore
@@ -37,13 +40,8 @@ VERIFIABLE = ("replicating", "paused", "switched", "copying")
 
 
 def verify(
-    store: StateStore,
-    name: str,
+    ref: MoveRef,
     *,
-    source: str | None = None,
-    target: str | None = None,
-    source_password_file: str | None = None,
-    target_password_file: str | None = None,
     samples: int = 10,
     repair: bool = False,
     dry_run: bool = False,
@@ -52,17 +50,18 @@ def verify(
     settle_seconds: float = SETTLE_SECONDS,
     urls: tuple[DatabaseURL, DatabaseURL] | None = None,
 ) -> DiffResult:
+    """Compare the move's source and target (see the module docstring); ``urls`` (source,
+    target) when the caller has them already, else ``ref`` gives them."""
+    store, name = ref.store, ref.name
     wf = store.get(name)
-    spec = _spec(wf)
+    spec = load_spec(wf)
     if wf.phase not in ("replicating", "paused", "switched"):
         raise PreconditionFailed(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
             hint="run `ferryman move start` until `move status` shows phase replicating",
         )
-    src_u, dst_u = urls or resolve_urls(
-        spec, source, target, source_password_file, target_password_file
-    )
-    with _connect(src_u, "source") as src, _connect(dst_u, "target") as dst:
+    src_u, dst_u = urls or ref.urls(spec)
+    with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
         request = DiffRequest(
             tables=spec.tables,
             wheres=dict(spec.wheres),
@@ -77,8 +76,6 @@ def verify(
         differ = Differ(src, dst, request, observer, recheck=settle)
         result = differ.run()
         if repair and not result.match:
-            from ferryman.pipeline.repair import repair_result
-
             repair_result(differ, result, dry_run=dry_run, log=log)
     return result
 
@@ -97,8 +94,8 @@ def _settler(
         if not store.runner_alive(name):
             return  # nothing is applying: what differs now is what the target holds
         marked = time.time()
-        target = cast(ChangeSource, src).current_position()
-        applier = cast(MoveTarget, dst).open_applier()
+        target = change_source(src).current_position()
+        applier = move_target(dst).open_applier()
         try:
             deadline = time.monotonic() + seconds
             while True:

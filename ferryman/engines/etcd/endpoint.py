@@ -216,6 +216,17 @@ class EtcdEndpoint:
     def apply(self, plan: SchemaPlan, phases: Sequence[str]) -> None:
         """Nothing to create: etcd keys need no schema."""
 
+    # -- workflow capabilities (issue 13, wf): etcd has none --------------------------------
+
+    def fence(self) -> None:
+        """etcd is no move's source: nothing to fence."""
+
+    def partitions(self) -> None:
+        """Keys, not tables: nothing to partition."""
+
+    def foreign_keys(self) -> None:
+        """Keys, not tables: no foreign keys."""
+
     def close(self) -> None:
         self.client.session.close()
 

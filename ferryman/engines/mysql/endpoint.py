@@ -37,6 +37,8 @@ from ferryman.engines.mysql.changes import MySQLChangeFeed
 from ferryman.engines.mysql.check import server_findings
 from ferryman.engines.mysql.connection import Session, connect, quote_ident
 from ferryman.engines.mysql.export import MySQLChunkReader, key_ranges
+from ferryman.engines.mysql.fence import MySQLFence
+from ferryman.engines.mysql.fkeys import MySQLForeignKeys
 from ferryman.engines.mysql.introspect import (
     database_exists,
     introspect,
@@ -282,6 +284,17 @@ class MySQLEndpoint(AllCapabilities):
         from ferryman.engines.mysql.convert import apply_converters
 
         return apply_converters(source, target, columns, engine=engine, values=values)
+
+    # -- workflow capabilities (issue 13, wf): thin delegations to the engine modules -------
+
+    def fence(self) -> MySQLFence:
+        return MySQLFence(self.url)
+
+    def partitions(self) -> None:
+        """MySQL targets are created without partitioning: nothing to follow."""
+
+    def foreign_keys(self) -> MySQLForeignKeys:
+        return MySQLForeignKeys(self.url)
 
     def close(self) -> None:
         self.session.close()

@@ -145,3 +145,22 @@ def retire_table(url: DatabaseURL, namespace: str, table: str, how: str) -> str:
         ) from None
     finally:
         conn.close()
+
+
+class MySQLFence:
+    """:meth:`Endpoint.fence() <ferryman.core.protocols.Endpoint.fence>`: the functions above
+    for one URL."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+
+    def fence(
+        self, kind: str, namespace: str, tables: Sequence[str], workflow: str, timeout: float
+    ) -> None:
+        fence(self.url, kind, namespace, tables, workflow, timeout)
+
+    def unfence(self, kind: str, namespace: str, tables: Sequence[str], workflow: str) -> None:
+        unfence(self.url, kind, namespace, tables, workflow)
+
+    def retire_table(self, namespace: str, table: str, how: str) -> str:
+        return retire_table(self.url, namespace, table, how)

@@ -31,8 +31,11 @@ from ferryman.engines.postgres.changes import PostgresChangeFeed
 from ferryman.engines.postgres.check import capture_findings, server_findings
 from ferryman.engines.postgres.connection import Session, connect
 from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
+from ferryman.engines.postgres.fence import PostgresFence
+from ferryman.engines.postgres.fkeys import PostgresForeignKeys
 from ferryman.engines.postgres.introspect import introspect
 from ferryman.engines.postgres.load import PostgresChunkWriter
+from ferryman.engines.postgres.partitions import PostgresPartitions
 from ferryman.engines.postgres.snapshot import REPLICATION_SLOT, open_snapshot
 from ferryman.engines.sql import AllCapabilities
 
@@ -322,6 +325,17 @@ class PostgresEndpoint(AllCapabilities):
         from ferryman.engines.postgres.convert import apply_converters
 
         return apply_converters(source, target, columns, engine=engine, values=values)
+
+    # -- workflow capabilities (issue 13, wf): thin delegations to the engine modules -------
+
+    def fence(self) -> PostgresFence:
+        return PostgresFence(self.url)
+
+    def partitions(self) -> PostgresPartitions:
+        return PostgresPartitions(self)
+
+    def foreign_keys(self) -> PostgresForeignKeys:
+        return PostgresForeignKeys(self.url)
 
     def close(self) -> None:
         self.session.close()

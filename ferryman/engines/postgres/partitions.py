@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from ferryman.core.errors import FerrymanError, SchemaError
+from ferryman.core.errors import FerrymanError, MissingPartition, SchemaError
 from ferryman.core.plan import Statement, TranslateOptions
+from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres import ddl
 from ferryman.engines.postgres.connection import quote_ident
@@ -29,16 +30,15 @@ from ferryman.engines.postgres.connection import quote_ident
 if TYPE_CHECKING:
     from ferryman.engines.postgres.endpoint import PostgresEndpoint
 
+__all__ = [
+    "MissingPartition",
+    "PartitionWatch",
+    "PostgresPartitions",
+    "missing_partition",
+    "sync_partitions",
+]
+
 log = logging.getLogger(__name__)
-
-
-class MissingPartition(SchemaError):
-    """A change has no partition on the target (a partition created on the source during the
-    move); ``table`` is ``namespace.table`` of the target."""
-
-    def __init__(self, message: str, *, hint: str, table: str) -> None:
-        super().__init__(message, hint=hint, obj=table)
-        self.table = table
 
 
 def missing_partition(exc: psycopg.Error, table: str, workflow: str) -> MissingPartition | None:
@@ -226,3 +226,36 @@ class PartitionWatch:
             if ep is not None:
                 with contextlib.suppress(Exception):
                     ep.close()
+
+
+class PostgresPartitions:
+    """:meth:`Endpoint.partitions() <ferryman.core.protocols.Endpoint.partitions>` of a
+    PostgreSQL target: follows a PostgreSQL source's partitions (another engine's: nothing)."""
+
+    def __init__(self, target: PostgresEndpoint) -> None:
+        self.target = target
+
+    def sync_partitions(
+        self, source: Endpoint, tables: Sequence[str], renames: dict[str, str], namespace: str
+    ) -> list[str]:
+        from ferryman.engines.postgres.endpoint import PostgresEndpoint
+
+        if not isinstance(source, PostgresEndpoint):
+            return []
+        return sync_partitions(source, self.target, tables, renames, namespace)
+
+    def watch_partitions(
+        self,
+        source: Endpoint,
+        tables: Sequence[str],
+        renames: dict[str, str],
+        namespace: str,
+        on_created: Callable[[list[str]], None],
+    ) -> PartitionWatch | None:
+        from ferryman.engines.postgres.endpoint import PostgresEndpoint
+
+        if not isinstance(source, PostgresEndpoint):
+            return None
+        return PartitionWatch(
+            source.url, self.target.url, tables, renames, namespace, on_created=on_created
+        ).start()

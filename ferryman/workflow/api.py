@@ -1,0 +1,188 @@
+"""The workflow API front ends call (the CLI, and later the control server): a named move.
+
+Open a move by name from a state store, read its status, run its lifecycle::
+
+    move = Move.open(store, "orders", source_password_file="pw")
+    move.status()
+    move.start(stop=event)                 # copy, then replicate until ``stop`` is set
+    move.verify()
+    move.switch(SwitchOptions(max_lag=2))  # writes to the target, replication back
+    move.reverse(SwitchOptions())          # and back again
+    move.complete()                        # or, before any switch, move.cancel()
+
+Each call does what the ``ferryman move`` subcommand of the same name does (see
+:mod:`~ferryman.workflow.move`, :mod:`~ferryman.workflow.verify`,
+:mod:`~ferryman.workflow.cutover`); errors are :class:`~ferryman.core.errors.FerrymanError`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ferryman.core.copy import ValuePolicy
+from ferryman.pipeline.differ import DiffObserver, DiffResult
+from ferryman.pipeline.mover import MoveObserver
+from ferryman.workflow import cutover, move, verify
+from ferryman.workflow.cutover import SwitchOptions
+from ferryman.workflow.session import MoveRef, MoveSpec
+from ferryman.workflow.state import StateStore
+
+Say = Callable[[str], None]
+
+
+def _quiet(text: str) -> None:
+    """The default ``say``: progress lines go nowhere."""
+
+
+class Move:
+    """One named move in a state store, with what reaches its two sides again (``ref``)."""
+
+    def __init__(self, ref: MoveRef) -> None:
+        self.ref = ref
+
+    @classmethod
+    def open(
+        cls,
+        store: StateStore,
+        name: str,
+        *,
+        source: str | None = None,
+        target: str | None = None,
+        source_password_file: str | None = None,
+        target_password_file: str | None = None,
+    ) -> Move:
+        """The move ``name`` of ``store`` (NotFound naming it when there is none). ``source`` /
+        ``target``: the URLs given again with their passwords, else the environment or the
+        password files supply them (nothing connects until an operation needs a side)."""
+        ref = MoveRef(store, name, source, target, source_password_file, target_password_file)
+        ref.workflow()
+        return cls(ref)
+
+    @classmethod
+    def create(
+        cls,
+        store: StateStore,
+        name: str,
+        source_url: str,
+        target_url: str,
+        *,
+        tables: list[str] | None,
+        exclude: list[str] | None = None,
+        wheres: dict[str, str] | None = None,
+        renames: dict[str, str] | None = None,
+        target_namespace: str | None = None,
+        on_ddl: str = "stop",
+        jobs: int = 2,
+        chunk_rows: int = 10_000,
+        max_rows_per_second: float | None = None,
+        lag_query: str | None = None,
+        max_source_lag: float = 5.0,
+        values: ValuePolicy | None = None,
+        with_views: bool = False,
+        say: Say = _quiet,
+    ) -> Move:
+        """``move create``: check both sides, create the target tables, make the source keep
+        its changes and record the move (``source_url``/``target_url`` with their passwords;
+        they are stored without). The move opened with those same URLs."""
+        move.create(
+            store,
+            name,
+            source_url,
+            target_url,
+            tables=tables,
+            exclude=exclude or [],
+            wheres=wheres or {},
+            renames=renames or {},
+            target_namespace=target_namespace,
+            on_ddl=on_ddl,
+            jobs=jobs,
+            chunk_rows=chunk_rows,
+            max_rows_per_second=max_rows_per_second,
+            lag_query=lag_query,
+            max_source_lag=max_source_lag,
+            values=values,
+            with_views=with_views,
+            say=say,
+        )
+        return cls(MoveRef(store, name, source_url, target_url))
+
+    @staticmethod
+    def list(store: StateStore) -> list[dict[str, Any]]:
+        """``move list``: the status of every move in ``store``."""
+        return move.list_moves(store)
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def spec(self) -> MoveSpec:
+        """What ``create`` decided, with what switches changed since (read afresh)."""
+        return self.ref.spec()
+
+    def status(self) -> dict[str, Any]:
+        """``move status --json``: phase, per-table progress, lag, position, cutover."""
+        return move.status(self.ref.store, self.ref.name)
+
+    def start(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        observer: MoveObserver | None = None,
+        on_ddl: str | None = None,
+        skip_ddl: bool = False,
+        max_rows_per_second: float | None = None,
+        lag_query: str | None = None,
+        max_source_lag: float | None = None,
+        values: dict[str, str | None] | None = None,
+        batch_rows: int | None = None,
+    ) -> dict[str, Any]:
+        """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
+        move is completed or cancelled; resumes from the target's checkpoint. The last
+        status."""
+        return move.start(
+            self.ref,
+            on_ddl=on_ddl,
+            skip_ddl=skip_ddl,
+            max_rows_per_second=max_rows_per_second,
+            lag_query=lag_query,
+            max_source_lag=max_source_lag,
+            values=values,
+            stop=stop,
+            observer=observer,
+            batch_rows=batch_rows,
+        )
+
+    def verify(
+        self,
+        *,
+        samples: int = 10,
+        repair: bool = False,
+        dry_run: bool = False,
+        observer: DiffObserver | None = None,
+        log: Any = None,
+    ) -> DiffResult:
+        """``move verify``: compare source and target while the move replicates (rows in
+        flight are looked at again); ``repair`` writes the minimal fix to the target."""
+        return verify.verify(
+            self.ref, samples=samples, repair=repair, dry_run=dry_run, observer=observer, log=log
+        )
+
+    def switch(self, opts: SwitchOptions, *, say: Say = _quiet) -> dict[str, Any]:
+        """``move switch``: writes to the target (or finish / roll back an interrupted one)."""
+        return cutover.switch(self.ref, "switch", opts, say=say)
+
+    def reverse(self, opts: SwitchOptions, *, say: Say = _quiet) -> dict[str, Any]:
+        """``move reverse``: writes back to the source after a switch."""
+        return cutover.switch(self.ref, "reverse", opts, say=say)
+
+    def complete(self, *, retire: str | None = None, say: Say = _quiet) -> dict[str, Any]:
+        """``move complete``: end a switched move; ``retire`` ``rename`` or ``drop`` the
+        source tables (None keeps them)."""
+        return cutover.complete(self.ref, retire=retire, say=say)
+
+    def cancel(self, *, keep_data: bool = False, say: Say = _quiet) -> dict[str, Any]:
+        """``move cancel``: undo a move that was never switched."""
+        return move.cancel(self.ref, keep_data=keep_data, say=say)
