@@ -75,6 +75,7 @@ DIRECTIONS = {
     "pp": "PostgreSQL → PostgreSQL",
     "mp": "MariaDB → PostgreSQL",
     "pm": "PostgreSQL → MariaDB",
+    "me": "MariaDB → etcd",  # the sync-* scenarios of bench/sync.py
 }
 #: bulk-txn: the runner's peak RSS while it applies one transaction of --bulk-rows changes
 BULK_RSS_TARGET_MB = 300.0

@@ -42,6 +42,7 @@ from diff import report_lines as diff_report_lines
 from diff import versions as diff_versions
 from move import LIVE_GROUPS, LIVE_SCENARIOS, LiveBench, LiveResult, live_rows
 from procmem import MemoryProbe
+from sync import SYNC_GROUPS, SYNC_SCENARIOS, SyncBench
 
 from ferryman.testing.servers import (
     MariaDBServer,
@@ -103,13 +104,15 @@ SCENARIOS = (
 GROUPS = {
     "all": [s.name for s in SCENARIOS]
     + [s.name for s in DIFF_SCENARIOS]
-    + [s.name for s in LIVE_SCENARIOS],
+    + [s.name for s in LIVE_SCENARIOS]
+    + [s.name for s in SYNC_SCENARIOS],
     "copy": [s.name for s in SCENARIOS],
     "ferryman": [s.name for s in SCENARIOS if s.is_ferryman],
     "peers": [s.name for s in SCENARIOS if not s.is_ferryman],
     **{key: [s.name for s in SCENARIOS if s.direction == key] for key in DIRECTIONS},
     **DIFF_GROUPS,  # diff: ferryman diff, pt-table-sync and reladiff on ~150 differences
     **LIVE_GROUPS,  # live: binlog-decode and the move-* scenarios; move: the move-* ones
+    **SYNC_GROUPS,  # sync: ferryman sync into etcd, dump rate and streaming lag
 }
 
 
@@ -1056,6 +1059,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.scenarios = [s for s in SCENARIOS if s.name in selected]
     args.diff = [s for s in DIFF_SCENARIOS if s.name in selected]
     args.live = [s for s in LIVE_SCENARIOS if s.name in selected]
+    args.sync = [s for s in SYNC_SCENARIOS if s.name in selected]
     return args
 
 
@@ -1141,7 +1145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.versions = tool_versions(bench)
         if args.diff:
             report.versions.update(diff_versions())
-        if args.scenarios or args.diff:  # the copy and diff scenarios' dataset
+        if args.scenarios or args.diff or any(s.name == "sync-dump" for s in args.sync):
+            # the dataset of the copy, diff and sync-dump scenarios
             say(f"generating {args.rows:,} rows")
             report.dataset = generate(my_src, pg, args.rows)
             say(
@@ -1152,7 +1157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench.source_digests()
             identical = bench.digests["mariadb"] == bench.digests["postgres"]
             report.dataset["sources_identical"] = "yes" if identical else "NO"
-        total = len(args.scenarios) + len(args.diff) + len(args.live)
+        total = len(args.scenarios) + len(args.diff) + len(args.live) + len(args.sync)
         for i, scenario in enumerate(args.scenarios, 1):
             direction = DIRECTIONS[scenario.direction]
             say(f"[{i}/{total}] {scenario.label} ({direction})")
@@ -1179,6 +1184,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             live_result = live.run(live_scenario)
             report.live.append(live_result)
             say(f"  {live_result.figure or '-'} ({live_result.verdict}): {live_result.detail}")
+        sync = SyncBench(
+            my_src,
+            workdir,
+            bench.ferryman,
+            rows=args.rows,
+            src_db=SRC_DB,
+            lag_seconds=args.lag_seconds,
+        )
+        first = len(args.scenarios) + len(args.diff) + len(args.live) + 1
+        for i, sync_scenario in enumerate(args.sync, first):
+            say(f"[{i}/{total}] {sync_scenario.label} ({sync_scenario.name})")
+            sync_result = sync.run(sync_scenario)
+            report.live.append(sync_result)
+            say(f"  {sync_result.figure or '-'} ({sync_result.verdict}): {sync_result.detail}")
         report.comparisons = compare(report.results)
         report.rss = rss_check(report.results, args.rows, args.baseline)
         print_report(report)

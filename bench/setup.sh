@@ -41,6 +41,26 @@ if ! "$RELADIFF_VENV/bin/reladiff" --version 2>/dev/null | grep -qx 'v0\.6\.0'; 
     "$RELADIFF_VENV/bin/pip" install -q "reladiff[mysql,postgresql]==0.6.0"
 fi
 
+# etcd clients compared by bench/etcd_clients.py (the choice of ferryman sync's client), each in
+# a virtualenv of its own under .bench/ so that grpcio and protobuf never reach .venv:
+# etcd3gw (what ferryman uses), etcd3 (python-etcd3, last release 2020; needs protobuf<4),
+# etcd-sdk-python (module pyetcd, a maintained fork of python-etcd3; it does not declare its
+# protobuf dependency) and aetcd (asyncio)
+etcd_client_venv() {  # NAME IMPORT REQUIREMENT...
+    local venv=.bench/$1 module=$2
+    shift 2
+    if ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+        say "installing $* into $venv"
+        rm -rf "$venv"
+        .venv/bin/python -m venv "$venv"
+        "$venv/bin/pip" install -q "$@"
+    fi
+}
+etcd_client_venv etcd-etcd3gw etcd3gw "etcd3gw==2.7.0"
+etcd_client_venv etcd-etcd3 etcd3 "etcd3==0.12.0" "protobuf<4"
+etcd_client_venv etcd-etcd-sdk-python pyetcd "etcd-sdk-python==0.0.7" protobuf
+etcd_client_venv etcd-aetcd aetcd "aetcd==1.0.0"
+
 for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
     [[ "$status" == installed ]] || missing+=("$pkg")

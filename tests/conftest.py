@@ -29,6 +29,8 @@ from ferryman.testing.servers import (
     start_postgres,
 )
 
+pytest_plugins = ["tests.etcdkit"]  # etcd cluster and PostgreSQL standby fixtures
+
 
 class _SQLServer(Protocol):
     def execute(self, sql: str, database: str) -> list[tuple[Any, ...]]: ...

@@ -12,6 +12,7 @@ from ferryman.cli.copy import copy
 from ferryman.cli.diff import diff
 from ferryman.cli.move import move
 from ferryman.cli.schema import schema
+from ferryman.cli.sync import sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -36,5 +37,5 @@ def cli(ctx: click.Context, debug: bool, state: str | None) -> None:
     ctx.obj = Context(debug, state)
 
 
-for command in (check, schema, copy, move, diff):
+for command in (check, schema, copy, move, diff, sync):
     cli.add_command(command)

@@ -1,14 +1,31 @@
 """The contracts every engine implements.
 
 An engine is registered by URL scheme (:mod:`ferryman.core.registry`) with a factory that opens an
-:class:`Endpoint` for a :class:`~ferryman.core.url.DatabaseURL`. Later stages add the ``Source``
-and ``Sink`` protocols (chunk reads, change streams, atomic apply with checkpoint) on top of this.
+:class:`Endpoint` for a :class:`~ferryman.core.url.DatabaseURL`. Every capability beyond the
+endpoint's own (schema) members is reached through a typed accessor on it, which returns the
+capability's protocol or None when the engine lacks it:
+
+===================  =========================  ================================================
+accessor             protocol                   what for
+===================  =========================  ================================================
+``copy_source()``    :class:`CopySource`        consistent snapshot, chunk reads in key order
+``copy_target()``    :class:`CopyTarget`        chunk loads, truncate, drop, identity counters
+``change_source()``  :class:`ChangeSource`      change stream from a position, row filters
+``move_target()``    :class:`MoveTarget`        the applier (batch + checkpoint atomically)
+``diff_source()``    :class:`DiffSource`        diff readers (hashes computed in the database)
+``sql_runner()``     :class:`SqlRunner`         one statement as given (lag query, DDL exec)
+===================  =========================  ================================================
+
+:meth:`Endpoint.capabilities` declares how the engine behaves where the pipeline must choose
+(:class:`Capabilities`), so pipeline code asks for a behaviour, never for an engine's name.
+:func:`need` turns a missing capability into a ConfigError that names the endpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ferryman.core.apply import ApplyBatch, Checkpoint, Converter, Key, TableBatch
 from ferryman.core.change import Transaction
@@ -22,11 +39,38 @@ from ferryman.core.copy import (
     WireFormat,
 )
 from ferryman.core.diff import Domain
+from ferryman.core.errors import ConfigError
 from ferryman.core.findings import Finding
 from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.url import DatabaseURL
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """How an engine behaves where the pipeline must choose (declared by the engine).
+
+    Wire formats: a copy loads each table in the first of the target's formats the source can
+    render — :attr:`same_type_formats` first when every copied column has the very same native
+    type on both sides, then :attr:`load_formats`."""
+
+    export_formats: frozenset[WireFormat] = frozenset()
+    """Wire formats its chunk readers render (as a copy source)."""
+    load_formats: tuple[WireFormat, ...] = ()
+    """Wire formats its chunk writers load (as a copy target), preferred first."""
+    same_type_formats: tuple[WireFormat, ...] = ()
+    """Faster formats it loads only when both sides have the same native column types."""
+    fk_actions_logged: bool = True
+    """Its change stream carries the rows its own foreign-key actions (ON DELETE/UPDATE CASCADE,
+    SET NULL) change. False (InnoDB): the applier repeats those actions on the target."""
+    streams_generated_columns: bool = True
+    """Its change stream carries generated columns' values (False: pgoutput omits them, and a
+    target's plain copy of such a column keeps what the copy wrote)."""
+    namespace_option: str | None = None
+    """The URL option that names its namespace (PostgreSQL: ``schema``). When a target URL lacks
+    it, a copy uses the source's namespace (as pgloader does). None: the namespace is the URL's
+    path (MySQL database, etcd prefix)."""
 
 
 @runtime_checkable
@@ -35,9 +79,45 @@ class Endpoint(Protocol):
 
     Opening it (the factory) raises :class:`~ferryman.core.errors.ConnectError` for an unreachable
     host, refused login or unknown database, with the URL redacted. ``close()`` is idempotent.
+    The accessors (``copy_source()`` ... ``sql_runner()``) are cheap, open nothing, and return
+    the same object each time (usually the endpoint itself) or None when the engine lacks that
+    capability.
     """
 
     url: DatabaseURL
+
+    def capabilities(self) -> Capabilities:
+        """How this engine behaves where the pipeline must choose. Cheap; no I/O."""
+        ...
+
+    def reconnect(self) -> None:
+        """Replace the endpoint's control connection (after a failure may have broken it).
+        Raises ConnectError when the server is still unreachable; idempotent otherwise."""
+        ...
+
+    def copy_source(self) -> CopySource | None:
+        """This endpoint as a copy source (snapshot, chunk reads), None when it cannot be one."""
+        ...
+
+    def copy_target(self) -> CopyTarget | None:
+        """This endpoint as a copy target (chunk loads), None when it cannot be one."""
+        ...
+
+    def change_source(self) -> ChangeSource | None:
+        """This endpoint as a change-stream source, None when it has no change stream."""
+        ...
+
+    def move_target(self) -> MoveTarget | None:
+        """This endpoint as a live move's target (the applier), None when it cannot be one."""
+        ...
+
+    def diff_source(self) -> DiffSource | None:
+        """This endpoint as one side of a diff (readers hashing inside the database)."""
+        ...
+
+    def sql_runner(self) -> SqlRunner | None:
+        """This endpoint as a runner of SQL as given (lag query, ``--on-ddl exec``)."""
+        ...
 
     def server_info(self) -> ServerInfo:
         """Engine flavor and version. Cheap; cached after the first call."""
@@ -124,13 +204,17 @@ class CopySource(Protocol):
 class CopyTarget(Protocol):
     """What a copy needs from its target endpoint."""
 
-    def open_writer(self) -> ChunkWriter: ...
+    def open_writer(self) -> ChunkWriter:
+        """A new connection that loads chunks (each ``write`` commits on its own)."""
+        ...
 
     def wire_for(self, column: Column, wire_format: WireFormat) -> Wire:
         """How values of target ``column`` must travel in ``wire_format``."""
         ...
 
-    def has_rows(self, namespace: str, table: str) -> bool: ...
+    def has_rows(self, namespace: str, table: str) -> bool:
+        """Whether ``namespace.table`` holds any row. Read-only."""
+        ...
 
     def drop_objects(self, namespace: str, creates: Sequence[str]) -> None:
         """Drop objects named ``table:NAME`` / ``type:NAME`` / ``view:NAME`` / ``matview:NAME``
@@ -141,12 +225,15 @@ class CopyTarget(Protocol):
         """Empty ``tables`` of ``namespace`` together (foreign keys among them do not stop it)."""
         ...
 
-    def reconnect(self) -> None:
-        """Replace the endpoint's control connection (after a failure may have broken it)."""
+    def sync_identity(self, table: Table) -> None:
+        """Move identity/auto-increment counters of target ``table`` past its largest value.
+        Idempotent; never moves a counter back."""
         ...
 
-    def sync_identity(self, table: Table) -> None:
-        """Move identity/auto-increment counters of target ``table`` past its largest value."""
+    def follow_sequences(self, source: Endpoint, tables: Sequence[str], namespace: str) -> None:
+        """Move each sequence ``source``'s ``tables`` draw from to at least the source's state,
+        here in ``namespace``; never back. Nothing when ``source`` has no sequences this
+        engine can read (another engine) or a sequence is missing here. Idempotent."""
         ...
 
 
@@ -220,7 +307,9 @@ class RowFilter(Protocol):
 class MoveTarget(Protocol):
     """What a live move needs from its target endpoint, besides :class:`CopyTarget`."""
 
-    def open_applier(self) -> Applier: ...
+    def open_applier(self) -> Applier:
+        """A new connection that applies change batches (see :class:`Applier`)."""
+        ...
 
     def apply_converters(
         self,
@@ -239,9 +328,12 @@ class MoveTarget(Protocol):
 
 
 class Applier(Protocol):
-    """Writes change batches to a target, each atomically with its checkpoint."""
+    """Writes change batches to a target, each atomically with its checkpoint. Re-applying a
+    batch is idempotent (upserts and key deletes)."""
 
-    def read_checkpoint(self, workflow: str) -> Checkpoint | None: ...
+    def read_checkpoint(self, workflow: str) -> Checkpoint | None:
+        """The checkpoint last committed for ``workflow`` (None: never, or dropped)."""
+        ...
 
     def apply(self, batch: ApplyBatch, before_commit: Callable[[], None] | None = None) -> None:
         """All of ``batch`` with its checkpoint in one transaction (``before_commit`` runs
@@ -263,7 +355,9 @@ class Applier(Protocol):
         """Delete rows whose key sorts after ``cursor`` (all rows when ``cursor`` is ``()``)."""
         ...
 
-    def drop_checkpoint(self, workflow: str) -> None: ...
+    def drop_checkpoint(self, workflow: str) -> None:
+        """Forget ``workflow``'s checkpoint. Idempotent."""
+        ...
 
     def close(self) -> None: ...
 
@@ -294,12 +388,13 @@ class DiffReader(Protocol):
         ...
 
     @property
-    def fast_hash(self) -> bool:
-        """Whether :meth:`row_hash` supports ``fast`` (used only when both sides do)."""
+    def fast_hash(self) -> str | None:
+        """The name of the engine-specific 64-bit hash :meth:`row_hash` computes with ``fast``
+        (None: it has none). A diff uses it only when both sides name the same one."""
         ...
 
     def framed_fast(self, col: Column, expr: str) -> str:
-        """A raw column's part of a ``fast`` row text (only when :attr:`fast_hash`)."""
+        """A raw column's part of a ``fast`` row text (only when :attr:`fast_hash` is set)."""
         ...
 
     def row_hash(self, framed: Sequence[str], fast: bool = False) -> str:
@@ -341,3 +436,39 @@ class DiffReader(Protocol):
     def row_literals(self, namespace: str, table: str, columns: Sequence[Column]) -> list[str]:
         """Each row of ``table`` as ``(lit, lit, ...)`` in this engine's SQL."""
         ...
+
+
+class DiffSource(Protocol):
+    """What ``ferryman diff`` / ``move verify`` need from each side."""
+
+    def open_diff_reader(self) -> DiffReader:
+        """A new connection that renders canonical row text and hashes (closed by the caller)."""
+        ...
+
+
+class SqlRunner(Protocol):
+    """Runs SQL text as the user gave it, on the endpoint's control connection."""
+
+    def scalar(self, sql: str) -> object:
+        """The first value ``sql`` returns (None: no rows), in the URL's database/namespace
+        (``--lag-query``). Reads only what ``sql`` reads."""
+        ...
+
+    def execute_in(self, namespace: str, sql: str) -> None:
+        """Run one statement as given (a source's DDL under ``--on-ddl exec``) with unqualified
+        names resolving in ``namespace``. Not idempotent; commits on its own."""
+        ...
+
+
+T = TypeVar("T")
+
+
+def need(capability: T | None, endpoint: Endpoint, role: str) -> T:
+    """``capability`` (an accessor's result), or a ConfigError naming ``endpoint`` and ``role``
+    (for example ``"a copy source"``) when the engine lacks it."""
+    if capability is None:
+        raise ConfigError(
+            f"{endpoint.url} ({endpoint.server_info().flavor}) cannot be {role}",
+            hint="use a MySQL/MariaDB or PostgreSQL URL for this side",
+        )
+    return capability

@@ -5,12 +5,17 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Callable, Iterator
+from typing import Generic, Protocol
 
 from ferryman.core.errors import ConfigError
+from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.protocols import Endpoint
+from ferryman.core.schema import Schema, ServerInfo
 from ferryman.core.url import DatabaseURL, parse_url
 
 EndpointFactory = Callable[[DatabaseURL], Endpoint]
+Translator = Callable[[Schema, TranslateOptions, ServerInfo], SchemaPlan]
+"""Pure DDL translation for one engine (no connection): what ``ferryman check`` judges with."""
 
 
 class _Registration:
@@ -33,16 +38,21 @@ class _Registration:
 _engines: dict[str, _Registration] = {}
 
 
-PROTOCOL_MEMBERS = (
-    "server_info",
-    "namespace",
-    "introspect",
-    "check",
-    "translate",
-    "existing_tables",
-    "apply",
-    "close",
-)
+def protocol_members(protocol: type) -> tuple[str, ...]:
+    """The methods and properties ``protocol`` (a ``typing.Protocol`` class) declares, its
+    protocol bases' included, in declaration order: what a class must define to implement it.
+    Data attributes (annotations such as ``url``) are left out: instances set them."""
+    names: dict[str, None] = {}
+    for klass in reversed(protocol.__mro__):
+        if klass in (object, Protocol, Generic) or Protocol not in klass.__mro__:
+            continue
+        for name, value in vars(klass).items():
+            if not name.startswith("_") and (callable(value) or isinstance(value, property)):
+                names[name] = None
+    return tuple(names)
+
+
+PROTOCOL_MEMBERS = protocol_members(Endpoint)
 
 
 def register_engine(
@@ -66,6 +76,28 @@ def _check_members(factory: object) -> None:
         missing = [m for m in PROTOCOL_MEMBERS if not hasattr(factory, m)]
         if missing:
             raise TypeError(f"{factory.__name__} lacks Endpoint members: {', '.join(missing)}")
+
+
+_translators: dict[str, tuple[str | Translator, ServerInfo]] = {}
+
+
+def register_translator(engine: str, translator: str, *, reference: ServerInfo) -> None:
+    """Register ``translator`` (``"package.module:function"``, imported on first use) as
+    ``engine``'s pure schema translation; ``reference`` is the server it assumes when no
+    target server is at hand (the translation reads only its flavor and version)."""
+    _translators[engine] = (translator, reference)
+
+
+def translators() -> dict[str, tuple[Translator, ServerInfo]]:
+    """Every registered engine's translation and reference server, by engine name."""
+    out: dict[str, tuple[Translator, ServerInfo]] = {}
+    for engine, (translator, reference) in sorted(_translators.items()):
+        if isinstance(translator, str):
+            module, _, attr = translator.partition(":")
+            translator = getattr(importlib.import_module(module), attr)
+            _translators[engine] = (translator, reference)
+        out[engine] = (translator, reference)
+    return out
 
 
 def registered_schemes() -> list[str]:

@@ -3,6 +3,7 @@
 ``mysql://user:password@host:3306/database?ssl-ca=/path/ca.pem``
 ``postgresql://user:password@host:5432/database?sslmode=verify-full&schema=shop``
 ``etcd://host:2379/prefix?cacert=/path/ca.pem``
+``etcd://h1:2379,h2:2379,h3:2379/prefix`` (several members of one cluster, tried in order)
 
 The password is percent-decoded, registered with :mod:`ferryman.core.redact`, and kept out of
 ``repr``/``str``. Which query options are valid is decided by the engine registered for the scheme
@@ -18,6 +19,8 @@ from ferryman.core.errors import ConfigError
 from ferryman.core.redact import MASK, register_secret
 
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432, "postgres": 5432, "etcd": 2379}
+#: schemes whose URL may name several hosts (members of one cluster), tried in order
+MULTI_HOST_SCHEMES = frozenset({"etcd"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,13 @@ class DatabaseURL:
     password: str | None = field(default=None, repr=False, compare=False)
     database: str | None = None
     options: dict[str, str] = field(default_factory=dict, compare=False)
+    #: every ``(host, port)`` the URL names, in order; the first is ``(host, port)``. More than
+    #: one only for schemes that accept several hosts (``etcd://h1:p1,h2:p2/prefix``).
+    hosts: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            object.__setattr__(self, "hosts", ((self.host, self.port),))
 
     def redacted(self) -> str:
         """The URL as a person may see it: password replaced by ``***``."""
@@ -40,12 +50,12 @@ class DatabaseURL:
             if self.password is not None:
                 auth += ":" + MASK
             auth += "@"
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = ",".join(f"{_bracket(h)}:{p}" for h, p in self.hosts)
         path = "/" + quote(self.database, safe="/") if self.database else ""
         query = ""
         if self.options:
             query = "?" + "&".join(f"{k}={quote(v, safe='/')}" for k, v in self.options.items())
-        return f"{self.scheme}://{auth}{host}:{self.port}{path}{query}"
+        return f"{self.scheme}://{auth}{host}{path}{query}"
 
     def __str__(self) -> str:
         return self.redacted()
@@ -65,6 +75,7 @@ def parse_url(text: str) -> DatabaseURL:
 
     Raises :class:`ConfigError` naming the problem (and never echoing a password) when the text is
     not a URL of the form ``scheme://[user[:password]@]host[:port][/database][?options]``.
+    ``etcd://`` also takes several members: ``etcd://h1:p1,h2:p2/prefix``.
     """
     example = "mysql://user:password@host:3306/database or postgresql://user@host/database"
     if "://" not in text:
@@ -72,6 +83,8 @@ def parse_url(text: str) -> DatabaseURL:
             f"'{_mask_raw(text)}' is not a database URL: it has no scheme",
             hint=f"write it as {example}",
         )
+    original = text
+    text, more = _split_hosts(text)
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -96,16 +109,60 @@ def parse_url(text: str) -> DatabaseURL:
             f"database URL '{_mask_raw(text)}' has no host",
             hint=f"write it as {example}",
         )
+    if more and scheme not in MULTI_HOST_SCHEMES:
+        raise ConfigError(
+            f"'{_mask_raw(original)}' names several hosts; {scheme}:// takes one",
+            hint="give one host:port (several hosts are for etcd://h1:p1,h2:p2/prefix)",
+        )
+    others = []
+    for extra in more:
+        try:
+            other = urlsplit(f"{scheme}://{extra}")
+            other_port = other.port
+        except ValueError as exc:
+            raise ConfigError(
+                f"host '{extra}' in '{_mask_raw(original)}' is not host[:port]: {exc}",
+                hint="write the hosts as etcd://h1:2379,h2:2379/prefix",
+            ) from None
+        if not other.hostname or other.username is not None or other.path or other.query:
+            raise ConfigError(
+                f"host '{extra}' in '{_mask_raw(original)}' is not host[:port]",
+                hint="write the hosts as etcd://user:password@h1:2379,h2:2379/prefix",
+            )
+        others.append((other.hostname, other_port or DEFAULT_PORTS[scheme]))
     path = unquote(parts.path.lstrip("/")) if parts.path else ""
+    first = (host or "localhost", port or DEFAULT_PORTS[scheme])
     return DatabaseURL(
         scheme=scheme,
-        host=host or "localhost",
-        port=port or DEFAULT_PORTS[scheme],
+        host=first[0],
+        port=first[1],
+        hosts=(first, *others),
         user=unquote(parts.username) if parts.username is not None else None,
         password=password,
         database=path or None,
         options=options,
     )
+
+
+def _split_hosts(text: str) -> tuple[str, list[str]]:
+    """``scheme://auth@h1:p1,h2:p2/rest`` → (``scheme://auth@h1:p1/rest``, ["h2:p2"])."""
+    head, _, rest = text.partition("://")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, hostlist = authority.rpartition("@")
+    if "," not in hostlist:
+        return text, []
+    first, *more = hostlist.split(",")
+    if not first or not all(more):
+        raise ConfigError(
+            f"'{_mask_raw(text)}' has an empty host in its host list",
+            hint="write the hosts as etcd://h1:2379,h2:2379/prefix",
+        )
+    return f"{head}://{userinfo}{at}{first}{tail}", more
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _mask_raw(text: str) -> str:

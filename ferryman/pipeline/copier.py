@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from ferryman.core.copy import (
     Chunk,
@@ -42,7 +42,7 @@ from ferryman.core.copy import (
 from ferryman.core.errors import ConfigError, FerrymanError, NotFound, SchemaError
 from ferryman.core.plan import Phase, SchemaPlan, Statement, TranslateOptions
 from ferryman.core.position import Position
-from ferryman.core.protocols import CopySource, CopyTarget, Endpoint
+from ferryman.core.protocols import CopySource, CopyTarget, Endpoint, need
 from ferryman.core.schema import Schema, Table
 from ferryman.core.translate import view_statements
 from ferryman.pipeline.hooks import pause_point
@@ -153,8 +153,8 @@ class Copier:
     ) -> None:
         self.source = source
         self.target = target
-        self.src = cast(CopySource, source)
-        self.dst = cast(CopyTarget, target)
+        self.src: CopySource = need(source.copy_source(), source, "a copy source")
+        self.dst: CopyTarget = need(target.copy_target(), target, "a copy target")
         self.request = request
         self.observer: CopyObserver = observer or NullObserver()
         self.created: list[str] = []  # "table:NAME" / "type:NAME" made by this run
@@ -329,7 +329,6 @@ class Copier:
             t.name: t
             for t in self.target.introspect(list(names.values()), namespace=self.namespace).tables
         }
-        fmt = self._wire_format()
         out: list[TableCopy] = []
         for table in schema.tables:
             target = targets[names[table.name]]
@@ -340,10 +339,7 @@ class Copier:
             ]
             key = table.row_key()
             assert key is not None  # checked in plan()
-            table_fmt = fmt
-            if fmt is WireFormat.PG_TEXT and self.source.server_info().engine == "postgresql":
-                same = all(src.native == dst.native for src, dst in pairs)
-                table_fmt = WireFormat.PG_BINARY if same else fmt
+            table_fmt = self._wire_format(all(src.native == dst.native for src, dst in pairs))
             out.append(
                 TableCopy(
                     source=table,
@@ -365,12 +361,19 @@ class Copier:
         out.sort(key=lambda tc: -(tc.source.estimated_rows or 0))
         return out
 
-    def _wire_format(self) -> WireFormat:
-        if self.target.server_info().engine == "postgresql":
-            return WireFormat.PG_TEXT
-        if self.source.server_info().engine == "mysql":
-            return WireFormat.MYSQL_TSV
-        return WireFormat.CSV
+    def _wire_format(self, same_types: bool) -> WireFormat:
+        """The first of the target's load formats the source renders (its same-type formats
+        first when every column has the same native type on both sides)."""
+        renders = self.source.capabilities().export_formats
+        loads = self.target.capabilities()
+        preferred = (*loads.same_type_formats, *loads.load_formats) if same_types else ()
+        for fmt in preferred or loads.load_formats:
+            if fmt in renders:
+                return fmt
+        raise ConfigError(
+            f"{self.source.url} and {self.target.url} share no wire format for a copy",
+            hint="copy between MySQL/MariaDB and PostgreSQL servers",
+        )
 
     # -- 4. rows ------------------------------------------------------------------------------
 
@@ -519,7 +522,7 @@ class Copier:
     def restore_target(self, exc: BaseException) -> None:
         """Put the target back as it was: drop what this run created, empty what it filled."""
         try:
-            self.dst.reconnect()  # the failure may have been a lost connection
+            self.target.reconnect()  # the failure may have been a lost connection
             if self.created:
                 self.dst.drop_objects(self.namespace, self.created)
             if self.loaded_existing:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from ferryman.core.diff import (
     BUCKET_ROWS,
@@ -46,7 +46,7 @@ from ferryman.core.diff import (
     normalize,
 )
 from ferryman.core.errors import ConfigError, NotFound, SchemaError
-from ferryman.core.protocols import DiffReader, Endpoint
+from ferryman.core.protocols import DiffReader, Endpoint, need
 from ferryman.core.schema import Column, Kind, Table
 from ferryman.pipeline.schema import target_namespace
 
@@ -257,7 +257,7 @@ class Differ:
         self.request = request
         self.observer: DiffObserver = observer or NullDiffObserver()
         self.recheck = recheck
-        self.jobs: list[_TableJob] = []
+        self.jobs: list[TableJob] = []
 
     def plan(self) -> list[TablePair]:
         r = self.request
@@ -364,15 +364,15 @@ class Differ:
     # -- one table ----------------------------------------------------------------------------
 
     @contextmanager
-    def _sides(self, job: _TableJob) -> Iterator[None]:
+    def _sides(self, job: TableJob) -> Iterator[None]:
         """Open a reader per side for ``job`` (each used by its own worker thread)."""
-        ra: DiffReader = self.a.open_diff_reader()  # type: ignore[attr-defined]
+        ra = need(self.a.diff_source(), self.a, "one side of a diff").open_diff_reader()
         try:
-            rb: DiffReader = self.b.open_diff_reader()  # type: ignore[attr-defined]
+            rb = need(self.b.diff_source(), self.b, "one side of a diff").open_diff_reader()
         except BaseException:
             ra.close()
             raise
-        fast = ra.engine == rb.engine and ra.fast_hash and rb.fast_hash
+        fast = ra.fast_hash is not None and ra.fast_hash == rb.fast_hash
         job.a = _Side(ra, job.pair.a, job.pair, True, fast)
         job.b = _Side(rb, job.pair.b, job.pair, False, fast)
         try:
@@ -383,7 +383,7 @@ class Differ:
             ra.close()
             rb.close()
 
-    def still_differing(self, job: _TableJob, cands: list[_Candidate]) -> int:
+    def still_differing(self, job: TableJob, cands: list[Candidate]) -> int:
         """How many of ``cands`` differ now (read again on both sides)."""
         with self._sides(job):
             return len(job._verdicts(cands))
@@ -397,7 +397,7 @@ class Differ:
             key=tuple(c.a.name for c in pair.key),
             skipped_columns=pair.skipped,
         )
-        job = _TableJob(self, pair, result)
+        job = TableJob(self, pair, result)
         self.jobs.append(job)
         with self._sides(job):
             job.run()
@@ -413,14 +413,20 @@ def _folds(col: Column) -> bool:
 
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """A row key whose bucket differed; its native key values on each side (None: the side
+    lacks the row)."""
+
     key: tuple[Any, ...]
     bucket: int
     native_a: tuple[Any, ...] | None
     native_b: tuple[Any, ...] | None
 
 
-class _TableJob:
+class TableJob:
+    """One table's comparison (steps 1-3) and its outcome: ``verdicts`` per candidate key,
+    which ``--repair`` (:mod:`ferryman.pipeline.repair`) turns into writes."""
+
     a: _Side
     b: _Side
 
@@ -429,7 +435,7 @@ class _TableJob:
         self.request = differ.request
         self.pair = pair
         self.result = result
-        self.candidates: dict[tuple[Any, ...], _Candidate] = {}
+        self.candidates: dict[tuple[Any, ...], Candidate] = {}
         self._scale = 1  # raw buckets per report cell
         self._width = 1  # key-range bucket width (range method)
         self.normalizers = [normalize(c.domain) for c in pair.columns]
@@ -471,9 +477,8 @@ class _TableJob:
 
         def cond(lo_bucket: int, hi_bucket: int) -> tuple[str, str]:
             lo, hi = low + lo_bucket * width, low + hi_bucket * width
-            return tuple(  # type: ignore[return-value]
-                f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b)
-            )
+            ka, kb = self.a.first_key, self.b.first_key
+            return f"{ka} >= {lo} AND {ka} < {hi}", f"{kb} >= {lo} AND {kb} < {hi}"
 
         ba = self.a.reader.range_bucket(self.a.first_key, low, width)
         bb = self.b.reader.range_bucket(self.b.first_key, low, width)
@@ -607,7 +612,7 @@ class _TableJob:
                 )
             ):
                 continue
-            self.candidates[key] = _Candidate(
+            self.candidates[key] = Candidate(
                 key, bucket(key), ea[1] if ea else None, eb[1] if eb else None
             )
 
@@ -657,8 +662,8 @@ class _TableJob:
         self.verdicts = verdicts
 
     def _verdicts(
-        self, cands: list[_Candidate]
-    ) -> list[tuple[_Candidate, tuple[str, Any, Any, list[str]]]]:
+        self, cands: list[Candidate]
+    ) -> list[tuple[Candidate, tuple[str, Any, Any, list[str]]]]:
         if not cands:
             return []
         # each side is read with its own key values where it has the row (a key that only
@@ -667,7 +672,7 @@ class _TableJob:
         keys_b = [n for c in cands if (n := c.native_b or c.native_a) is not None]
         fa, fb = self.both(partial(self.a.fetch, keys_a), partial(self.b.fetch, keys_b))
         names = [c.a.name for c in self.pair.columns]
-        out: list[tuple[_Candidate, tuple[str, Any, Any, list[str]]]] = []
+        out: list[tuple[Candidate, tuple[str, Any, Any, list[str]]]] = []
         for cand in cands:
             row_a, row_b = fa.get(cand.key), fb.get(cand.key)
             if row_a is not None:
@@ -699,17 +704,16 @@ class _TableJob:
 
 def _runs(sorted_ints: Sequence[int]) -> Iterator[tuple[int, int]]:
     """Consecutive runs ``(first, last)`` of sorted integers."""
-    start = prev = None
-    for n in sorted_ints:
-        if start is None:
-            start = prev = n
-        elif n == cast(int, prev) + 1:
+    if not sorted_ints:
+        return
+    start = prev = sorted_ints[0]
+    for n in sorted_ints[1:]:
+        if n == prev + 1:
             prev = n
         else:
-            yield start, cast(int, prev)
+            yield start, prev
             start = prev = n
-    if start is not None:
-        yield start, cast(int, prev)
+    yield start, prev
 
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -51,7 +51,6 @@ from typing import Any, Protocol, cast
 from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
 from ferryman.core.cascade import CascadeGraph, cascade_links
 from ferryman.core.change import Change, Op, Transaction
-from ferryman.core.convert import source_engine
 from ferryman.core.copy import KeyRange, TableCopy, TableProgress, ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
@@ -67,10 +66,10 @@ from ferryman.core.protocols import (
     Applier,
     ChangeFeed,
     ChangeSource,
-    CopySource,
     Endpoint,
     MoveTarget,
     RowFilter,
+    need,
 )
 from ferryman.core.schema import Kind, Table
 from ferryman.pipeline.copier import Copier, CopyObserver, CopyRequest, NullObserver
@@ -198,9 +197,8 @@ class Mover:
     ) -> None:
         self.source = source
         self.target = target
-        self.src = cast(ChangeSource, source)
-        self.copy_src = cast(CopySource, source)
-        self.dst = cast(MoveTarget, target)
+        self.src: ChangeSource = need(source.change_source(), source, "a change source")
+        self.dst: MoveTarget = need(target.move_target(), target, "a live move's target")
         self.s = settings
         self.stop = stop or threading.Event()
         self.observer: MoveObserver = observer or _NullMoveObserver()
@@ -257,9 +255,9 @@ class Mover:
             tc = replace(copies[table.name], key_order=True)
             target_table = targets[tc.target_name]
             columns = tc.target_columns
-            if source_engine(table, schema.server.engine) == "postgresql":
-                # pgoutput does not send generated columns: a target's plain copy of one keeps
-                # what the copy wrote (a known gap; the other columns are replicated)
+            if not self.source.capabilities().streams_generated_columns:
+                # a target's plain copy of a generated column keeps what the copy wrote (a
+                # known gap; the other columns are replicated)
                 generated = {c.name for c in table.columns if c.generated is not None}
                 columns = tuple(c for c in columns if c not in generated)
             tt = TableTarget(
@@ -277,7 +275,7 @@ class Mover:
             self.tables.append(_Table(table, tc, tt, cursor_ok, rf))
         self.by_source = {t.source.name: t for t in self.tables}
         self.cascades = None
-        if schema.server.engine == "mysql":  # InnoDB logs no rows for its FK actions
+        if not self.source.capabilities().fk_actions_logged:  # repeat them on the target
             self.cascades = (
                 cascade_links(
                     schema,
@@ -449,8 +447,8 @@ class Mover:
         while self.applier is None:
             try:
                 self.applier = self.dst.open_applier()
-                self.copier.dst.reconnect()
-                cast(Any, self.source).reconnect()
+                self.target.reconnect()
+                self.source.reconnect()
             except FerrymanError as exc:
                 log.warning("target unreachable (%s); retrying", exc)
                 self.applier = None
@@ -475,7 +473,7 @@ class Mover:
             )
             if removed:
                 log.info("removed %d rows above the copy cursor of %s", removed, t.copy.name)
-        snapshot = self.copy_src.open_snapshot(max(1, self.s.jobs), exact=True)
+        snapshot = self.copier.src.open_snapshot(max(1, self.s.jobs), exact=True)
         try:
             s_pos = snapshot.position
             if s_pos is None:
@@ -509,7 +507,7 @@ class Mover:
             t = pending[i]
             st = self._table_state(t.source.name)
             cursor = tuple(st["cursor"]) if st["cursor"] is not None else None
-            for rng in self.copy_src.key_ranges(tc, self.s.chunk_rows):
+            for rng in self.copier.src.key_ranges(tc, self.s.chunk_rows):
                 if cursor is not None:
                     if rng.high is not None and tuple(rng.high) <= cursor:
                         continue
@@ -560,9 +558,7 @@ class Mover:
             self.copier.dst.sync_identity(table)
         # PostgreSQL → PostgreSQL: sequences follow the source's (also those only an
         # expression default uses), so no value the source handed out is issued again
-        follow = getattr(self.copier.dst, "follow_sequences", None)
-        if follow is not None:
-            follow(self.source, self.s.tables, namespace)
+        self.copier.dst.follow_sequences(self.source, self.s.tables, namespace)
         self.state["identity_synced"] = True
 
     # -- the stream -----------------------------------------------------------------------------
@@ -864,11 +860,11 @@ class Mover:
                 f"--on-ddl exec cannot run DDL for a renamed table: {statement[:300]}",
                 hint=f"apply it by hand, then `ferryman move start {self.s.workflow} --skip-ddl`",
             )
-        execute = getattr(self.target, "execute_in", None)
-        if execute is None:
+        runner = self.target.sql_runner()
+        if runner is None:
             raise DdlSeen(f"the target cannot run DDL: {statement[:300]}")
-        namespace = self.tables[0].target.namespace
-        execute(namespace, change.sql)
+        assert change.sql is not None  # a DDL change carries its statement
+        runner.execute_in(self.tables[0].target.namespace, change.sql)
         log.warning("ran the source's DDL on the target: %s", statement)
         self._open()  # the tables' shapes changed
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from ferryman.core.copy import KeyRange, ZeroDate
 from ferryman.core.diff import TableDiff
-from ferryman.core.protocols import CopySource, CopyTarget, DiffReader
+from ferryman.core.protocols import DiffReader, need
 from ferryman.core.schema import Schema, Table
 from ferryman.pipeline.copier import Copier, CopyRequest
-from ferryman.pipeline.differ import Differ, DiffResult, _Candidate, _TableJob
+from ferryman.pipeline.differ import Candidate, Differ, DiffResult, TableJob
 
 STAGING_PREFIX = "_ferryman_repair_"
 
@@ -52,7 +52,7 @@ def repair_result(differ: Differ, result: DiffResult, *, dry_run: bool, log: Log
     if not work:
         return
     work.sort(key=_parents_first([w.job.pair.b for w in work]))
-    rb: DiffReader = differ.b.open_diff_reader()  # type: ignore[attr-defined]
+    rb = need(differ.b.diff_source(), differ.b, "one side of a diff").open_diff_reader()
     try:
         try:
             for w in work:
@@ -105,7 +105,7 @@ def _parents_first(tables: list[Table]) -> Callable[[_Work], int]:
 class _Work:
     """One table's repair: candidates, staging table, statements."""
 
-    def __init__(self, result: TableDiff, job: _TableJob) -> None:
+    def __init__(self, result: TableDiff, job: TableJob) -> None:
         self.result = result
         self.job = job
         self.upsert = [
@@ -122,7 +122,7 @@ class _Work:
         ns, name = self.ns, pair.b.name
         key = [c.b.name for c in pair.key]
         if self.delete:
-            natives = [cast(tuple[Any, ...], c.native_b) for c in self.delete]
+            natives = [c.native_b for c in self.delete if c.native_b is not None]
             keys = ", ".join("(" + ", ".join(rb.literal(v) for v in n) + ")" for n in natives)
             cols = ", ".join(rb.ident(k) for k in key)
             self.deletes.append(f"DELETE FROM {rb.table(ns, name)} WHERE ({cols}) IN ({keys})")
@@ -142,13 +142,13 @@ class _Work:
 
 
 def _stage(
-    differ: Differ, job: _TableJob, cands: list[_Candidate], ns: str, staging: str
+    differ: Differ, job: TableJob, cands: list[Candidate], ns: str, staging: str
 ) -> list[str]:
     """Copy A's rows of ``cands`` into B's ``staging`` table; the columns loaded (B's names)."""
     pair = job.pair
-    ra: DiffReader = differ.a.open_diff_reader()  # type: ignore[attr-defined]
+    ra = need(differ.a.diff_source(), differ.a, "one side of a diff").open_diff_reader()
     try:
-        natives = [cast(tuple[Any, ...], c.native_a) for c in cands]
+        natives = [c.native_a for c in cands if c.native_a is not None]
         cols = ", ".join(ra.ident(c.a.name) for c in pair.key)
         keys = ", ".join("(" + ", ".join(ra.literal(v) for v in n) + ")" for n in natives)
         predicate = f"({cols}) IN ({keys})".replace("%%", "%")
@@ -166,12 +166,12 @@ def _stage(
     copier.namespace = ns
     schema = Schema(differ.a.server_info(), pair.a.namespace, (pair.a,), ())
     (tc,) = copier.table_copies(schema)
-    snapshot = cast(CopySource, differ.a).open_snapshot(1)
+    snapshot = copier.src.open_snapshot(1)
     try:
         chunk = snapshot.readers[0].read(tc, KeyRange(None, None))
     finally:
         snapshot.close()
-    writer = cast(CopyTarget, differ.b).open_writer()
+    writer = copier.dst.open_writer()
     try:
         if chunk.rows:
             writer.write(chunk)

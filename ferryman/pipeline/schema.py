@@ -44,11 +44,12 @@ def parse_type_overrides(items: Sequence[str]) -> dict[tuple[str, str], str]:
 
 
 def target_namespace(source: Schema, target: Endpoint, explicit: str | None) -> str:
+    """``explicit``, else the target URL's namespace; a target whose namespace is a URL option
+    (PostgreSQL ``?schema=``) that the URL lacks takes the source's namespace."""
     if explicit:
         return explicit
-    if target.server_info().engine == "postgresql":
-        if target.url.options.get("schema"):
-            return target.namespace
+    option = target.capabilities().namespace_option
+    if option is not None and not target.url.options.get(option):
         return source.namespace
     return target.namespace
 

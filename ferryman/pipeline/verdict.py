@@ -14,14 +14,8 @@ from dataclasses import dataclass, replace
 from ferryman.core.errors import UnsupportedType
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import Note, SchemaPlan, TranslateOptions
+from ferryman.core.registry import translators
 from ferryman.core.schema import Schema, ServerInfo, Table
-
-ENGINES = ("mysql", "postgresql")
-# the translation only reads a target's flavor and version (MariaDB ≥ 10.7 has UUID)
-_DEFAULT_TARGET = {
-    "mysql": ServerInfo("mariadb", "10.11", (10, 11)),
-    "postgresql": ServerInfo("postgresql", "15", (15,)),
-}
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ def table_verdict(schema: Schema, table: Table, engine: str, target: ServerInfo 
             target_namespace=schema.namespace, type_overrides=dict(overrides), foreign_keys=False
         )
         try:
-            notes = _translate(one, options, engine, target or _DEFAULT_TARGET[engine]).notes
+            notes = _translate(one, options, engine, target).notes
             break
         except UnsupportedType as exc:
             column = (exc.obj or "").rpartition(".")[2]
@@ -85,15 +79,11 @@ def table_verdict(schema: Schema, table: Table, engine: str, target: ServerInfo 
 
 
 def _translate(
-    schema: Schema, options: TranslateOptions, engine: str, target: ServerInfo
+    schema: Schema, options: TranslateOptions, engine: str, target: ServerInfo | None
 ) -> SchemaPlan:
-    if engine == "postgresql":
-        from ferryman.engines.postgres import ddl as pg_ddl
-
-        return pg_ddl.translate(schema, options, target)
-    from ferryman.engines.mysql import ddl as my_ddl
-
-    return my_ddl.translate(schema, options, target)
+    """The engine's registered translation, for ``target`` or else its reference server."""
+    translate, reference = translators()[engine]
+    return translate(schema, options, target or reference)
 
 
 def verdict_findings(
@@ -115,7 +105,8 @@ def verdict_findings(
             )
             continue
         verdicts = [
-            table_verdict(schema, table, e, schema.server if e == own else None) for e in ENGINES
+            table_verdict(schema, table, e, schema.server if e == own else None)
+            for e in translators()
         ]
         same = next(v for v in verdicts if v.engine == own)
         other = next(v for v in verdicts if v.engine != own)

@@ -10,6 +10,10 @@ Layout of the root directory (default ``$TMPDIR/ferryman-servers``, override wit
     mariadb-<ownerpid>-<random>/   owner.pid, server.pid, data/, mariadb.sock, binlog.*, logs
     postgres-<ownerpid>-<random>/  owner.pid, server.pid, data/ (postmaster.pid), postgres.log
     etcd-<ownerpid>-<random>/      owner.pid, server.pid, data/, etcd.log
+                                   (a cluster: server.pid lists every member; m1/, m2/, ...
+                                   each hold data/ and etcd.log)
+
+A PostgreSQL standby (:func:`start_postgres_standby`) is a ``postgres-`` directory like any other.
 
 ``owner.pid`` holds the pid (and start time) of the Python process that started the server.
 :func:`cleanup_leftovers` removes the directories, and kills the servers, of owners that died
@@ -50,14 +54,19 @@ from typing import Any, ClassVar, cast
 from urllib.parse import quote
 
 __all__ = [
+    "EtcdCluster",
+    "EtcdMember",
     "EtcdServer",
     "MariaDBServer",
     "PostgresServer",
+    "PostgresStandby",
     "cleanup_leftovers",
     "servers_root",
     "start_etcd",
+    "start_etcd_cluster",
     "start_mariadb",
     "start_postgres",
+    "start_postgres_standby",
 ]
 
 log = logging.getLogger(__name__)
@@ -887,7 +896,6 @@ def _start_postgres_in(
 ) -> PostgresServer:
     bindir = _pg_bindir()
     datadir = directory / "data"
-    logfile = directory / "postgres.log"
     setup_log = directory / "initdb.log"
     password = _password()
     pwfile = directory / "pwfile"
@@ -928,7 +936,6 @@ def _start_postgres_in(
         conf.write("\ninclude_if_exists 'ferryman.conf'\n")
     settings = {
         "listen_addresses": HOST,
-        "unix_socket_directories": str(directory),
         "wal_level": wal_level,
         "max_replication_slots": "20",
         "max_wal_senders": "0" if wal_level == "minimal" else "20",
@@ -938,13 +945,32 @@ def _start_postgres_in(
         "shared_buffers": "64MB",
         **extra_conf,
     }
-    pg_ctl = str(bindir / "pg_ctl")
+    body = "".join(f"{key} = {_pg_quote(str(value))}\n" for key, value in settings.items())
+    port, pid = _pg_launch(directory, datadir, body, owner)
+    server = PostgresServer(
+        host=HOST,
+        port=port,
+        datadir=datadir,
+        admin_user="postgres",
+        admin_password=password,
+        directory=directory,
+        pid=pid,
+    )
+    server._register()
+    return server
+
+
+def _pg_launch(
+    directory: Path, datadir: Path, settings: str, owner: tuple[int, int] | None
+) -> tuple[int, int]:
+    """Write ``ferryman.conf`` (``settings`` plus a free port) and start the server with
+    ``pg_ctl``, retrying with another port when it was taken. Returns (port, postmaster pid)."""
+    logfile = directory / "postgres.log"
+    pg_ctl = str(_pg_bindir() / "pg_ctl")
     for attempt in range(1 + PORT_RETRIES):
         port = _free_port()
-        body = "".join(
-            f"{key} = {_pg_quote(str(value))}\n"
-            for key, value in {**settings, "port": port}.items()
-        )
+        # A later line wins in postgresql.conf: the port (and socket directory) come last.
+        body = f"{settings}port = {port}\nunix_socket_directories = {_pg_quote(str(directory))}\n"
         (datadir / "ferryman.conf").write_text(body)
         if owner is not None:
             os.chown(datadir / "ferryman.conf", *owner)
@@ -970,18 +996,132 @@ def _start_postgres_in(
         if pid is None:
             raise RuntimeError(f"postgres started but wrote no pid:\n{_tail(logfile, offset)}")
         (directory / "server.pid").write_text(f"{pid}\n")
-        server = PostgresServer(
-            host=HOST,
-            port=port,
-            datadir=datadir,
-            admin_user="postgres",
-            admin_password=password,
-            directory=directory,
-            pid=pid,
-        )
-        server._register()
-        return server
+        return port, pid
     raise AssertionError("unreachable")
+
+
+@dataclass(eq=False)
+class PostgresStandby(PostgresServer):
+    """A streaming standby of a throwaway PostgreSQL (see :func:`start_postgres_standby`)."""
+
+    primary_port: int = 0
+
+    def in_recovery(self) -> bool:
+        """Whether the server still replays its primary's WAL (``pg_is_in_recovery()``)."""
+        return bool(self.execute("SELECT pg_is_in_recovery()")[0][0])
+
+    def replay_lsn(self) -> str:
+        """The last WAL position replayed (``pg_last_wal_replay_lsn()``)."""
+        return str(self.execute("SELECT pg_last_wal_replay_lsn()")[0][0])
+
+    def wait_replayed(self, lsn: str, timeout: float = 60.0) -> None:
+        """Wait until the standby has replayed WAL up to ``lsn`` (e.g. the primary's
+        ``pg_current_wal_lsn()``); RuntimeError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        sql = f"SELECT pg_last_wal_replay_lsn() >= {_pg_quote(lsn)}::pg_lsn"
+        while not self.execute(sql)[0][0]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"standby on port {self.port} had not replayed {lsn} after {timeout:.0f}s "
+                    f"(at {self.replay_lsn()})"
+                )
+            time.sleep(0.05)
+
+    def promote(self, timeout: float = 60.0) -> None:
+        """Promote the standby (``pg_ctl promote -w``): it leaves recovery and takes writes.
+
+        Logical replication slots of the primary do not exist here (PostgreSQL 15 does not copy
+        them to a standby): a change stream must start again from a fresh snapshot.
+        """
+        pg_ctl = str(_pg_bindir() / "pg_ctl")
+        _run(
+            _as_postgres(
+                [pg_ctl, "-D", str(self.datadir), "-w", "-t", str(int(timeout)), "promote"]
+            ),
+            self.directory / "pg_ctl.log",
+            cwd=self.directory,
+        )
+        deadline = time.monotonic() + timeout
+        while self.in_recovery():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"standby on port {self.port} still in recovery after promote")
+            time.sleep(0.05)
+
+
+def start_postgres_standby(
+    primary: PostgresServer, *, base_dir: Path | None = None
+) -> PostgresStandby:
+    """Start a streaming (physical) standby of the running throwaway ``primary``.
+
+    ``pg_basebackup -R`` (as the ``postgres`` OS user when we are root) copies the primary over
+    its unix socket; the copy keeps the primary's settings (``wal_level`` included, so the
+    standby can serve logical decoding once promoted) and its admin password, and gets a port
+    and socket directory of its own. The standby connects to the primary over the primary's
+    socket. Returns once it accepts (read-only) connections.
+    """
+    cleanup_leftovers(base_dir)
+    started = time.monotonic()
+    directory = _make_server_dir("postgres", base_dir)
+    try:
+        server = _start_standby_in(directory, primary)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    log.info(
+        "postgres standby of port %d started on port %d in %.2fs",
+        primary.port,
+        server.port,
+        _since(started),
+    )
+    return server
+
+
+def _start_standby_in(directory: Path, primary: PostgresServer) -> PostgresStandby:
+    datadir = directory / "data"
+    owner = _postgres_owner()
+    if owner is not None:
+        _check_reachable(directory, *owner)
+        os.chown(directory, *owner)
+    _run(
+        _as_postgres(
+            [
+                str(_pg_bindir() / "pg_basebackup"),
+                "-h",
+                str(primary.socket_dir),
+                "-p",
+                str(primary.port),
+                "-U",
+                primary.admin_user,
+                "-D",
+                str(datadir),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ]
+        ),
+        directory / "basebackup.log",
+        cwd=directory,
+        timeout=300.0,
+    )
+    # The copied ferryman.conf names the primary's port and socket directory; _pg_launch
+    # appends this server's own, which win (the last setting in the file counts).
+    settings = (datadir / "ferryman.conf").read_text()
+    port, pid = _pg_launch(directory, datadir, settings, owner)
+    server = PostgresStandby(
+        host=HOST,
+        port=port,
+        datadir=datadir,
+        admin_user=primary.admin_user,
+        admin_password=primary.admin_password,
+        directory=directory,
+        pid=pid,
+        primary_port=primary.port,
+    )
+    server._register()
+    return server
 
 
 # --------------------------------------------------------------------------------------------
@@ -1078,6 +1218,257 @@ def _start_etcd_in(directory: Path) -> EtcdServer:
         server._register()
         return server
     raise AssertionError("unreachable")
+
+
+@dataclass(eq=False)
+class EtcdMember:
+    """One member of an :class:`EtcdCluster`: its ports, data and (while it runs) process."""
+
+    name: str
+    host: str
+    port: int
+    peer_port: int
+    datadir: Path
+    logfile: Path
+    argv: list[str] = field(repr=False)
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def client_url(self) -> str:
+        """The plain HTTP client endpoint, ``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{self.host}:{self.peer_port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def healthy(self) -> bool:
+        """Whether the member answers ``/health`` with ``true`` (it sees a leader)."""
+        return _etcd_healthy(self.client_url)
+
+
+@dataclass(eq=False)
+class EtcdCluster:
+    """A running throwaway etcd cluster of several members (see :func:`start_etcd_cluster`).
+
+    Members are addressed by index (0, 1, 2, ...). ``kill(i)`` SIGKILLs one member (its data
+    stays) and ``restart(i)`` starts it again on the same ports and data, where it rejoins.
+    """
+
+    host: str
+    members: list[EtcdMember]
+    directory: Path
+    _owner: int = field(default=-1, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    def url(self, prefix: str = "") -> str:
+        """``etcd://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/prefix`` (every member, in order)."""
+        path = "/" + quote(prefix.lstrip("/"), safe="/") if prefix else ""
+        return f"etcd://{self.endpoints}{path}"
+
+    @property
+    def endpoints(self) -> str:
+        """``HOST:PORT`` of every member's client endpoint, comma-separated."""
+        return ",".join(f"{m.host}:{m.port}" for m in self.members)
+
+    @property
+    def client_urls(self) -> list[str]:
+        return [m.client_url for m in self.members]
+
+    def member_status(self, index: int) -> dict[str, Any] | None:
+        """The member's ``/v3/maintenance/status`` reply, or None when it does not answer."""
+        request = urllib.request.Request(
+            f"{self.members[index].client_url}/v3/maintenance/status",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                body = json.loads(response.read())
+        except (OSError, ValueError):
+            return None
+        return cast(dict[str, Any], body) if isinstance(body, dict) else None
+
+    def leader(self) -> int | None:
+        """Index of the member the running members agree is the leader, or None."""
+        ids: dict[str, int] = {}
+        votes: set[str] = set()
+        for index, member in enumerate(self.members):
+            if not member.running:
+                continue
+            status = self.member_status(index)
+            if status is None:
+                continue
+            ids[str(status.get("header", {}).get("member_id"))] = index
+            if status.get("leader") not in (None, "0"):
+                votes.add(str(status["leader"]))
+        if len(votes) != 1:
+            return None
+        return ids.get(votes.pop())
+
+    def wait_leader(self, timeout: float = START_TIMEOUT) -> int:
+        """Wait until a leader is elected and every running member is healthy; its index."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leader = self.leader()
+            running = [m for m in self.members if m.running]
+            if leader is not None and all(m.healthy() for m in running):
+                return leader
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"{m.name}: {_tail(m.logfile, lines=10)}" for m in self.members)
+                raise RuntimeError(f"etcd cluster elected no leader in {timeout:.0f}s:\n{tails}")
+            time.sleep(0.1)
+
+    def kill(self, index: int) -> None:
+        """SIGKILL member ``index`` (as a crash would); its data directory stays."""
+        member = self.members[index]
+        if member.proc is not None:
+            _shutdown(member.proc.pid, member.proc, signal.SIGKILL)
+
+    def restart(self, index: int, timeout: float = START_TIMEOUT) -> None:
+        """Start member ``index`` again (after :meth:`kill`) on its ports and data, and wait
+        until it is healthy (it rejoined and sees a leader)."""
+        member = self.members[index]
+        if member.running:
+            raise RuntimeError(f"etcd member {member.name} is running; kill it first")
+        offset = member.logfile.stat().st_size if member.logfile.exists() else 0
+        member.proc = _spawn(member.argv, member.logfile, cwd=self.directory)
+        _wait_until(
+            member.healthy, member.proc, f"etcd {member.name}", member.logfile, offset, timeout
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether any member runs."""
+        return any(m.running for m in self.members)
+
+    def _register(self) -> None:
+        self._owner = os.getpid()
+        atexit.register(self._atexit_stop)
+
+    def _atexit_stop(self) -> None:
+        if os.getpid() == self._owner:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop every member (SIGTERM, then SIGKILL) and remove the directory. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        with contextlib.suppress(Exception):
+            atexit.unregister(self._atexit_stop)
+        for member in self.members:
+            if member.proc is not None:
+                _signal(member.proc.pid, signal.SIGTERM)
+        for member in self.members:
+            if member.proc is not None:
+                _shutdown(member.proc.pid, member.proc, signal.SIGTERM)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_etcd_cluster(members: int = 3, *, base_dir: Path | None = None) -> EtcdCluster:
+    """Start a fresh etcd cluster of ``members`` members on free loopback ports (one directory,
+    a subdirectory per member, a static ``--initial-cluster``) and wait until it has a leader
+    and every member is healthy."""
+    if members < 1:
+        raise ValueError("an etcd cluster needs at least one member")
+    cleanup_leftovers(base_dir)
+    started = time.monotonic()
+    directory = _make_server_dir("etcd", base_dir)
+    try:
+        cluster = _start_etcd_cluster_in(directory, members)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    log.info(
+        "etcd cluster of %d started on ports %s in %.2fs",
+        members,
+        cluster.endpoints,
+        _since(started),
+    )
+    return cluster
+
+
+def _start_etcd_cluster_in(directory: Path, count: int) -> EtcdCluster:
+    etcd = _find_program("etcd")
+    token = f"ferryman-{directory.name}"
+    for attempt in range(1 + PORT_RETRIES):
+        ports: list[int] = []
+        while len(ports) < 2 * count:
+            port = _free_port()
+            if port not in ports:
+                ports.append(port)
+        members = []
+        for i in range(count):
+            name = f"m{i + 1}"
+            member_dir = directory / name
+            shutil.rmtree(member_dir, ignore_errors=True)
+            member_dir.mkdir()
+            members.append(
+                EtcdMember(
+                    name=name,
+                    host=HOST,
+                    port=ports[2 * i],
+                    peer_port=ports[2 * i + 1],
+                    datadir=member_dir / "data",
+                    logfile=member_dir / "etcd.log",
+                    argv=[],
+                )
+            )
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
+        for m in members:
+            m.argv = [
+                etcd,
+                "--name",
+                m.name,
+                "--data-dir",
+                str(m.datadir),
+                "--listen-client-urls",
+                m.client_url,
+                "--advertise-client-urls",
+                m.client_url,
+                "--listen-peer-urls",
+                m.peer_url,
+                "--initial-advertise-peer-urls",
+                m.peer_url,
+                "--initial-cluster",
+                initial,
+                "--initial-cluster-token",
+                token,
+                "--initial-cluster-state",
+                "new",
+            ]
+        cluster = EtcdCluster(host=HOST, members=members, directory=directory)
+        for m in members:
+            m.proc = _spawn(m.argv, m.logfile, cwd=directory)
+        (directory / "server.pid").write_text(
+            "".join(f"{m.proc.pid}\n" for m in members if m.proc is not None)
+        )
+        try:
+            for m in members:
+                assert m.proc is not None
+                _wait_until(m.healthy, m.proc, f"etcd {m.name}", m.logfile, 0)
+            cluster.wait_leader()
+        except _PortInUse as exc:
+            _kill_members(members)
+            _retry_or_raise("etcd cluster", attempt, exc)
+            continue
+        except BaseException:
+            _kill_members(members)
+            raise
+        cluster._register()
+        return cluster
+    raise AssertionError("unreachable")
+
+
+def _kill_members(members: Sequence[EtcdMember]) -> None:
+    for m in members:
+        if m.proc is not None:
+            _shutdown(m.proc.pid, m.proc, signal.SIGKILL)
 
 
 def _etcd_healthy(client_url: str) -> bool:

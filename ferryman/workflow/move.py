@@ -757,6 +757,10 @@ def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
 
 def status(store: StateStore, name: str) -> dict[str, Any]:
     wf = store.get(name)
+    if wf.spec.get("kind") == "sync":  # a `ferryman sync` workflow
+        from ferryman.workflow import sync
+
+        return sync.status(store, name)
     spec = _spec(wf)
     st = wf.status or {}
     tables = st.get("tables") or [
@@ -836,6 +840,10 @@ def cancel(
 
     Idempotent: each step tolerates what an interrupted earlier cancel already removed."""
     wf = store.get(name)
+    if wf.spec.get("kind") == "sync":  # a `ferryman sync` workflow
+        from ferryman.workflow import sync
+
+        return sync.cancel(store, name, source=source, target=target, keep_data=keep_data, say=say)
     spec = _spec(wf)
     if wf.phase in SWITCHED:
         raise PreconditionFailed(

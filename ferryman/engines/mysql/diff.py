@@ -38,6 +38,9 @@ def _utf8(col: Column, expr: str) -> str:
 _UTF8_SAFE = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
 
 
+FAST_HASH = "mariadb-crc32c-pair"  # see row_hash
+
+
 class MySQLDiffReader:
     """One connection reading canonical row data of a MySQL/MariaDB side."""
 
@@ -116,13 +119,13 @@ class MySQLDiffReader:
         return c
 
     @property
-    def fast_hash(self) -> bool:
-        """CRC32C() exists (MariaDB 10.8+): same-engine pairs may use the CRC pair hash."""
+    def fast_hash(self) -> str | None:
+        """CRC32C() exists (MariaDB 10.8+): pairs of such sides may use the CRC pair hash."""
         if self._fast is None:
             version = str(self.query("SELECT VERSION()")[0][0]).lower()
             nums = [int(x) for x in version.split("-")[0].split(".")[:2]]
             self._fast = "mariadb" in version and tuple(nums) >= (10, 8)
-        return self._fast
+        return FAST_HASH if self._fast else None
 
     def framed_fast(self, col: Column, expr: str) -> str:
         """A raw column's part of a *fast* row text: fields are separated by byte 0xFF and NULL

@@ -21,14 +21,11 @@ from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.protocols import (
     Applier,
+    Capabilities,
     ChangeFeed,
-    ChangeSource,
     ChunkWriter,
-    CopySource,
-    CopyTarget,
     DiffReader,
     Endpoint,
-    MoveTarget,
     RowFilter,
 )
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, Schema, ServerInfo, Table
@@ -48,9 +45,16 @@ from ferryman.engines.mysql.introspect import (
 )
 from ferryman.engines.mysql.load import MySQLChunkWriter
 from ferryman.engines.mysql.snapshot import open_snapshot
+from ferryman.engines.sql import AllCapabilities
+
+CAPABILITIES = Capabilities(
+    export_formats=frozenset({WireFormat.MYSQL_TSV, WireFormat.CSV, WireFormat.PG_TEXT}),
+    load_formats=(WireFormat.MYSQL_TSV, WireFormat.CSV),
+    fk_actions_logged=False,  # InnoDB logs no rows for its foreign-key actions
+)
 
 
-class MySQLEndpoint:
+class MySQLEndpoint(AllCapabilities):
     """A MySQL or MariaDB server; the URL's database is the namespace."""
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -70,6 +74,9 @@ class MySQLEndpoint:
 
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
 
     def introspect(
         self, tables: Sequence[str] | None = None, namespace: str | None = None
@@ -202,6 +209,9 @@ class MySQLEndpoint:
     def sync_identity(self, table: Table) -> None:
         """InnoDB moves AUTO_INCREMENT past every explicit value it stores: nothing to do."""
 
+    def follow_sequences(self, source: Endpoint, tables: Sequence[str], namespace: str) -> None:
+        """MySQL has no sequences to move: nothing to do."""
+
     # -- live move: change source -------------------------------------------------------------
 
     def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
@@ -277,21 +287,16 @@ class MySQLEndpoint:
         self.session.close()
 
 
-def _conforms(endpoint: MySQLEndpoint) -> Endpoint:  # mypy proves the protocols are met
-    return endpoint
-
-
-def _source(endpoint: MySQLEndpoint) -> CopySource:
-    return endpoint
-
-
-def _target(endpoint: MySQLEndpoint) -> CopyTarget:
-    return endpoint
-
-
-def _changes(endpoint: MySQLEndpoint) -> ChangeSource:
-    return endpoint
-
-
-def _move_target(endpoint: MySQLEndpoint) -> MoveTarget:
-    return endpoint
+def _conforms(endpoint: MySQLEndpoint) -> list[object]:
+    """mypy proves the protocols are met: the Endpoint, and each accessor's (the mixin's self
+    types are checked where an accessor is called on this class)."""
+    ep: Endpoint = endpoint
+    return [
+        ep,
+        endpoint.copy_source(),
+        endpoint.copy_target(),
+        endpoint.change_source(),
+        endpoint.move_target(),
+        endpoint.diff_source(),
+        endpoint.sql_runner(),
+    ]

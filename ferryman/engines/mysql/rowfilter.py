@@ -34,11 +34,11 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 import MySQLdb
 
+from ferryman.core.closing import Closing
 from ferryman.core.copy import connection_lost
 from ferryman.core.errors import FerrymanError
 from ferryman.core.rowfilter import (
@@ -150,7 +150,7 @@ def value_expr(col: Column, mysql_json: bool) -> tuple[str, Convert]:
     return _charset_clause(col), _text
 
 
-class RowFilter:
+class RowFilter(Closing):
     """``predicate`` on rows of ``table``, evaluated by the MySQL/MariaDB source at ``url``.
 
     The connection opens here (so a bad URL fails at once) and is re-opened once when lost.
@@ -199,17 +199,6 @@ class RowFilter:
             with contextlib.suppress(MySQLdb.Error):
                 self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> RowFilter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals --
 

@@ -47,11 +47,11 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import MySQLdb
 
+from ferryman.core.closing import Closing
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
@@ -88,7 +88,7 @@ _START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 
 
 @dataclass
-class Snapshot:
+class Snapshot(Closing):
     """``connections`` all read the same consistent snapshot, matching ``position``.
 
     Each connection is inside an open read-only REPEATABLE READ transaction; do not commit or
@@ -109,17 +109,6 @@ class Snapshot:
             return
         self._closed = True
         _close_all(self.connections)
-
-    def __enter__(self) -> Snapshot:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_snapshot(

@@ -117,7 +117,7 @@ class PostgresDiffReader:
         """The column's own text, for a pair of identical columns on the same engine."""
         return f"{self.ident(col.name)}::text"
 
-    fast_hash = False  # no CRC function in core PostgreSQL: always MD5
+    fast_hash = None  # no CRC function in core PostgreSQL: always MD5
 
     def framed_fast(self, col: Column, expr: str) -> str:
         raise NotImplementedError("PostgreSQL has no fast row hash")

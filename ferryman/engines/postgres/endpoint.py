@@ -15,14 +15,11 @@ from ferryman.core.plan import SchemaPlan, TranslateOptions
 from ferryman.core.position import Position
 from ferryman.core.protocols import (
     Applier,
+    Capabilities,
     ChangeFeed,
-    ChangeSource,
     ChunkWriter,
-    CopySource,
-    CopyTarget,
     DiffReader,
     Endpoint,
-    MoveTarget,
     RowFilter,
 )
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
@@ -37,11 +34,19 @@ from ferryman.engines.postgres.export import PostgresChunkReader, key_ranges
 from ferryman.engines.postgres.introspect import introspect
 from ferryman.engines.postgres.load import PostgresChunkWriter
 from ferryman.engines.postgres.snapshot import REPLICATION_SLOT, open_snapshot
+from ferryman.engines.sql import AllCapabilities
 
 DEFAULT_SCHEMA = "public"
+CAPABILITIES = Capabilities(
+    export_formats=frozenset({WireFormat.PG_TEXT, WireFormat.PG_BINARY, WireFormat.CSV}),
+    load_formats=(WireFormat.PG_TEXT,),
+    same_type_formats=(WireFormat.PG_BINARY,),
+    streams_generated_columns=False,  # pgoutput does not send generated columns
+    namespace_option="schema",
+)
 
 
-class PostgresEndpoint:
+class PostgresEndpoint(AllCapabilities):
     """A PostgreSQL database; the namespace is the URL option ``schema`` (default ``public``)."""
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -59,6 +64,18 @@ class PostgresEndpoint:
 
     def server_info(self) -> ServerInfo:
         return self.session.server_info()
+
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    def execute_in(self, namespace: str, statement: str) -> None:
+        """Run one statement as given with ``namespace`` as the search path, in its own
+        transaction. Not idempotent; unqualified names resolve in ``namespace``."""
+        conn = self.session.conn
+        path = sql.Identifier(namespace).as_string(conn)
+        with conn.transaction():
+            conn.execute("SELECT set_config('search_path', %s, true)", [path])
+            conn.execute(statement.encode())
 
     def introspect(
         self, tables: Sequence[str] | None = None, namespace: str | None = None
@@ -225,7 +242,7 @@ class PostgresEndpoint:
                     )
                 )
 
-    def follow_sequences(self, source: object, tables: Sequence[str], namespace: str) -> None:
+    def follow_sequences(self, source: Endpoint, tables: Sequence[str], namespace: str) -> None:
         """Move each sequence the source's ``tables`` draw from (serial, or used by any default)
         to at least the source's state, here in ``namespace``; never back. A PostgreSQL source
         only (others have no sequences); a sequence missing here is left alone."""
@@ -310,21 +327,16 @@ class PostgresEndpoint:
         self.session.close()
 
 
-def _conforms(endpoint: PostgresEndpoint) -> Endpoint:  # mypy proves the protocols are met
-    return endpoint
-
-
-def _source(endpoint: PostgresEndpoint) -> CopySource:
-    return endpoint
-
-
-def _target(endpoint: PostgresEndpoint) -> CopyTarget:
-    return endpoint
-
-
-def _changes(endpoint: PostgresEndpoint) -> ChangeSource:
-    return endpoint
-
-
-def _move_target(endpoint: PostgresEndpoint) -> MoveTarget:
-    return endpoint
+def _conforms(endpoint: PostgresEndpoint) -> list[object]:
+    """mypy proves the protocols are met: the Endpoint, and each accessor's (the mixin's self
+    types are checked where an accessor is called on this class)."""
+    ep: Endpoint = endpoint
+    return [
+        ep,
+        endpoint.copy_source(),
+        endpoint.copy_target(),
+        endpoint.change_source(),
+        endpoint.move_target(),
+        endpoint.diff_source(),
+        endpoint.sql_runner(),
+    ]

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 import psycopg
 
+from ferryman.core.closing import Closing
 from ferryman.core.copy import connection_lost
 from ferryman.core.errors import NotFound
 from ferryman.core.rowfilter import (
@@ -62,7 +62,7 @@ def _fmt(sql: str) -> str:
     return sql.replace("%", "%%")
 
 
-class RowFilter:
+class RowFilter(Closing):
     """``predicate`` on rows of ``table``, evaluated by the PostgreSQL source at ``url``.
 
     The connection opens here and reads the columns' exact types (a bad URL or a missing table
@@ -123,17 +123,6 @@ class RowFilter:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> RowFilter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- internals --
 

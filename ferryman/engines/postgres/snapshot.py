@@ -43,12 +43,12 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
+from ferryman.core.closing import Closing
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
@@ -83,7 +83,7 @@ _NO_REPLICATION = (
 
 
 @dataclass
-class Snapshot:
+class Snapshot(Closing):
     """``connections`` all read the snapshot ``snapshot_name``, which matches ``position``.
 
     Each connection is inside an open read-only REPEATABLE READ transaction; do not commit or
@@ -105,17 +105,6 @@ class Snapshot:
             return
         self._closed = True
         _close_all(self.connections)
-
-    def __enter__(self) -> Snapshot:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_snapshot(

@@ -38,6 +38,7 @@ from typing import Any
 import pymysql
 
 from ferryman.core.change import Change, Op, Transaction
+from ferryman.core.closing import Closing
 from ferryman.core.errors import ConnectError, FerrymanError, PermissionDenied, PositionLost
 from ferryman.core.position import BinlogPosition
 from ferryman.core.url import DatabaseURL, parse_url
@@ -138,7 +139,7 @@ def current_position(url: DatabaseURL | str) -> BinlogPosition:
         conn.close()
 
 
-class BinlogStream:
+class BinlogStream(Closing):
     """An iterator of the transactions in a server's binlog from ``start``.
 
     ``start``: where to begin (a position a previous :class:`Transaction` gave, or
@@ -216,12 +217,6 @@ class BinlogStream:
             with contextlib.suppress(Exception):  # closing a broken socket
                 self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> BinlogStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __iter__(self) -> Iterator[Transaction]:
         failures = 0

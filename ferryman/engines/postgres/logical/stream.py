@@ -38,6 +38,7 @@ import psycopg2.extras
 from psycopg import errors as pgerrors
 
 from ferryman.core.change import Change, Transaction
+from ferryman.core.closing import Closing
 from ferryman.core.errors import FerrymanError, PositionLost, PreconditionFailed
 from ferryman.core.findings import Finding, Level
 from ferryman.core.position import LSN
@@ -241,7 +242,7 @@ class _Pending:
     changes: list[Change]
 
 
-class PgOutputStream:
+class PgOutputStream(Closing):
     """Transactions from logical slot ``slot`` for publication ``publication``.
 
     ``start``: the position of the last transaction the target holds (its commit end LSN), or
@@ -315,12 +316,6 @@ class PgOutputStream:
             with contextlib.suppress(psycopg2.Error):
                 self._conn.close()
         self._conn = self._cursor = None
-
-    def __enter__(self) -> PgOutputStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- reading -------------------------------------------------------------------------------
 
