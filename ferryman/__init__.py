@@ -2,7 +2,7 @@
 
 Layers (imports point downward only)::
 
-    cli.py, server/     thin front ends
+    cli/, server/       thin front ends (report/: the HTML page of a diff)
     workflow/           named workflows, lifecycle, cutover journal, state store
     pipeline/           copier, change-stream merge, applier, verifier, throttle
     engines/<name>/     one package per engine, registered by URL scheme

@@ -1,23 +1,22 @@
 """``ferryman sync SRC_URL etcd://HOST:PORT[,HOST:PORT…]/PREFIX --name NAME``: parse, call
-:mod:`ferryman.workflow.sync`, render. Errors are turned into messages by ``cli.main``."""
+:mod:`ferryman.workflow.sync`, render. Errors are turned into messages by
+:func:`~ferryman.cli.main`."""
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from collections.abc import Sequence
-from typing import Any
+from types import FrameType
 
 import click
-from rich.console import Console
 
+from ferryman.cli.context import state_store
+from ferryman.cli.options import json_option
+from ferryman.cli.output import echo_json, err
 from ferryman.engines.etcd.sink import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS
 from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.workflow import sync as syncs
-from ferryman.workflow.state import open_store
-
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _names(items: Sequence[str]) -> list[str]:
@@ -54,7 +53,7 @@ def _names(items: Sequence[str]) -> list[str]:
     help="A row larger than one etcd request: stop, or skip it (its key is deleted).",
 )
 @click.option("--force", is_flag=True, help="Write into a prefix ferryman does not own.")
-@click.option("--json", "as_json", is_flag=True, help="Final status as JSON on stdout.")
+@json_option("Final status as JSON on stdout.")
 @click.pass_context
 def sync(
     ctx: click.Context,
@@ -81,7 +80,7 @@ def sync(
     per row (see the README, "sync into etcd")."""
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
@@ -98,9 +97,8 @@ def sync(
         oversize=oversize,
         force=force,
     )
-    store = open_store(getattr(ctx.obj, "state", None))
-    final = syncs.run(store, src_url, etcd_url, settings, stop=stop)
+    final = syncs.run(state_store(ctx), src_url, etcd_url, settings, stop=stop)
     if as_json:
-        click.echo(json.dumps(final, indent=2))
+        echo_json(final)
     else:
         err.print(f"stopped at {final.get('position')}; resume with the same command")

@@ -1,4 +1,6 @@
-"""Copy progress for people: Rich bars on a terminal, a log line every few seconds otherwise."""
+"""Progress for people, of ``copy``, ``move start`` and ``diff`` / ``move verify``: Rich bars on a
+terminal, a log line every few seconds otherwise (also with ``--json``, whose stdout is the
+document)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from rich.progress import (
 )
 
 from ferryman.core.copy import TableProgress
+from ferryman.core.diff import TableDiff
 from ferryman.core.position import Position
 
 
@@ -191,3 +194,76 @@ def _status_line(status: dict[str, Any]) -> str:
         f"{phase}: lag {lag_text}, {status.get('events_per_second', 0):,.0f} events/s, "
         f"{status.get('events_applied', 0):,} applied, at {status.get('position')}{extra}"
     )
+
+
+class RichDiffObserver:
+    """A progress bar per table (rows compared of the estimate) on a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.tasks: dict[str, TaskID] = {}
+        self.lock = threading.Lock()
+
+    def started(self, tables: list[tuple[str, int]]) -> None:
+        self.progress.start()
+        for name, rows in tables:
+            self.tasks[name] = self.progress.add_task(name, total=max(rows, 1))
+
+    def advanced(self, table: str, rows: int) -> None:
+        with self.lock:
+            self.progress.advance(self.tasks[table], rows)
+
+    def table_done(self, result: TableDiff) -> None:
+        with self.lock:
+            task = self.tasks[result.table]
+            self.progress.update(task, total=result.rows_compared, completed=result.rows_compared)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class LogDiffObserver:
+    """Without a terminal: one line per compared table."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def started(self, tables: list[tuple[str, int]]) -> None:
+        pass
+
+    def advanced(self, table: str, rows: int) -> None:
+        pass
+
+    def table_done(self, result: TableDiff) -> None:
+        verdict = "equal" if result.differing == 0 else f"{result.differing:,} differing rows"
+        self.console.print(
+            f"compared {result.table}: {result.rows_compared:,} rows, {verdict} "
+            f"({result.seconds:.1f}s)"
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def _bars(console: Console, as_json: bool) -> bool:
+    """Bars on a terminal unless the output is ``--json``; else log lines."""
+    return console.is_terminal and not as_json
+
+
+def copy_observer(console: Console, as_json: bool) -> RichObserver | LogObserver:
+    return RichObserver(console) if _bars(console, as_json) else LogObserver(console)
+
+
+def move_observer(console: Console, as_json: bool) -> MoveRichObserver | MoveLogObserver:
+    return MoveRichObserver(console) if _bars(console, as_json) else MoveLogObserver(console)
+
+
+def diff_observer(console: Console, as_json: bool) -> RichDiffObserver | LogDiffObserver:
+    return RichDiffObserver(console) if _bars(console, as_json) else LogDiffObserver(console)

@@ -1,0 +1,28 @@
+"""What the root command hands its subcommands: the ``--debug`` flag and the state store path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+
+from ferryman.workflow.state import StateStore, open_store
+
+
+@dataclass(frozen=True)
+class Context:
+    """``ctx.obj`` of every command: the root sets it, ``move --state`` may replace the path."""
+
+    debug: bool
+    state: str | None = None
+
+
+def state_path(ctx: click.Context) -> str | None:
+    """The state store path given to the nearest command that took one (None: the default)."""
+    found = ctx.find_object(Context)
+    return found.state if found is not None else None
+
+
+def state_store(ctx: click.Context) -> StateStore:
+    """The workflow state store the command line points at."""
+    return open_store(state_path(ctx))

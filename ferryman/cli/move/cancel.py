@@ -1,0 +1,47 @@
+"""``ferryman move cancel``: undo a move before any switch."""
+
+from __future__ import annotations
+
+import click
+
+from ferryman.cli.context import state_store
+from ferryman.cli.options import connection_options, json_option
+from ferryman.cli.output import echo_json, out, say_plain
+from ferryman.workflow.api import Move
+
+
+@click.command("cancel")
+@click.argument("name")
+@click.option("--keep-data", is_flag=True, help="Keep the target tables and their rows.")
+@connection_options("Source URL (for its password).", "Target URL (for its password).")
+@json_option()
+@click.pass_context
+def cancel(
+    ctx: click.Context,
+    name: str,
+    keep_data: bool,
+    source_url: str | None,
+    target_url: str | None,
+    source_password_file: str | None,
+    target_password_file: str | None,
+    as_json: bool,
+) -> None:
+    """Undo the move NAME before any switch: drop the PostgreSQL slot and publication, the
+    target's checkpoint, the target tables the move created (tables that existed before
+    are emptied; --keep-data keeps both) and the workflow. Refused while `move start`
+    runs, and after a switch. Safe to rerun after an interruption."""
+    doc = Move.open(
+        state_store(ctx),
+        name,
+        source=source_url,
+        target=target_url,
+        source_password_file=source_password_file,
+        target_password_file=target_password_file,
+    ).cancel(
+        keep_data=keep_data,
+        say=say_plain,
+    )
+    if as_json:
+        echo_json(doc)
+        return
+    out.print(f"cancelled move [bold]{name}[/]")

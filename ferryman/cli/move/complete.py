@@ -1,0 +1,58 @@
+"""``ferryman move complete``: end a switched move and clean up its streams."""
+
+from __future__ import annotations
+
+import click
+
+from ferryman.cli.context import state_store
+from ferryman.cli.options import connection_options, json_option
+from ferryman.cli.output import echo_json, out, say_plain
+from ferryman.workflow.api import Move
+
+
+@click.command("complete")
+@click.argument("name")
+@click.option("--keep-data", is_flag=True, help="Keep the source tables (the default).")
+@click.option("--rename-source", is_flag=True, help="Rename the source tables to _TABLE_old.")
+@click.option("--drop-source", is_flag=True, help="Drop the source tables.")
+@connection_options("Source URL (for its password).", "Target URL (for its password).")
+@json_option()
+@click.pass_context
+def complete(
+    ctx: click.Context,
+    name: str,
+    keep_data: bool,
+    rename_source: bool,
+    drop_source: bool,
+    source_url: str | None,
+    target_url: str | None,
+    source_password_file: str | None,
+    target_password_file: str | None,
+    as_json: bool,
+) -> None:
+    """End the switched move NAME: stop its streams (the running `move start` exits) and
+    remove their slots, publications, checkpoints and fence triggers. The source tables
+    stay unless --rename-source or --drop-source asks (a read-only fence stays too).
+    Only after `move switch`; safe to rerun after an interruption."""
+    if sum((keep_data, rename_source, drop_source)) > 1:
+        raise click.UsageError("give one of --keep-data, --rename-source, --drop-source")
+    doc = Move.open(
+        state_store(ctx),
+        name,
+        source=source_url,
+        target=target_url,
+        source_password_file=source_password_file,
+        target_password_file=target_password_file,
+    ).complete(
+        retire="rename" if rename_source else ("drop" if drop_source else None),
+        say=say_plain,
+    )
+    if as_json:
+        echo_json(doc)
+        return
+    out.print(
+        f"completed move [bold]{name}[/]: writes stay on {doc['new_primary']}; source tables "
+        f"{doc['source_tables']}"
+    )
+    for kept in doc["fences_kept"]:
+        out.print(f"  still fenced: {kept} (lift it yourself when the server is reused)")

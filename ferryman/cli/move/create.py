@@ -1,0 +1,112 @@
+"""``ferryman move create``: check both sides, create the target tables, keep the changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from ferryman.cli.context import state_store
+from ferryman.cli.options import (
+    json_option,
+    split_tables,
+    tables_options,
+    value_options,
+    value_policy,
+)
+from ferryman.cli.output import echo_json, out, say_nothing, say_rich
+from ferryman.core.url import parse_url
+from ferryman.pipeline.copier import parse_renames, parse_where
+from ferryman.workflow import move as moves
+
+
+@click.command("create")
+@click.argument("name")
+@click.option("--source", "source_url", required=True, metavar="URL", help="Source URL.")
+@click.option("--target", "target_url", required=True, metavar="URL", help="Target URL.")
+@tables_options
+@click.option("--all-tables", is_flag=True, help="Every base table of the source (default).")
+@click.option("--exclude", multiple=True, metavar="A,B", help="Tables to leave out.")
+@click.option("--where", "wheres", multiple=True, metavar="TABLE:PREDICATE")
+@click.option("--rename", "renames", multiple=True, metavar="SRC:DST")
+@click.option("--target-schema", metavar="NAME", help="Target namespace.")
+@click.option(
+    "--on-ddl",
+    type=click.Choice(moves.ON_DDL),
+    default="stop",
+    show_default=True,
+    help="Source DDL on a moved table: pause, ignore, or run it on the target.",
+)
+@click.option("--jobs", "-j", default=2, show_default=True, help="Parallel copy readers.")
+@click.option("--chunk-rows", default=10_000, show_default=True)
+@click.option("--max-rows-per-second", type=float, help="Throttle copy and apply.")
+@click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
+@click.option("--max-source-lag", type=float, default=5.0, show_default=True)
+@value_options(defaults=True)
+@click.option(
+    "--with-views",
+    is_flag=True,
+    help="Recreate the source's views on the target now, over the target tables (same "
+    "engine only).",
+)
+@json_option()
+@click.pass_context
+def create(
+    ctx: click.Context,
+    /,
+    name: str,
+    source_url: str,
+    target_url: str,
+    tables: Sequence[str],
+    table: Sequence[str],
+    all_tables: bool,
+    exclude: Sequence[str],
+    wheres: Sequence[str],
+    renames: Sequence[str],
+    target_schema: str | None,
+    on_ddl: str,
+    jobs: int,
+    chunk_rows: int,
+    max_rows_per_second: float | None,
+    lag_query: str | None,
+    max_source_lag: float,
+    with_views: bool,
+    as_json: bool,
+    **value_settings: str,
+) -> None:
+    """Create the move NAME: check both sides, create the target tables, make the source
+    keep its changes (PostgreSQL: publication and slot ferryman_NAME). Copies nothing yet:
+    run `ferryman move start NAME`."""
+    chosen = split_tables(tables, table)
+    if all_tables and chosen:
+        raise click.UsageError("give --tables or --all-tables, not both")
+    rename_map, rename_ns = parse_renames(renames, parse_url(source_url).database or "")
+    store = state_store(ctx)
+    spec = moves.create(
+        store,
+        name,
+        source_url,
+        target_url,
+        tables=chosen,
+        exclude=split_tables(exclude, ()) or [],
+        wheres=parse_where(wheres),
+        renames=rename_map,
+        target_namespace=target_schema or rename_ns,
+        on_ddl=on_ddl,
+        jobs=jobs,
+        chunk_rows=chunk_rows,
+        max_rows_per_second=max_rows_per_second,
+        lag_query=lag_query,
+        max_source_lag=max_source_lag,
+        values=value_policy(value_settings),
+        with_views=with_views,
+        say=say_nothing if as_json else say_rich,
+    )
+    if as_json:
+        echo_json(moves.status(store, name))
+        return
+    out.print(
+        f"created move [bold]{spec.name}[/]: {len(spec.tables)} table(s) "
+        f"{spec.source} → {spec.target}; changes kept from {spec.start_position}"
+    )
+    out.print(f"next: ferryman move start {spec.name}")

@@ -1,0 +1,81 @@
+"""``ferryman move start``: run a move in the foreground until stopped."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from ferryman.cli.context import state_store
+from ferryman.cli.options import connection_options, json_option, value_options
+from ferryman.cli.output import echo_json, err
+from ferryman.cli.progress import move_observer
+from ferryman.workflow import move as moves
+from ferryman.workflow.api import Move
+
+
+@click.command("start")
+@click.argument("name")
+@connection_options(
+    "The source URL again (with its password).", "The target URL again (with its password)."
+)
+@click.option("--on-ddl", type=click.Choice(moves.ON_DDL), help="Change the DDL policy.")
+@click.option("--skip-ddl", is_flag=True, help="Go past the DDL the move paused at.")
+@click.option("--max-rows-per-second", type=float, help="Throttle (0: no limit).")
+@click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
+@click.option("--max-source-lag", type=float)
+@value_options(defaults=False)
+@json_option("Final status as JSON on stdout.")
+@click.pass_context
+def start(
+    ctx: click.Context,
+    /,
+    name: str,
+    source_url: str | None,
+    target_url: str | None,
+    source_password_file: str | None,
+    target_password_file: str | None,
+    on_ddl: str | None,
+    skip_ddl: bool,
+    max_rows_per_second: float | None,
+    lag_query: str | None,
+    max_source_lag: float | None,
+    as_json: bool,
+    **value_settings: str | None,
+) -> None:
+    """Run the move NAME in the foreground: copy, then replicate until stopped (Ctrl-C or
+    SIGTERM stop cleanly). Running it again resumes from the target's checkpoint."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    observer = move_observer(err, as_json)
+    try:
+        final = Move.open(
+            state_store(ctx),
+            name,
+            source=source_url,
+            target=target_url,
+            source_password_file=source_password_file,
+            target_password_file=target_password_file,
+        ).start(
+            on_ddl=on_ddl,
+            skip_ddl=skip_ddl,
+            max_rows_per_second=max_rows_per_second,
+            lag_query=lag_query,
+            max_source_lag=max_source_lag,
+            values=value_settings,
+            stop=stop,
+            observer=observer,
+        )
+    finally:
+        observer.close()
+    if as_json:
+        echo_json(final)
+    else:
+        err.print(f"stopped; resume with: ferryman move start {name}")

@@ -1,0 +1,69 @@
+"""``ferryman move status``: where a move is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table as RichTable
+
+from ferryman.cli.context import state_store
+from ferryman.cli.options import json_option
+from ferryman.cli.output import echo_json, out
+from ferryman.workflow import move as moves
+
+
+@click.command("status")
+@click.argument("name")
+@json_option()
+@click.pass_context
+def status(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Phase, per-table copy progress, lag and position of the move NAME."""
+    doc = moves.status(state_store(ctx), name)
+    if as_json:
+        echo_json(doc)
+        return
+    running = "running" if doc["running"] else "not running"
+    out.print(f"[bold]{doc['name']}[/]: {doc['phase']} ({running})")
+    out.print(f"  {doc['source']} → {doc['target']}")
+    out.print(_tables(doc))
+    lag = doc["lag_seconds"]
+    out.print(
+        f"  lag: {f'{lag:.1f}s' if lag is not None else 'n/a'}   events applied: "
+        f"{doc['events_applied']:,}   position: {doc['position']}"
+    )
+    _print_switches(doc, name)
+    if doc["error"]:
+        out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
+
+
+def _tables(doc: dict[str, Any]) -> RichTable:
+    grid = RichTable()
+    for title in ("table", "target", "rows copied", "estimated", "copy"):
+        grid.add_column(title)
+    for t in doc["tables"]:
+        grid.add_row(
+            t["source"],
+            t["target"],
+            f"{t['rows_copied']:,}",
+            f"{t['rows_estimated']:,}" if t.get("rows_estimated") is not None else "?",
+            "done" if t["copy_done"] else "…",
+        )
+    return grid
+
+
+def _print_switches(doc: dict[str, Any], name: str) -> None:
+    """Where writes go, the fences, the last switches and a cutover left unfinished."""
+    if doc["new_primary"]:
+        out.print(f"  writes go to: [bold]{doc['new_primary']}[/] (direction {doc['direction']})")
+    if doc["fences"]:
+        out.print("  fenced: " + ", ".join(f"{s} ({k})" for s, k in doc["fences"].items()))
+    for sw in doc["switches"][-3:]:
+        out.print(f"  {sw['op']}: downtime {sw['downtime_seconds']:.3f} s")
+    cut = doc["cutover"]
+    if cut:
+        out.print(
+            f"  [bold yellow]{cut['op']} in progress or interrupted[/] at {cut['step']} "
+            f"({cut['state']}); run `ferryman move {cut['op']} {name}` again to "
+            + ("finish it" if cut["past_point_of_no_return"] else "roll it back")
+        )
