@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SRC := ferryman tests
 PYTEST_ARGS ?=
 
-.PHONY: all venv test lint fmt demo clean
+.PHONY: all venv test test-fast lint fmt demo clean
 
 all: test
 
@@ -22,6 +22,17 @@ test: venv
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The edit-test loop (< 1 min): lint, types, and the tests that need no server and are not
+# marked slow (tests/conftest.py marks every test that uses a server). `make test` runs them all.
+test-fast: $(BIN)/pytest
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy
+	$(BIN)/pytest -m "not servers and not slow" $(PYTEST_ARGS)
+
+$(BIN)/pytest:
+	./scripts/bootstrap.sh
 
 fmt: venv
 	$(BIN)/ruff format $(SRC)

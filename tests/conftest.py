@@ -3,8 +3,15 @@
 Servers are session-scoped and start lazily, i.e. only when a test asks for them, and stop at the
 end of the session. They never use the system's MariaDB/PostgreSQL services or ports.
 
-``mysql_db``, ``mysql_db2`` and ``pg_db`` give each test a fresh, uniquely named database that is
-dropped afterwards.
+``mysql_db``, ``mysql_db2``, ``pg_db`` and ``pg_db2`` give each test a fresh, uniquely named
+database that is dropped afterwards.
+
+``DIRECTIONS`` is the end-to-end direction matrix: a test that takes the ``direction`` fixture
+runs once per direction (narrow it with ``@pytest.mark.parametrize("direction", CROSS_ENGINE)``)
+and gets its fresh source and target databases from ``databases(direction)``.
+
+Markers set here: ``servers`` on every test that uses a server (through a fixture of this file);
+see pyproject.toml for ``slow``. ``make test-fast`` runs ``-m "not servers and not slow"``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -202,3 +209,98 @@ def pg_db2(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator
         yield TempDatabase(name=name, url=postgres.url(name), server=postgres)
     finally:
         _drop_pg_database(postgres, name)
+
+
+# --- the direction matrix ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One end-to-end direction: the source's and the target's engine, ``"mysql"`` (MariaDB
+    here) or ``"postgres"``."""
+
+    source: str
+    target: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}-to-{self.target}"
+
+    def databases(
+        self, request: pytest.FixtureRequest
+    ) -> tuple[TempDatabase[Any], TempDatabase[Any]]:
+        """Fresh source and target databases, only those the direction needs: a MariaDB source
+        is ``mysql_db`` (on ``mariadb``), a PostgreSQL one ``pg_db``; a MariaDB target is
+        ``mysql_db2`` (on ``mariadb2``), a PostgreSQL one ``pg_db2`` from PostgreSQL and
+        ``pg_db`` from MariaDB."""
+        source: TempDatabase[Any] = request.getfixturevalue(
+            "mysql_db" if self.source == "mysql" else "pg_db"
+        )
+        if self.target == "mysql":
+            target: TempDatabase[Any] = request.getfixturevalue("mysql_db2")
+        else:
+            target = request.getfixturevalue("pg_db2" if self.source == "postgres" else "pg_db")
+        return source, target
+
+
+#: The ``databases`` fixture: ``source, target = databases(direction)``.
+Databases = Callable[[Direction], tuple[TempDatabase[Any], TempDatabase[Any]]]
+
+MARIADB_TO_MARIADB = Direction("mysql", "mysql")
+MARIADB_TO_POSTGRESQL = Direction("mysql", "postgres")
+POSTGRESQL_TO_POSTGRESQL = Direction("postgres", "postgres")
+POSTGRESQL_TO_MARIADB = Direction("postgres", "mysql")
+
+#: The end-to-end direction matrix, in the order tests run it.
+DIRECTIONS = (
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    POSTGRESQL_TO_MARIADB,
+)
+CROSS_ENGINE = (MARIADB_TO_POSTGRESQL, POSTGRESQL_TO_MARIADB)
+SAME_ENGINE = (MARIADB_TO_MARIADB, POSTGRESQL_TO_POSTGRESQL)
+
+
+@pytest.fixture(params=DIRECTIONS, ids=lambda d: d.id)
+def direction(request: pytest.FixtureRequest) -> Direction:
+    """Each direction of ``DIRECTIONS`` in turn (a test's own ``parametrize("direction", …)``
+    replaces the list)."""
+    d: Direction = request.param
+    return d
+
+
+@pytest.fixture
+def databases(request: pytest.FixtureRequest) -> Databases:
+    """``databases(direction)``: fresh source and target databases for ``direction``, created
+    (and their servers started) on first use."""
+    return lambda d: d.databases(request)
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A direction's test id is ``<source>-to-<target>``, wherever it is parametrized."""
+    return val.id if isinstance(val, Direction) else None
+
+
+# --- markers -------------------------------------------------------------------------------
+
+#: Fixtures that start a server (or reach one through ``databases``): a test using any of them,
+#: directly or through another fixture, is marked ``servers``.
+SERVER_FIXTURES = frozenset(
+    {
+        "mariadb",
+        "mariadb2",
+        "mariadb_statement",
+        "postgres",
+        "postgres_replica_wal",
+        "etcd",
+        "direction",
+        "databases",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.conftest import TempDatabase
+from tests.conftest import MARIADB_TO_POSTGRESQL, Databases, Direction, TempDatabase
 from tests.movekit import q
 
 MYSQL_APP = [
@@ -87,6 +87,16 @@ class Side:
 
     def key(self) -> tuple[int, str]:
         return (int(self.db.server.port), self.db.name)
+
+
+def sides(direction: Direction, databases: Databases) -> tuple[Side, Side]:
+    """The source and target of ``direction`` (conftest's databases) as cutover sides."""
+    source, target = databases(direction)
+    schema = source.name if direction == MARIADB_TO_POSTGRESQL else None
+    return (
+        Side("source", source, direction.source),
+        Side("target", target, direction.target, schema=schema),
+    )
 
 
 @dataclass

@@ -22,7 +22,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TempDatabase
+from tests.conftest import (
+    DIRECTIONS,
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_MARIADB,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.corpuskit import (
     PAGILA_TABLES,
     SAKILA_TABLES,
@@ -45,11 +54,13 @@ from tests.helpers import Result, ferryman
 from tests.movekit import MoveRunner, create_move
 
 
-@dataclass
-class Direction:
+@dataclass(frozen=True)
+class CorpusRun:
+    """The corpus of the source's engine moved in one direction (Sakila from MariaDB, Pagila
+    from PostgreSQL)."""
+
     corpus: str  # sakila | pagila
-    source_engine: str  # mysql | postgres
-    target_engine: str
+    direction: Direction
     # What a user passes for the columns the target engine cannot hold (to schema and copy, and
     # to move create), and the words ferryman's refusal must contain without it.
     overrides: tuple[str, ...] = ()
@@ -59,44 +70,43 @@ class Direction:
     move_excluded: tuple[str, ...] = ()
 
     @property
+    def source_engine(self) -> str:
+        return self.direction.source
+
+    @property
+    def target_engine(self) -> str:
+        return self.direction.target
+
+    @property
     def tables(self) -> tuple[str, ...]:
         return SAKILA_TABLES if self.corpus == "sakila" else PAGILA_TABLES
 
 
-DIRECTIONS = {
-    "sakila-mariadb-to-mariadb": Direction("sakila", "mysql", "mysql"),
-    "sakila-mariadb-to-postgresql": Direction("sakila", "mysql", "postgres"),
-    "pagila-postgresql-to-postgresql": Direction("pagila", "postgres", "postgres"),
-    # Pagila's film.fulltext is a tsvector, which MySQL lacks. For schema and copy the user keeps
-    # its text form (--type-override); `move create` has no --type-override, so the live move
-    # leaves film out (--exclude, the fix its refusal names). Each refusal is asserted first.
-    "pagila-postgresql-to-mariadb": Direction(
-        "pagila",
-        "postgres",
-        "mysql",
-        overrides=("--type-override", "film.fulltext=text"),
-        refusal=("film", "fulltext", "--type-override"),
-        move_options=("--exclude", "film"),
-        move_refusal=("film", "fulltext"),
-        move_excluded=("film",),
-    ),
+RUNS = {
+    run.direction: run
+    for run in (
+        CorpusRun("sakila", MARIADB_TO_MARIADB),
+        CorpusRun("sakila", MARIADB_TO_POSTGRESQL),
+        CorpusRun("pagila", POSTGRESQL_TO_POSTGRESQL),
+        # Pagila's film.fulltext is a tsvector, which MySQL lacks. For schema and copy the user
+        # keeps its text form (--type-override); `move create` has no --type-override, so the
+        # live move leaves film out (--exclude, the fix its refusal names). Each refusal is
+        # asserted first.
+        CorpusRun(
+            "pagila",
+            POSTGRESQL_TO_MARIADB,
+            overrides=("--type-override", "film.fulltext=text"),
+            refusal=("film", "fulltext", "--type-override"),
+            move_options=("--exclude", "film"),
+            move_refusal=("film", "fulltext"),
+            move_excluded=("film",),
+        ),
+    )
 }
+assert set(RUNS) == set(DIRECTIONS)
 
 
-def _databases(
-    request: pytest.FixtureRequest, d: Direction
-) -> tuple[TempDatabase[Any], TempDatabase[Any]]:
-    """Fresh source and target databases for ``d`` (conftest's fixtures)."""
-    if d.source_engine == "mysql":
-        source = request.getfixturevalue("mysql_db")
-        target = request.getfixturevalue("mysql_db2" if d.target_engine == "mysql" else "pg_db")
-    else:
-        source = request.getfixturevalue("pg_db")
-        target = request.getfixturevalue("pg_db2" if d.target_engine == "postgres" else "mysql_db2")
-    return source, target
-
-
-def _load(d: Direction, source: TempDatabase[Any]) -> dict[str, int]:
+def _load(d: CorpusRun, source: TempDatabase[Any]) -> dict[str, int]:
     if d.corpus == "sakila":
         load_sakila(source.server, source.name)
         counts = fill_sakila(source.server, source.name)
@@ -109,7 +119,7 @@ def _load(d: Direction, source: TempDatabase[Any]) -> dict[str, int]:
     return counts
 
 
-def _sides(d: Direction, source: TempDatabase[Any], target: TempDatabase[Any]) -> tuple[Side, Side]:
+def _sides(d: CorpusRun, source: TempDatabase[Any], target: TempDatabase[Any]) -> tuple[Side, Side]:
     s_schema = "public" if d.source_engine == "postgres" else source.name
     # MySQL → PostgreSQL lands in a schema named after the source database (see README)
     t_schema = (
@@ -127,7 +137,7 @@ def _show(title: str, r: Result) -> str:
     return text
 
 
-def _accounting(d: Direction, src: Side, dst: Side, notes: str) -> list[str]:
+def _accounting(d: CorpusRun, src: Side, dst: Side, notes: str) -> list[str]:
     return unaccounted(
         objects(src.engine, src.server, src.db, src.schema),
         objects(dst.engine, dst.server, dst.db, dst.schema),
@@ -191,7 +201,7 @@ class Problems:
         assert not self.items, f"{len(self.items)} problem(s):\n\n" + "\n\n".join(self.items)
 
 
-def _check_source(d: Direction, r: Result, problems: Problems) -> None:
+def _check_source(d: CorpusRun, r: Result, problems: Problems) -> None:
     """`ferryman check` of a corpus source: its only FAIL may be a column the other engine
     cannot hold (Pagila film.fulltext), it names the partitioned table (issue 12 §4), and the
     views, materialized views, triggers and routines are named (accounted for at the end)."""
@@ -207,23 +217,25 @@ def _check_source(d: Direction, r: Result, problems: Problems) -> None:
 
 
 # Open defects the corpus found (issue 12 stays open until each passes); strict=False so that a
-# fix shows up as XPASS without failing the suite.
+# fix shows up as XPASS without failing the suite. Keyed by (test, direction id), e.g.
+# ("live", "postgres-to-mysql").
 OPEN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
-def _open_defect(request: pytest.FixtureRequest, test: str, direction: str) -> None:
-    reason = OPEN_DEFECTS.get((test, direction))
+def _open_defect(request: pytest.FixtureRequest, test: str, direction: Direction) -> None:
+    reason = OPEN_DEFECTS.get((test, direction.id))
     if reason is not None:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
 
 
-@pytest.mark.parametrize("direction", list(DIRECTIONS))
-def test_corpus_check_schema_copy(direction: str, request: pytest.FixtureRequest) -> None:
+def test_corpus_check_schema_copy(
+    direction: Direction, databases: Databases, request: pytest.FixtureRequest
+) -> None:
     """check (both roles), schema --apply (after the refusal a user would see), copy; then
     every row equal and every object accounted for."""
-    d = DIRECTIONS[direction]
+    d = RUNS[direction]
     _open_defect(request, "check_schema_copy", direction)
-    source, target = _databases(request, d)
+    source, target = databases(direction)
     _load(d, source)
     src, dst = _sides(d, source, target)
     printed = []
@@ -280,16 +292,15 @@ def test_corpus_check_schema_copy(direction: str, request: pytest.FixtureRequest
     problems.check()
 
 
-@pytest.mark.parametrize("direction", list(DIRECTIONS))
 def test_corpus_copy_onto_a_schema_with_its_foreign_keys(
-    direction: str, request: pytest.FixtureRequest
+    direction: Direction, databases: Databases, request: pytest.FixtureRequest
 ) -> None:
     """The other way a user loads a schema first: `schema --apply` with the foreign keys (not
     deferred), then `copy --no-create`. Either every row arrives, or the copy refuses and the
     target holds no row (never half-written)."""
-    d = DIRECTIONS[direction]
+    d = RUNS[direction]
     _open_defect(request, "copy_fk", direction)
-    source, target = _databases(request, d)
+    source, target = databases(direction)
     _load(d, source)
     src, dst = _sides(d, source, target)
     r = ferryman("schema", source.url, target.url, "--apply", *d.overrides)
@@ -314,15 +325,15 @@ def _count(side: Side, table: str) -> int:
     )
 
 
-@pytest.mark.parametrize("direction", list(DIRECTIONS))
+@pytest.mark.slow  # SIGKILLs under writes: in make test, not in make test-fast
 def test_corpus_live_move_sigkill(
-    direction: str, request: pytest.FixtureRequest, tmp_path: Path
+    direction: Direction, databases: Databases, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """move create/start under writes to every table, SIGKILL during the copy and at a random
     moment while replicating, restart; then 0 differences and `move verify` equal."""
-    d = DIRECTIONS[direction]
+    d = RUNS[direction]
     _open_defect(request, "live", direction)
-    source, target = _databases(request, d)
+    source, target = databases(direction)
     _load(d, source)
     src, dst = _sides(d, source, target)
     seed = int(os.environ.get("FERRYMAN_TEST_SEED", random.randrange(1 << 30)))

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MySQLDatabase, PostgresDatabase
+from tests.conftest import (
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_MARIADB,
+    Databases,
+    Direction,
+    MySQLDatabase,
+    PostgresDatabase,
+)
 from tests.helpers import Result, ferryman
 from tests.test_cli_bad_input import closed_port
 from tests.test_copy import copy_ok
@@ -161,20 +168,15 @@ KEYS_WANT = {
 FKEY_WANT = ("k", {"01000000": {"v"}, "ff000000": {"extra_source"}, "010000ff": {"extra_target"}})
 
 
-@pytest.mark.parametrize("direction", ["mysql-mysql", "mysql-pg", "pg-pg", "pg-mysql"])
-def test_string_binary_uuid_and_integer_keys(
-    request: pytest.FixtureRequest, direction: str
-) -> None:
-    source, target = direction.split("-")
-    fixtures = {"mysql": ["mysql_db", "mysql_db2"], "pg": ["pg_db", "pg_db2"]}
-    a = request.getfixturevalue(fixtures[source].pop(0))
-    b = request.getfixturevalue(fixtures[target].pop(0))
+def test_string_binary_uuid_and_integer_keys(direction: Direction, databases: Databases) -> None:
+    source, target = direction.source, direction.target
+    a, b = databases(direction)
     for sql in MYSQL_KEYS if source == "mysql" else PG_KEYS:
         a.execute(sql)
-    if direction == "pg-mysql":
+    if direction == POSTGRESQL_TO_MARIADB:
         b.execute(MYSQL_CI)  # B's key is case-insensitive; the copy fills the table
     copy_ok(a.url, b.url)
-    schema = f'"{a.name}".' if direction == "mysql-pg" else ""
+    schema = f'"{a.name}".' if direction == MARIADB_TO_POSTGRESQL else ""
     fkey = source == "mysql"
 
     def table(name: str) -> str:

@@ -16,17 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
-
 import ferryman.engines  # registers the engines
 from ferryman.core.registry import open_endpoint
 from ferryman.pipeline.differ import Differ, DiffRequest
 from ferryman.testing.rows import MYSQL_COLUMNS, POSTGRES_COLUMNS
-from tests.conftest import MySQLDatabase, PostgresDatabase
+from tests.conftest import Databases, Direction, MySQLDatabase, PostgresDatabase
 from tests.helpers import ferryman
 from tests.test_copy import copy_ok, load_mysql_types, load_pg_types
-
-DIRECTIONS = ["mysql-mysql", "mysql-pg", "pg-pg", "pg-mysql"]
 
 #: First id of the rows whose columns are changed one by one (row FIRST + i: column i).
 FIRST = 100
@@ -74,7 +70,7 @@ class Side:
 
 @dataclass
 class Pair:
-    direction: str
+    direction: str  # "mysql-pg" etc.: the key of CHANGES, GENERATED and ALSO
     a: Side
     b: Side
 
@@ -87,25 +83,15 @@ def pg_side(db: PostgresDatabase, schema: str = "public") -> Side:
     return Side(db.url, "pg", db.execute, schema)
 
 
-def make_pair(request: pytest.FixtureRequest, direction: str) -> Pair:
+def make_pair(databases: Databases, direction: Direction) -> Pair:
     """The databases of ``direction``: A and an empty B (B's PostgreSQL schema is the one
     ``ferryman copy`` creates: A's database name, or public from PostgreSQL)."""
-    if direction == "mysql-mysql":
-        a_db: Any = request.getfixturevalue("mysql_db")
-        b_db: Any = request.getfixturevalue("mysql_db2")
-        return Pair(direction, mysql_side(a_db), mysql_side(b_db))
-    if direction == "mysql-pg":
-        a_db = request.getfixturevalue("mysql_db")
-        b_db = request.getfixturevalue("pg_db")
-        return Pair(direction, mysql_side(a_db), pg_side(b_db, a_db.name))
-    if direction == "pg-pg":
-        a_db = request.getfixturevalue("pg_db")
-        b_db = request.getfixturevalue("pg_db2")
-        return Pair(direction, pg_side(a_db), pg_side(b_db))
-    assert direction == "pg-mysql"
-    a_db = request.getfixturevalue("pg_db")
-    b_db = request.getfixturevalue("mysql_db")
-    return Pair(direction, pg_side(a_db), mysql_side(b_db))
+    a_db, b_db = databases(direction)
+    key = "-".join("pg" if e == "postgres" else e for e in (direction.source, direction.target))
+    a = mysql_side(a_db) if direction.source == "mysql" else pg_side(a_db)
+    if direction.target == "mysql":
+        return Pair(key, a, mysql_side(b_db))
+    return Pair(key, a, pg_side(b_db, a_db.name if direction.source == "mysql" else "public"))
 
 
 # -- base rows on A ---------------------------------------------------------------------------
@@ -587,11 +573,8 @@ def counts(doc: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
     }
 
 
-@pytest.mark.parametrize("direction", DIRECTIONS)
-def test_every_difference_found_and_repaired(
-    request: pytest.FixtureRequest, direction: str
-) -> None:
-    pair = make_pair(request, direction)
+def test_every_difference_found_and_repaired(direction: Direction, databases: Databases) -> None:
+    pair = make_pair(databases, direction)
     columns, spec = prepare(pair)
     a_url, b_url = pair.a.url, pair.b.url
 

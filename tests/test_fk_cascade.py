@@ -16,9 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import (
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.movekit import differences, wait_equal
-from tests.test_move import _dbs
 from tests.test_move_features import Move
 
 TABLES = ("p", "c", "g", "fa", "e")
@@ -156,29 +162,21 @@ def _race(db: TempDatabase[Any], engine: str, seconds: float, seed: int) -> int:
 
 
 @pytest.fixture
-def fk_move(
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
-) -> Callable[[tuple[str, str]], Move]:
-    def make(pair: tuple[str, str]) -> Move:
-        source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-        return Move(tmp_path, source, pair[0], target, pair[1])
+def fk_move(tmp_path: Path, databases: Databases) -> Callable[[Direction], Move]:
+    def make(direction: Direction) -> Move:
+        source, target = databases(direction)
+        return Move(tmp_path, source, direction.source, target, direction.target)
 
     return make
 
 
 @pytest.mark.parametrize(
-    "pair",
-    [("mysql", "mysql"), ("mysql", "postgres"), ("postgres", "postgres")],
-    ids=lambda p: f"{p[0]}-to-{p[1]}",
+    "direction", [MARIADB_TO_MARIADB, MARIADB_TO_POSTGRESQL, POSTGRESQL_TO_POSTGRESQL]
 )
 def test_foreign_key_actions_reach_the_target(
-    pair: tuple[str, str], fk_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, fk_move: Callable[[Direction], Move]
 ) -> None:
-    m = fk_move(pair)
+    m = fk_move(direction)
     _load(m.source)
     m.created("--chunk-rows", "50")
     runner = m.runner()

@@ -219,6 +219,7 @@ def test_pg_db_dropped_the_previous_database(postgres: PostgresServer) -> None:
 # --- lifecycle -----------------------------------------------------------------------------
 
 
+@pytest.mark.servers  # starts its own etcd
 def test_cleanup_leftovers_kills_servers_of_dead_owners(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,6 +265,7 @@ def test_cleanup_leftovers_kills_servers_of_dead_owners(
     assert cleanup_leftovers() == 0
 
 
+@pytest.mark.servers  # starts its own etcd
 def test_start_retries_when_the_port_is_taken(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -291,6 +293,7 @@ def test_start_retries_when_the_port_is_taken(
             server.stop()
 
 
+@pytest.mark.servers  # starts its own etcd
 def test_stop_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERRYMAN_SERVERS_DIR", str(tmp_path / "servers"))
     server = start_etcd()

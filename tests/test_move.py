@@ -7,30 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import Databases, Direction, TempDatabase
 from tests.movekit import MoveRunner, Writer, create_move, differences, preload, wait_equal
-
-DIRECTIONS = [
-    ("mysql", "mysql"),
-    ("mysql", "postgres"),
-    ("postgres", "postgres"),
-    ("postgres", "mysql"),
-]
-
-
-def _dbs(
-    pair: tuple[str, str],
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
-) -> tuple[TempDatabase[Any], TempDatabase[Any]]:
-    s, t = pair
-    source = mysql_db if s == "mysql" else pg_db
-    target = mysql_db2 if t == "mysql" else pg_db2 if s == "postgres" else pg_db
-    return source, target
 
 
 def race(
@@ -69,14 +47,8 @@ def race(
     assert runner.stop() == 0, runner.output()
 
 
-@pytest.mark.parametrize("pair", DIRECTIONS, ids=lambda p: f"{p[0]}-to-{p[1]}")
 def test_race_copy_and_replicate_under_writes(
-    pair: tuple[str, str],
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-    race(tmp_path, source, pair[0], target, pair[1])
+    source, target = databases(direction)
+    race(tmp_path, source, direction.source, target, direction.target)

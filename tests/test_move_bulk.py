@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import (
+    CROSS_ENGINE,
+    MARIADB_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.movekit import MoveRunner, create_move, differences, wait_equal
 
 BASE = 100  # rows copied before the stream takes over
@@ -74,19 +80,14 @@ def _peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-@pytest.mark.parametrize("pair", ["mysql-to-postgres", "postgres-to-mysql"])
+@pytest.mark.slow  # stress, and a SIGKILL: in make test, not in make test-fast
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_big_source_transaction_applies_in_bounded_memory_and_survives_sigkill(
-    pair: str,
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    pg_db: PostgresDatabase,
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    if pair == "mysql-to-postgres":
-        source, s, target, t = mysql_db, "mysql", pg_db, "postgres"
-        schema: str | None = mysql_db.name
-    else:
-        source, s, target, t = pg_db, "postgres", mysql_db, "mysql"
-        schema = None
+    source, target = databases(direction)
+    s, t = direction.source, direction.target
+    schema = source.name if direction == MARIADB_TO_POSTGRESQL else None
     source.execute(MYSQL_TABLE if s == "mysql" else PG_TABLE)
     conn = source.server.connect(source.name)
     try:
@@ -115,7 +116,7 @@ def test_big_source_transaction_applies_in_bounded_memory_and_survives_sigkill(
     assert runner.proc is not None
     peak = _peak_rss_mb(runner.proc.pid)
     print(
-        f"{pair}: big transaction applied in {time.monotonic() - started:.1f} s, "
+        f"{direction.id}: big transaction applied in {time.monotonic() - started:.1f} s, "
         f"runner peak RSS {peak:.0f} MB"
     )
     assert runner.stop() == 0

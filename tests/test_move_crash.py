@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from ferryman.testing.servers import MariaDBServer, PostgresServer, start_mariadb, start_postgres
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import Databases, Direction, MySQLDatabase, PostgresDatabase, TempDatabase
 from tests.movekit import MoveRunner, Writer, create_move, differences, preload, wait_equal
+
+pytestmark = pytest.mark.slow  # the crash matrix: in make test, not in make test-fast
 
 PHASES = [
     # (hook, how many times it must be reached before the process dies)
@@ -28,38 +30,16 @@ PHASES = [
 ]
 
 
-def _pair(
-    pair: str,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
-) -> tuple[TempDatabase[Any], str, TempDatabase[Any], str]:
-    return {
-        "mysql-to-mysql": (mysql_db, "mysql", mysql_db2, "mysql"),
-        "mysql-to-postgres": (mysql_db, "mysql", pg_db, "postgres"),
-        "postgres-to-postgres": (pg_db, "postgres", pg_db2, "postgres"),
-        "postgres-to-mysql": (pg_db, "postgres", mysql_db2, "mysql"),
-    }[pair]
-
-
 def _check(source: TempDatabase[Any], s: str, target: TempDatabase[Any], t: str) -> None:
     schema = source.name if (s, t) == ("mysql", "postgres") else None
     wait_equal(lambda: differences(source, s, target, t, target_schema=schema))
 
 
-@pytest.mark.parametrize(
-    "pair", ["mysql-to-mysql", "mysql-to-postgres", "postgres-to-postgres", "postgres-to-mysql"]
-)
 def test_sigkill_at_every_named_phase_then_resume(
-    pair: str,
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    source, s, target, t = _pair(pair, mysql_db, mysql_db2, pg_db, pg_db2)
+    source, target = databases(direction)
+    s, t = direction.source, direction.target
     preload(source, s, rows=6000)
     state = tmp_path / "state.db"
     writer = Writer(source, s, rate=350).start()
@@ -80,18 +60,11 @@ def test_sigkill_at_every_named_phase_then_resume(
     assert runner.stop() == 0
 
 
-@pytest.mark.parametrize(
-    "pair", ["mysql-to-mysql", "mysql-to-postgres", "postgres-to-postgres", "postgres-to-mysql"]
-)
 def test_sigkill_at_random_moments_then_resume(
-    pair: str,
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    source, s, target, t = _pair(pair, mysql_db, mysql_db2, pg_db, pg_db2)
+    source, target = databases(direction)
+    s, t = direction.source, direction.target
     seed = int(os.environ.get("FERRYMAN_TEST_SEED", random.randrange(1 << 30)))
     print(f"seed {seed}")  # rerun a failure with FERRYMAN_TEST_SEED
     rnd = random.Random(seed)

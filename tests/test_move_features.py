@@ -17,13 +17,21 @@ from typing import Any
 import pytest
 
 from ferryman.testing.servers import MariaDBServer
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import (
+    CROSS_ENGINE,
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    MySQLDatabase,
+    PostgresDatabase,
+    TempDatabase,
+)
 from tests.helpers import Result, ferryman
 from tests.movekit import MoveRunner, canonical, create_move, q, rows_of, wait_equal
-from tests.test_move import DIRECTIONS, _dbs
 
 TABLE = "CREATE TABLE acct (id INT PRIMARY KEY, k INT NOT NULL, v VARCHAR(40))"
-IDS = lambda p: f"{p[0]}-to-{p[1]}"  # noqa: E731
 
 
 @dataclass
@@ -105,16 +113,10 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
 
 
 @pytest.fixture
-def make_move(
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
-) -> Callable[[tuple[str, str]], Move]:
-    def make(pair: tuple[str, str]) -> Move:
-        source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-        return Move(tmp_path, source, pair[0], target, pair[1])
+def make_move(tmp_path: Path, databases: Databases) -> Callable[[Direction], Move]:
+    def make(direction: Direction) -> Move:
+        source, target = databases(direction)
+        return Move(tmp_path, source, direction.source, target, direction.target)
 
     return make
 
@@ -143,11 +145,10 @@ def pg_capture_objects(db: PostgresDatabase) -> list[tuple[Any, ...]]:
 # --- --where and --rename ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pair", DIRECTIONS, ids=IDS)
 def test_where_filters_the_copy_and_the_stream(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(TABLE)
     insert(m.source, [(i, i % 20, f"v{i}") for i in range(1, 201)])
     m.created("--where", "acct:k < 10", "--chunk-rows", "17")
@@ -175,11 +176,11 @@ def test_where_filters_the_copy_and_the_stream(
         runner.stop()
 
 
-@pytest.mark.parametrize("pair", [("mysql", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_rename_writes_the_target_table_under_its_new_name(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(TABLE)
     insert(m.source, [(i, i, f"v{i}") for i in range(1, 51)])
     m.created("--rename", "acct:accounts", "--chunk-rows", "10")
@@ -208,9 +209,9 @@ def _ddl_source(m: Move) -> None:
 
 
 def test_mariadb_ddl_stop_pauses_then_skip_ddl_goes_on(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     _ddl_source(m)
     m.created("--tables", "acct")  # --on-ddl stop is the default
     runner = m.runner()
@@ -239,9 +240,9 @@ def test_mariadb_ddl_stop_pauses_then_skip_ddl_goes_on(
 
 
 def test_mariadb_ddl_exec_runs_the_statement_on_the_target(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     _ddl_source(m)
     m.created("--tables", "acct", "--on-ddl", "exec")
     runner = m.runner()
@@ -257,8 +258,8 @@ def test_mariadb_ddl_exec_runs_the_statement_on_the_target(
         assert runner.stop() == 0, runner.output()
 
 
-def test_mariadb_ddl_ignore_goes_on(make_move: Callable[[tuple[str, str]], Move]) -> None:
-    m = make_move(("mysql", "postgres"))
+def test_mariadb_ddl_ignore_goes_on(make_move: Callable[[Direction], Move]) -> None:
+    m = make_move(MARIADB_TO_POSTGRESQL)
     _ddl_source(m)
     m.created("--tables", "acct", "--on-ddl", "ignore")
     runner = m.runner()
@@ -279,9 +280,9 @@ def test_mariadb_ddl_ignore_goes_on(make_move: Callable[[tuple[str, str]], Move]
 
 
 def test_mariadb_ddl_on_a_table_not_moved_never_pauses(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     _ddl_source(m)
     m.created("--tables", "acct")
     runner = m.runner()
@@ -301,9 +302,9 @@ def test_mariadb_ddl_on_a_table_not_moved_never_pauses(
 
 
 def test_postgres_add_column_on_a_moved_table_pauses(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("postgres", "postgres"))
+    m = make_move(POSTGRESQL_TO_POSTGRESQL)
     _ddl_source(m)
     m.created("--tables", "acct")
     runner = m.runner()
@@ -322,9 +323,9 @@ def test_postgres_add_column_on_a_moved_table_pauses(
 
 
 def test_postgres_source_refuses_on_ddl_exec_at_create(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("postgres", "postgres"))
+    m = make_move(POSTGRESQL_TO_POSTGRESQL)
     m.source.execute(TABLE)
     r = m.create("--on-ddl", "exec")
     assert r.code == 2, r.text
@@ -337,9 +338,9 @@ def test_postgres_source_refuses_on_ddl_exec_at_create(
 
 
 def test_max_rows_per_second_slows_the_copy(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     m.source.execute(TABLE)
     insert(m.source, [(i, i, f"v{i}") for i in range(1, 2001)])
     m.created("--max-rows-per-second", "200", "--chunk-rows", "100")
@@ -355,11 +356,11 @@ def test_max_rows_per_second_slows_the_copy(
         runner.stop()
 
 
-@pytest.mark.parametrize("pair", [("mysql", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_lag_query_above_the_limit_holds_copy_and_apply(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(TABLE)
     m.source.execute("CREATE TABLE lag (id INT PRIMARY KEY, seconds INT)")
     m.source.execute("INSERT INTO lag VALUES (1, 100)")
@@ -411,11 +412,11 @@ def _state_bytes(state: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(state.parent.glob(state.name + "*")))
 
 
-@pytest.mark.parametrize("pair", [("mysql", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_passwords_never_stored_or_shown(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     secrets = [m.source.server.admin_password, m.target.server.admin_password]
     assert all(s in m.source.url + m.target.url for s in secrets)
     m.source.execute(TABLE)
@@ -469,10 +470,8 @@ def test_passwords_never_stored_or_shown(
         assert secret.encode() not in _state_bytes(m.state)
 
 
-def test_password_file_is_read(
-    make_move: Callable[[tuple[str, str]], Move], tmp_path: Path
-) -> None:
-    m = make_move(("postgres", "postgres"))
+def test_password_file_is_read(make_move: Callable[[Direction], Move], tmp_path: Path) -> None:
+    m = make_move(POSTGRESQL_TO_POSTGRESQL)
     m.source.execute(TABLE)
     m.created()
     pw = tmp_path / "pw"
@@ -494,9 +493,9 @@ def test_password_file_is_read(
 
 
 def test_create_with_a_name_in_use_is_refused(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     m.source.execute(TABLE)
     m.created()
     before = json.loads(m.cli("list", "--json").out)
@@ -507,11 +506,11 @@ def test_create_with_a_name_in_use_is_refused(
     assert json.loads(m.cli("list", "--json").out) == before
 
 
-@pytest.mark.parametrize("pair", [("mysql", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_create_refuses_a_table_without_primary_key(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(TABLE)
     m.source.execute("CREATE TABLE no_key (a INT, b INT)")
     r = m.create()
@@ -523,11 +522,11 @@ def test_create_refuses_a_table_without_primary_key(
     assert m.cli("list", "--json").out.strip() == "[]"
 
 
-@pytest.mark.parametrize("pair", [("mysql", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_create_with_a_wrong_password_is_refused(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(TABLE)
     for secret, role in ((m.source.server.admin_password, "source"), (None, "target")):
         src = m.source.url.replace(secret, "wrong-password") if secret else m.source.url
@@ -542,9 +541,9 @@ def test_create_with_a_wrong_password_is_refused(
 
 
 def test_unknown_workflow_suggests_the_close_name(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     m.source.execute(TABLE)
     m.name = "orders-move"
     m.created()
@@ -604,11 +603,11 @@ def _check_contract(doc: dict[str, Any]) -> None:
     assert isinstance(doc["events_applied"], int) and isinstance(doc["position"], str)
 
 
-@pytest.mark.parametrize("pair", [("postgres", "postgres"), ("mysql", "postgres")], ids=IDS)
+@pytest.mark.parametrize("direction", [POSTGRESQL_TO_POSTGRESQL, MARIADB_TO_POSTGRESQL])
 def test_status_and_list_follow_the_contract(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(TABLE)
     m.source.execute(f"CREATE TABLE {q(m.s, 'order')} (id INT PRIMARY KEY)")
     insert(m.source, [(i, i, f"v{i}") for i in range(1, 31)])
@@ -665,9 +664,9 @@ def test_status_and_list_follow_the_contract(
 
 
 def test_mariadb_cascade_deletes_reach_the_target(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "mysql"))
+    m = make_move(MARIADB_TO_MARIADB)
     m.source.execute("CREATE TABLE parent (id INT PRIMARY KEY)")
     m.source.execute(
         "CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, "

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TempDatabase
+from tests.conftest import (
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.helpers import Result, ferryman
 from tests.movekit import MoveRunner, create_move, differences, wait_equal
 from tests.switchkit import (
@@ -24,8 +31,11 @@ from tests.switchkit import (
     ids,
     load_app,
     route_command,
+    sides,
     write_route,
 )
+
+pytestmark = pytest.mark.slow  # the switch matrix: in make test, not in make test-fast
 
 DOWNTIME_BOUND = 1.0
 
@@ -143,26 +153,13 @@ def _story(tmp_path: Path, source: Side, target: Side) -> None:
         story.close()
 
 
-def test_switch_mariadb_to_mariadb(
-    tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]
+@pytest.mark.parametrize(
+    "direction", [MARIADB_TO_MARIADB, POSTGRESQL_TO_POSTGRESQL, MARIADB_TO_POSTGRESQL]
+)
+def test_switch_then_reverse_under_writes(
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    _story(tmp_path, Side("source", mysql_db, "mysql"), Side("target", mysql_db2, "mysql"))
-
-
-def test_switch_postgres_to_postgres(
-    tmp_path: Path, pg_db: TempDatabase[Any], pg_db2: TempDatabase[Any]
-) -> None:
-    _story(tmp_path, Side("source", pg_db, "postgres"), Side("target", pg_db2, "postgres"))
-
-
-def test_switch_mariadb_to_postgres(
-    tmp_path: Path, mysql_db: TempDatabase[Any], pg_db: TempDatabase[Any]
-) -> None:
-    _story(
-        tmp_path,
-        Side("source", mysql_db, "mysql"),
-        Side("target", pg_db, "postgres", schema=mysql_db.name),
-    )
+    _story(tmp_path, *sides(direction, databases))
 
 
 @pytest.fixture

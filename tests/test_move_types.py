@@ -10,11 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ferryman.testing.rows import MYSQL_COLUMNS, MYSQL_ROWS, POSTGRES_COLUMNS, POSTGRES_ROWS
 from tests.compare import assert_same_rows
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import (
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.movekit import MoveRunner, create_move, wait_equal
 from tests.test_apply_types import (
     MYSQL_CHANGES,
@@ -31,7 +36,6 @@ from tests.test_apply_types import (
     Side,
     _special,
 )
-from tests.test_move import DIRECTIONS, _dbs
 
 
 def _shifted(row: str, by: int) -> str:
@@ -120,7 +124,7 @@ def _wait_events(runner: MoveRunner, at_least: int, timeout: float = 10.0) -> di
 
 def run_move(
     tmp_path: Path,
-    pair: tuple[str, str],
+    direction: Direction,
     source: TempDatabase[Any],
     target: TempDatabase[Any],
     *,
@@ -130,10 +134,10 @@ def run_move(
     copy_canon: dict[str, Any] | None,
     stream_canon: dict[str, Any] | None,
 ) -> None:
-    s_engine, t_engine = pair
+    s_engine, t_engine = direction.source, direction.target
     src = _side(source, s_engine, source.name if s_engine == "mysql" else "public")
     namespace = {"mysql": target.name, "postgres": "public"}[t_engine]
-    if pair == ("mysql", "postgres"):
+    if direction == MARIADB_TO_POSTGRESQL:
         namespace = source.name  # a MySQL database becomes a PostgreSQL schema of its name
     dst = _side(target, t_engine, namespace)
     for sql in schema + setup:
@@ -158,22 +162,16 @@ def run_move(
     assert code == 0, runner.output()
 
 
-@pytest.mark.parametrize("pair", DIRECTIONS, ids=lambda p: f"{p[0]}-to-{p[1]}")
 def test_every_type_through_copy_and_stream(
-    pair: tuple[str, str],
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-    if pair == ("mysql", "mysql"):
+    source, target = databases(direction)
+    if direction == MARIADB_TO_MARIADB:
         # zero dates and BOOL 2 only MariaDB holds, copied and streamed
         zero_stream = [s.replace("VALUES (6,", "VALUES (106,") for s in MYSQL_SAME_ENGINE_ONLY]
         run_move(
             tmp_path,
-            pair,
+            direction,
             source,
             target,
             schema=MYSQL_SCHEMA,
@@ -187,10 +185,10 @@ def test_every_type_through_copy_and_stream(
         )
         assert target.execute(zeros) == source.execute(zeros)
         assert len(target.execute(zeros)) == 2
-    elif pair == ("mysql", "postgres"):
+    elif direction == MARIADB_TO_POSTGRESQL:
         run_move(
             tmp_path,
-            pair,
+            direction,
             source,
             target,
             schema=MYSQL_SCHEMA,
@@ -199,10 +197,10 @@ def test_every_type_through_copy_and_stream(
             copy_canon=MYSQL_TO_PG,
             stream_canon=MYSQL_TO_PG,
         )
-    elif pair == ("postgres", "postgres"):
+    elif direction == POSTGRESQL_TO_POSTGRESQL:
         run_move(
             tmp_path,
-            pair,
+            direction,
             source,
             target,
             schema=PG_SCHEMA,
@@ -214,7 +212,7 @@ def test_every_type_through_copy_and_stream(
     else:
         run_move(
             tmp_path,
-            pair,
+            direction,
             source,
             target,
             schema=PG_SCHEMA,

@@ -21,11 +21,18 @@ from typing import Any
 import pytest
 
 from ferryman.testing.servers import _pg_bindir
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import (
+    POSTGRESQL_TO_MARIADB,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    MySQLDatabase,
+    PostgresDatabase,
+    TempDatabase,
+)
 from tests.helpers import ferryman, mysql_columns, pg_columns
 from tests.movekit import canonical, rows_of, wait_equal
-from tests.test_move import _dbs
-from tests.test_move_features import IDS, Move
+from tests.test_move_features import Move
 
 CORPUS = Path(__file__).resolve().parent / "corpus"  # Sakila and Pagila with their licences
 
@@ -131,16 +138,10 @@ class _Writer:
 
 
 @pytest.fixture
-def pg_move(
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
-) -> Callable[[tuple[str, str]], Move]:
-    def make(pair: tuple[str, str]) -> Move:
-        source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-        return Move(tmp_path, source, pair[0], target, pair[1])
+def pg_move(tmp_path: Path, databases: Databases) -> Callable[[Direction], Move]:
+    def make(direction: Direction) -> Move:
+        source, target = databases(direction)
+        return Move(tmp_path, source, direction.source, target, direction.target)
 
     return make
 
@@ -155,16 +156,16 @@ def _differences(m: Move) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("pair", [("postgres", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", [POSTGRESQL_TO_POSTGRESQL, POSTGRESQL_TO_MARIADB])
 def test_partitioned_tables_move_live_with_a_partition_created_midway(
-    pair: tuple[str, str], pg_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, pg_move: Callable[[Direction], Move]
 ) -> None:
     """Changes in every partition arrive (publish_via_partition_root); a partition created on
     the source during the move gets its rows to the target (PostgreSQL: the target gets the
     partition too); the target keeps the partitioning within PostgreSQL; exact comparison,
     `move verify`; PostgreSQL → PostgreSQL switches and the new primary's sequence is past
     every moved value."""
-    m = pg_move(pair)
+    m = pg_move(direction)
     _load(m.source)
     r = m.create()
     assert r.code == 0, r.text

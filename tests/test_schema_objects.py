@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MySQLDatabase, PostgresDatabase
+from tests.conftest import (
+    CROSS_ENGINE,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_MARIADB,
+    SAME_ENGINE,
+    Direction,
+    MySQLDatabase,
+    PostgresDatabase,
+)
 from tests.helpers import ferryman
-from tests.test_move import DIRECTIONS
-from tests.test_move_features import IDS, Move, wait_until
+from tests.test_move_features import Move, wait_until
 from tests.test_move_features import make_move as make_move
 
 MYSQL_CHECKED = (
@@ -39,11 +46,11 @@ def rejects(db: Any, sql: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("pair", [("mysql", "postgres"), ("postgres", "mysql")], ids=IDS)
+@pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_checks_are_translated_across_engines_and_the_rest_named(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     m.source.execute(MYSQL_CHECKED if m.s == "mysql" else PG_CHECKED)
     m.source.execute("INSERT INTO items VALUES (1, 4, 'new', 'a'), (2, 51, 'done', 'b')")
     schema = ferryman("schema", m.source.url, m.target.url, "--json")
@@ -90,13 +97,12 @@ GENERATED = {
 }
 
 
-@pytest.mark.parametrize("pair", DIRECTIONS, ids=IDS)
 def test_generated_columns_are_never_written_and_stay_current(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
     """The target recomputes generated columns (same engine: verbatim; across engines: trivial
     expressions translated); copy and the live apply never write them (both engines refuse)."""
-    m = make_move(pair)
+    m = make_move(direction)
     for sql in GENERATED[m.s]:
         m.source.execute(sql)
     m.source.execute("INSERT INTO acct (id, qty, price) VALUES (1, 2, 1.50), (2, 5, NULL)")
@@ -141,11 +147,11 @@ VIEWS = {
 }
 
 
-@pytest.mark.parametrize("pair", [("mysql", "mysql"), ("postgres", "postgres")], ids=IDS)
+@pytest.mark.parametrize("direction", SAME_ENGINE)
 def test_with_views_recreates_views_over_moved_tables(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
-    m = make_move(pair)
+    m = make_move(direction)
     for sql in VIEWS[m.s]:
         m.source.execute(sql)
     m.source.execute("INSERT INTO a VALUES (1, 1), (2, 0)")
@@ -174,9 +180,9 @@ def test_with_views_recreates_views_over_moved_tables(
 
 
 def test_with_views_is_refused_across_engines_before_writing(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "postgres"))
+    m = make_move(MARIADB_TO_POSTGRESQL)
     for sql in VIEWS["mysql"]:
         m.source.execute(sql)
     r = m.create("--with-views")
@@ -240,9 +246,9 @@ def test_tsvector_moves_within_postgres_and_is_refused_to_mariadb(
 
 
 def test_postgres_generated_column_without_translation_is_refused_for_a_live_move(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("postgres", "mysql"))
+    m = make_move(POSTGRESQL_TO_MARIADB)
     m.source.execute(
         "CREATE TABLE acct (id int PRIMARY KEY, s text, "
         "up text GENERATED ALWAYS AS (upper(s)) STORED)"
@@ -257,9 +263,9 @@ def test_postgres_generated_column_without_translation_is_refused_for_a_live_mov
 
 
 def test_on_update_current_timestamp_becomes_a_trigger_that_spares_the_live_apply(
-    make_move: Callable[[tuple[str, str]], Move],
+    make_move: Callable[[Direction], Move],
 ) -> None:
-    m = make_move(("mysql", "postgres"))
+    m = make_move(MARIADB_TO_POSTGRESQL)
     m.source.execute(
         "CREATE TABLE acct (id INT PRIMARY KEY, v VARCHAR(10), ts DATETIME NOT NULL "
         "DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP)"
@@ -313,12 +319,12 @@ AS_TEXT = {
 }
 
 
-@pytest.mark.parametrize("pair", [("mysql", "mysql"), ("postgres", "postgres")], ids=IDS)
+@pytest.mark.parametrize("direction", SAME_ENGINE)
 def test_types_without_a_counterpart_move_live_within_their_engine(
-    pair: tuple[str, str], make_move: Callable[[tuple[str, str]], Move]
+    direction: Direction, make_move: Callable[[Direction], Move]
 ) -> None:
     """What `check` says without --to: these move faithfully within the engine."""
-    m = make_move(pair)
+    m = make_move(direction)
     for sql in SAME_ENGINE_ONLY[m.s]:
         m.source.execute(sql)
     verdict = ferryman("check", m.source.url, "--to", "mariadb" if m.s == "mysql" else m.s)

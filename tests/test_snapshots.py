@@ -333,6 +333,7 @@ def test_mariadb_snapshot_rejects_bad_arguments(mysql_db: MySQLDatabase) -> None
         mysnap.open_snapshot(url, 2, force_method="magic")
 
 
+@pytest.mark.servers  # starts its own MariaDB
 def test_mariadb_without_binlog_gives_consistent_snapshots_and_no_position() -> None:
     server = start_mariadb(server_id=104, log_bin=False)
     try:

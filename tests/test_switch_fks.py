@@ -16,10 +16,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TempDatabase
+from tests.conftest import (
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.movekit import differences, wait_equal
-from tests.switchkit import APP_TABLES, RoutedWriter, Side
+from tests.switchkit import APP_TABLES, RoutedWriter, Side, sides
 from tests.test_move_switch import Story
+
+pytestmark = pytest.mark.slow  # the switch matrix: in make test, not in make test-fast
 
 FK_TABLES = ("fp", "fc", "fg")
 FK_SCHEMA = [
@@ -159,25 +168,16 @@ def _story(tmp_path: Path, source: Side, target: Side, kill_at: str | None) -> N
         story.close()
 
 
-@pytest.mark.parametrize(
-    ("pair", "kill_at"),
-    [
-        (("mysql_db", "mysql_db2"), "foreign-key-created"),
-        (("pg_db", "pg_db2"), "validate-foreign-keys"),
-        (("mysql_db", "pg_db"), None),
-    ],
-    ids=["mariadb-to-mariadb", "postgres-to-postgres", "mariadb-to-postgres"],
-)
+#: (direction, the switch step a first switch is SIGKILLed at, or None)
+CASES = [
+    (MARIADB_TO_MARIADB, "foreign-key-created"),
+    (POSTGRESQL_TO_POSTGRESQL, "validate-foreign-keys"),
+    (MARIADB_TO_POSTGRESQL, None),
+]
+
+
+@pytest.mark.parametrize(("direction", "kill_at"), CASES, ids=[d.id for d, _ in CASES])
 def test_foreign_keys_exist_and_are_valid_on_the_target_after_switch(
-    pair: tuple[str, str], kill_at: str | None, tmp_path: Path, request: pytest.FixtureRequest
+    direction: Direction, kill_at: str | None, tmp_path: Path, databases: Databases
 ) -> None:
-    src, dst = (request.getfixturevalue(name) for name in pair)
-    s_engine = "mysql" if pair[0].startswith("mysql") else "postgres"
-    t_engine = "mysql" if pair[1].startswith("mysql") else "postgres"
-    schema = src.name if (s_engine, t_engine) == ("mysql", "postgres") else None
-    _story(
-        tmp_path,
-        Side("source", src, s_engine),
-        Side("target", dst, t_engine, schema=schema),
-        kill_at,
-    )
+    _story(tmp_path, *sides(direction, databases), kill_at)

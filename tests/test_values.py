@@ -21,24 +21,24 @@ from ferryman.core.schema import Column, Kind, LogicalType, Table
 from ferryman.engines.mysql.convert import apply_converters as mysql_converters
 from ferryman.engines.mysql.convert import decimal_text
 from ferryman.engines.postgres.convert import apply_converters as pg_converters
-from tests.conftest import MySQLDatabase, PostgresDatabase
+from tests.conftest import (
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_MARIADB,
+    Databases,
+    Direction,
+    MySQLDatabase,
+    PostgresDatabase,
+)
 from tests.helpers import ferryman
 from tests.movekit import MoveRunner
-from tests.test_move import _dbs
 from tests.test_move_features import Move, wait_until
 
 
 @pytest.fixture
-def new_move(
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
-) -> Callable[[tuple[str, str]], Move]:
-    def make(pair: tuple[str, str]) -> Move:
-        source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-        return Move(tmp_path, source, pair[0], target, pair[1])
+def new_move(tmp_path: Path, databases: Databases) -> Callable[[Direction], Move]:
+    def make(direction: Direction) -> Move:
+        source, target = databases(direction)
+        return Move(tmp_path, source, direction.source, target, direction.target)
 
     return make
 
@@ -118,9 +118,9 @@ def _failed(m: Move, runner: MoveRunner) -> str:
 
 
 def test_move_mysql_text_postgresql_cannot_hold(
-    new_move: Callable[[tuple[str, str]], Move],
+    new_move: Callable[[Direction], Move],
 ) -> None:
-    m = new_move(("mysql", "postgres"))
+    m = new_move(MARIADB_TO_POSTGRESQL)
     m.source.execute(
         "CREATE TABLE t (id INT PRIMARY KEY, s TEXT, a VARCHAR(20) CHARACTER SET ascii, j JSON)"
     )
@@ -227,9 +227,9 @@ def _dt(h: int, m: int, s: int) -> datetime.datetime:
 
 
 def test_move_postgres_values_mysql_cannot_hold(
-    new_move: Callable[[tuple[str, str]], Move],
+    new_move: Callable[[Direction], Move],
 ) -> None:
-    m = new_move(("postgres", "mysql"))
+    m = new_move(POSTGRESQL_TO_MARIADB)
     m.source.execute(PG_TABLE)
     m.source.execute("ALTER TABLE t ADD COLUMN k numeric(10,2)")
     m.source.execute("INSERT INTO t (id, d, n) VALUES (1, '2020-01-02', 1.5)")

@@ -11,10 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MySQLDatabase, PostgresDatabase, TempDatabase
+from tests.conftest import (
+    MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+    TempDatabase,
+)
 from tests.helpers import Result, ferryman
 from tests.movekit import MoveRunner, Writer, create_move, preload, q
-from tests.test_move import _dbs
 
 
 def verify(
@@ -39,20 +45,13 @@ def verify(
 
 
 @pytest.mark.parametrize(
-    "pair",
-    [("mysql", "mysql"), ("postgres", "postgres"), ("mysql", "postgres")],
-    ids=lambda p: f"{p[0]}-to-{p[1]}",
+    "direction", [MARIADB_TO_MARIADB, POSTGRESQL_TO_POSTGRESQL, MARIADB_TO_POSTGRESQL]
 )
 def test_verify_during_replication_then_repair(
-    pair: tuple[str, str],
-    tmp_path: Path,
-    mysql_db: MySQLDatabase,
-    mysql_db2: MySQLDatabase,
-    pg_db: PostgresDatabase,
-    pg_db2: PostgresDatabase,
+    direction: Direction, tmp_path: Path, databases: Databases
 ) -> None:
-    source, target = _dbs(pair, mysql_db, mysql_db2, pg_db, pg_db2)
-    s_engine = pair[0]
+    source, target = databases(direction)
+    s_engine = direction.source
     preload(source, s_engine)
     # a row outside the writer's key space, so only this test changes it
     source.execute("INSERT INTO acct VALUES (900001, -5, 'kept', 1.25, NULL, NULL, 0.5)")
@@ -69,7 +68,9 @@ def test_verify_during_replication_then_repair(
         assert {t["table"] for t in doc["tables"]} == {"acct", "pairs", "order"}
         assert all(t["rows_compared"] > 0 for t in doc["tables"])
 
-        acct = "acct" if pair != ("mysql", "postgres") else f"{q('postgres', source.name)}.acct"
+        acct = (
+            "acct" if direction != MARIADB_TO_POSTGRESQL else f"{q('postgres', source.name)}.acct"
+        )
         target.execute(f"UPDATE {acct} SET v = 'changed on target' WHERE id = 900001")
         r, doc = verify(state, source, target)
         assert r.code == 1, r.text

@@ -1,1 +1,0 @@
-"""The control server (``ferryman serve``): one status object rendered as HTML and JSON."""
