@@ -234,6 +234,10 @@ class Sync:
         finally:
             self._publish(force=True, running=False)
 
+    def dump(self) -> None:
+        """Only the dump (step 2), once, after :meth:`open` (the benchmark's entry point)."""
+        self._dump()
+
     def close(self) -> None:
         if self.source is not None:
             self.source.close()
