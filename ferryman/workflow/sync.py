@@ -55,10 +55,11 @@ from ferryman.core.url import DatabaseURL
 from ferryman.engines.etcd.keys import (
     Encoder,
     encode_row,
-    encode_values,
     encoder_for,
     row_key,
+    row_text_encoder,
     table_prefix,
+    text_encoder_for,
 )
 from ferryman.engines.etcd.sink import (
     DEFAULT_MAX_BYTES,
@@ -112,9 +113,15 @@ class _Synced:
     filter: RowFilter | None = None
     rows: int = 0
     key_index: tuple[int, ...] = ()  # positions of the key columns in ``columns``
+    #: the dump's row → JSON bytes (driver values straight to text)
+    row_json: Callable[[Sequence[Any]], bytes] = field(default=lambda row: b"")
 
     def __post_init__(self) -> None:
         self.key_index = tuple(self.columns.index(k) for k in self.key)
+        by_name = {c.name: c for c in self.source.columns}
+        self.row_json = row_text_encoder(
+            self.columns, [text_encoder_for(by_name[c]) for c in self.columns]
+        )
 
 
 def split_members(text: str) -> tuple[str, list[tuple[str, int]]]:
@@ -447,14 +454,18 @@ class Sync:
                 self.sink.write(gone, None)
 
     def _put(self, t: _Synced, row: Sequence[Any]) -> Put | None:
-        """The put of one source row (values as the dump or stream gives them)."""
-        values = encode_values(t.encoders, row)
-        return self._put_encoded(t, values)
+        """The put of one row of the dump (driver values): its JSON text is built directly."""
+        key = row_key(self.prefix, t.name, [t.encoders[i](row[i]) for i in t.key_index])
+        return self._checked(t, Put(key, t.row_json(row)))
 
     def _put_encoded(self, t: _Synced, values: Sequence[Any]) -> Put | None:
-        assert self.sink is not None
+        """The put of one row of the stream (values already encoded by the compactor)."""
         key = row_key(self.prefix, t.name, [values[i] for i in t.key_index])
-        op = Put(key, encode_row(t.columns, values))
+        return self._checked(t, Put(key, encode_row(t.columns, values)))
+
+    def _checked(self, t: _Synced, op: Put) -> Put | None:
+        assert self.sink is not None
+        key = op.key
         if self.sink.check_size(op):
             return op
         if self.s.oversize == "skip":
