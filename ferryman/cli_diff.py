@@ -237,6 +237,28 @@ def register(
             raise click.BadParameter("--dry-run goes with --repair")
         if samples < 0:
             raise click.BadParameter("--samples must be 0 or more")
+        if b_url.startswith("etcd://"):  # a sync's prefix: rows against keys
+            from ferryman.workflow.sync import SyncSettings
+            from ferryman.workflow.syncdiff import diff_etcd
+
+            if dry_run:
+                raise click.BadParameter("--dry-run prints SQL; an etcd target has none")
+            result = diff_etcd(
+                a_url,
+                b_url,
+                SyncSettings(
+                    name="diff",
+                    tables=split_tables(tables, table),
+                    exclude=split_tables(exclude, ()) or [],
+                    wheres=parse_where(wheres),
+                    renames=parse_renames(renames, "")[0],
+                ),
+                samples=samples,
+                repair=repair,
+                observer=LogDiffObserver(err),
+            )
+            emit(result, as_json=as_json, report=report, out=out, err=err)
+            raise SystemExit(exit_code(result, repair))
         with endpoint(a_url) as a, endpoint(b_url) as b:
             rename_map, rename_ns = parse_renames(renames, a.namespace)
             request = DiffRequest(

@@ -197,6 +197,18 @@ class Sync:
         self._open_source(wait=True)
         self.claimed_now = self.sink.claim(self.s.force)
 
+    def open_for_reading(self) -> None:
+        """Connect to both sides without claiming the prefix (``diff``, ``verify``)."""
+        self.sink = EtcdSink(
+            self.target_url,
+            self.members,
+            self.prefix,
+            self.s.name,
+            max_ops=self.s.max_ops,
+            max_bytes=self.s.max_bytes,
+        )
+        self._open_source(wait=False)
+
     def run(self) -> None:
         """Dump when needed, then stream, until ``stop``; see the module doc."""
         if self.sink is None:
@@ -453,6 +465,12 @@ class Sync:
                 )
                 self.sink.write(gone, None)
 
+    def expected(self, t: _Synced, row: Sequence[Any]) -> tuple[str, bytes]:
+        """The key and value a source row of ``t`` (driver values) has in etcd."""
+        return row_key(self.prefix, t.name, [t.encoders[i](row[i]) for i in t.key_index]), (
+            t.row_json(row)
+        )
+
     def _put(self, t: _Synced, row: Sequence[Any]) -> Put | None:
         """The put of one row of the dump (driver values): its JSON text is built directly."""
         key = row_key(self.prefix, t.name, [t.encoders[i](row[i]) for i in t.key_index])
@@ -483,6 +501,10 @@ class Sync:
             "(--exclude), or skip such rows with --oversize skip",
             obj=t.source.name,
         )
+
+    def snapshot_rows(self, conn: Any, t: _Synced) -> Iterator[Sequence[Any]]:
+        """The rows of ``t`` (after its ``--where``) read on ``conn`` (a snapshot reader's)."""
+        return self._snapshot_rows(conn, t)
 
     def _snapshot_rows(self, conn: Any, t: _Synced) -> Iterator[Sequence[Any]]:
         """The rows of ``t`` inside the dump's snapshot, as driver values."""

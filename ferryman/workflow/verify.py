@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from ferryman.core.errors import PreconditionFailed
+from ferryman.core.errors import ConfigError, PreconditionFailed
 from ferryman.core.position import Position
 from ferryman.core.protocols import ChangeSource, Endpoint, MoveTarget
 from ferryman.core.url import DatabaseURL
@@ -53,6 +53,23 @@ def verify(
     urls: tuple[DatabaseURL, DatabaseURL] | None = None,
 ) -> DiffResult:
     wf = store.get(name)
+    if wf.spec.get("kind") == "sync":  # a `ferryman sync` workflow: rows against etcd keys
+        from ferryman.workflow.syncdiff import verify_sync
+
+        if dry_run or source_password_file or target_password_file:
+            raise ConfigError(
+                f"{name!r} is a sync: --dry-run and --*-password-file do not apply",
+                hint="give --source/--target URLs with their passwords",
+            )
+        return verify_sync(
+            store,
+            name,
+            source=source,
+            target=target,
+            samples=samples,
+            repair=repair,
+            observer=observer,
+        )
     spec = _spec(wf)
     if wf.phase not in ("replicating", "paused", "switched"):
         raise PreconditionFailed(

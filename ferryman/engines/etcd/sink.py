@@ -318,6 +318,21 @@ class EtcdSink:
                 return
             start = base64.b64decode(kvs[-1]["key"]) + b"\0"
 
+    def items(self, prefix: str, page: int = 5_000) -> Iterator[tuple[str, bytes]]:
+        """Every key that starts with ``prefix`` with its value, in key order (read in pages,
+        each page at its own revision: not a snapshot)."""
+        start = prefix.encode()
+        end = _b64(_prefix_end(start))
+        while True:
+            reply = self._post("/kv/range", {"key": _b64(start), "range_end": end, "limit": page})
+            kvs = reply.get("kvs") or []
+            for kv in kvs:
+                key = base64.b64decode(kv["key"])
+                yield key.decode("utf-8", "surrogateescape"), base64.b64decode(kv.get("value", ""))
+            if not reply.get("more") or not kvs:
+                return
+            start = base64.b64decode(kvs[-1]["key"]) + b"\0"
+
     def count(self, prefix: str) -> int:
         start = prefix.encode()
         reply = self._post(
