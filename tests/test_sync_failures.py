@@ -237,3 +237,75 @@ def test_move_list_and_cancel_of_a_sync_remove_capture_keys_and_workflow(
     assert etcd_rows(etcd, "cx", "items") == {}  # the rows are removed (unless --keep-data)
     assert etcd_rows(etcd, "cx", "_ferryman") == {}  # position and owner marker too
     assert ferryman(state, "move", "status", "cx").returncode != 0
+
+
+def _restart_etcd(server: EtcdServer, down_seconds: float) -> None:
+    """Stop the etcd member (SIGTERM), wait, start it again on the same ports and data."""
+    import shutil
+    import urllib.request
+
+    assert server._proc is not None
+    server._proc.send_signal(signal.SIGTERM)
+    server._proc.wait(30)
+    time.sleep(down_seconds)
+    client = f"http://{server.host}:{server.port}"
+    peer = f"http://{server.host}:{server.peer_port}"
+    etcd = shutil.which("etcd")
+    assert etcd is not None
+    with (server.directory / "etcd.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [etcd, "--name", "default", "--data-dir", str(server.datadir),
+             "--listen-client-urls", client, "--advertise-client-urls", client,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", f"default={peer}", "--initial-cluster-state", "new"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=server.directory,
+        )  # fmt: skip
+    server.pid, server._proc = proc.pid, proc
+    (server.directory / "server.pid").write_text(f"{proc.pid}\n")
+
+    def healthy() -> Any:
+        try:
+            with urllib.request.urlopen(f"{client}/health", timeout=1) as resp:
+                return json.loads(resp.read()).get("health") == "true"
+        except OSError:
+            return False
+
+    wait_for(healthy, "etcd did not come back", timeout=30)
+
+
+def test_etcd_down_for_seconds_pauses_the_sync_which_resumes_without_loss(
+    tmp_path: Path, mysql_db: MySQLDatabase
+) -> None:
+    own = start_etcd()
+    try:
+        mysql_db.execute("CREATE TABLE items (id INT PRIMARY KEY, grp VARCHAR(10), val INT)")
+        mysql_db.execute(
+            "INSERT INTO items VALUES " + ", ".join(f"({i}, 'g', {i})" for i in range(1, 101))
+        )
+        runner = SyncRunner(tmp_path, mysql_db.url, own.url("down"), "down").start()
+        try:
+            runner.wait_phase("replicating")
+            mysql_db.execute("UPDATE items SET val = val + 1 WHERE id <= 10")
+            time.sleep(1)
+            assert own._proc is not None
+            own._proc.send_signal(signal.SIGSTOP)  # unresponsive first (requests time out) …
+            mysql_db.execute("DELETE FROM items WHERE id BETWEEN 20 AND 29")
+            time.sleep(1)
+            own._proc.send_signal(signal.SIGCONT)
+            _restart_etcd(own, down_seconds=4)  # … then down for seconds
+            mysql_db.execute("INSERT INTO items VALUES (500, 'after', 1)")
+            mysql_db.execute("UPDATE items SET grp = 'late' WHERE id > 90")
+
+            def equal() -> Any:
+                rows = mysql_db.execute("SELECT id, grp, val FROM items")
+                want = expected_items([tuple(r) for r in rows])
+                got = etcd_rows(own, "down", "items")
+                return True if got == want else sorted(want.keys() ^ got.keys())[:5]
+
+            wait_for(equal, "etcd differs after it was down", timeout=120)
+            assert runner.proc is not None and runner.proc.poll() is None, runner.output()
+            assert "etcd" in runner.output() and "retrying" in runner.output()
+        finally:
+            assert runner.stop() == 0, runner.output()
+    finally:
+        own.stop()
