@@ -29,7 +29,9 @@ from ferryman.engines.etcd.keys import (
     escape,
     position_key,
     row_key,
+    row_text_encoder,
     split_row_key,
+    text_encoder_for,
     unescape,
 )
 from ferryman.engines.etcd.sink import Delete, EtcdSink, Put
@@ -98,6 +100,41 @@ def test_values_of_both_engines_encode_as_the_contract_says() -> None:
         "t": None,
     }
     assert enc(Kind.TIMESTAMP, datetime(2024, 1, 1, tzinfo=UTC)) == "2024-01-01T00:00:00+00:00"
+
+
+def test_the_dumps_fast_row_text_is_byte_for_byte_the_general_encoding() -> None:
+    cases: list[tuple[Column, list[Any]]] = [
+        (col(Kind.INTEGER), [5, -7, 18446744073709551615, True, "12", Decimal("3")]),
+        (
+            col(Kind.DECIMAL),
+            [Decimal("12.50"), Decimal("-0.00"), Decimal("1E+2"), Decimal("NaN"), "7.25", 1.5],
+        ),
+        (col(Kind.VARCHAR), ["plain", 'quote " back \\ slash', "é\n\t\x01", b"caf\xc3\xa9"]),
+        (
+            col(Kind.DATETIME),
+            [
+                datetime(2024, 5, 1, 12, 30, 0, 250000),
+                datetime(2024, 5, 1),
+                datetime(2024, 5, 1, tzinfo=timezone(timedelta(hours=2))),
+                "0000-00-00 00:00:00",
+            ],
+        ),
+        (col(Kind.DATE), [date(2024, 5, 1), datetime(2024, 5, 1, 3), "0000-00-00"]),
+        (col(Kind.FLOAT, bits=64), [1.25, float("nan"), 3]),
+        (col(Kind.JSON), ['{"a": [1, 2.5, null], "b": "é"}']),
+        (col(Kind.BLOB), [b"\x00\xff"]),
+        (col(Kind.TIMESTAMP), [datetime(2024, 5, 1, 10, 30)]),
+    ]
+    for column, values in cases:
+        general = [encoder_for(column)]
+        fast = row_text_encoder(["c"], [text_encoder_for(column)])
+        for v in [*values, None]:
+            assert fast([v]) == encode_row(["c"], encode_values(general, [v])), (column, v)
+    columns = [c for c, _ in cases]
+    names = [f'n{i}"/é' for i in range(len(columns))]
+    row = [values[0] for _, values in cases]
+    fast = row_text_encoder(names, [text_encoder_for(c) for c in columns])
+    assert fast(row) == encode_row(names, encode_values([encoder_for(c) for c in columns], row))
 
 
 def test_sink_splits_a_batch_within_the_operation_and_byte_limits(etcd: EtcdServer) -> None:

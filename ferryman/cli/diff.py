@@ -9,11 +9,13 @@ import click
 from ferryman.cli.diff_render import emit, exit_code
 from ferryman.cli.options import json_option, split_tables, tables_options
 from ferryman.cli.output import err, out
-from ferryman.cli.progress import diff_observer
+from ferryman.cli.progress import LogDiffObserver, diff_observer
 from ferryman.core.registry import endpoint
 from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.pipeline.differ import Differ, DiffRequest
 from ferryman.pipeline.repair import repair_result
+from ferryman.workflow.sync import SyncSettings
+from ferryman.workflow.syncdiff import diff_etcd
 
 
 @click.command()
@@ -62,6 +64,21 @@ def diff(
         raise click.BadParameter("--dry-run goes with --repair")
     if samples < 0:
         raise click.BadParameter("--samples must be 0 or more")
+    if b_url.startswith("etcd://"):  # a sync's prefix: rows against keys
+        if dry_run:
+            raise click.BadParameter("--dry-run prints SQL; an etcd target has none")
+        settings = SyncSettings(
+            name="diff",
+            tables=split_tables(tables, table),
+            exclude=split_tables(exclude, ()) or [],
+            wheres=parse_where(wheres),
+            renames=parse_renames(renames, "")[0],
+        )
+        result = diff_etcd(
+            a_url, b_url, settings, samples=samples, repair=repair, observer=LogDiffObserver(err)
+        )
+        emit(result, as_json=as_json, report=report, out=out, err=err)
+        raise SystemExit(exit_code(result, repair))
     with endpoint(a_url) as a, endpoint(b_url) as b:
         rename_map, rename_ns = parse_renames(renames, a.namespace)
         request = DiffRequest(

@@ -55,10 +55,11 @@ from ferryman.core.url import DatabaseURL
 from ferryman.engines.etcd.keys import (
     Encoder,
     encode_row,
-    encode_values,
     encoder_for,
     row_key,
+    row_text_encoder,
     table_prefix,
+    text_encoder_for,
 )
 from ferryman.engines.etcd.sink import (
     DEFAULT_MAX_BYTES,
@@ -113,9 +114,15 @@ class _Synced:
     filter: RowFilter | None = None
     rows: int = 0
     key_index: tuple[int, ...] = ()  # positions of the key columns in ``columns``
+    #: the dump's row → JSON bytes (driver values straight to text)
+    row_json: Callable[[Sequence[Any]], bytes] = field(default=lambda row: b"")
 
     def __post_init__(self) -> None:
         self.key_index = tuple(self.columns.index(k) for k in self.key)
+        by_name = {c.name: c for c in self.source.columns}
+        self.row_json = row_text_encoder(
+            self.columns, [text_encoder_for(by_name[c]) for c in self.columns]
+        )
 
 
 def split_members(text: str) -> tuple[str, list[tuple[str, int]]]:
@@ -191,6 +198,18 @@ class Sync:
         self._open_source(wait=True)
         self.claimed_now = self.sink.claim(self.s.force)
 
+    def open_for_reading(self) -> None:
+        """Connect to both sides without claiming the prefix (``diff``, ``verify``)."""
+        self.sink = EtcdSink(
+            self.target_url,
+            self.members,
+            self.prefix,
+            self.s.name,
+            max_ops=self.s.max_ops,
+            max_bytes=self.s.max_bytes,
+        )
+        self._open_source(wait=False)
+
     def run(self) -> None:
         """Dump when needed, then stream, until ``stop``; see the module doc."""
         if self.sink is None:
@@ -234,6 +253,10 @@ class Sync:
             raise
         finally:
             self._publish(force=True, running=False)
+
+    def dump(self) -> None:
+        """Only the dump (step 2), once, after :meth:`open` (the benchmark's entry point)."""
+        self._dump()
 
     def close(self) -> None:
         if self.source is not None:
@@ -444,15 +467,25 @@ class Sync:
                 )
                 self.sink.write(gone, None)
 
+    def expected(self, t: _Synced, row: Sequence[Any]) -> tuple[str, bytes]:
+        """The key and value a source row of ``t`` (driver values) has in etcd."""
+        return row_key(self.prefix, t.name, [t.encoders[i](row[i]) for i in t.key_index]), (
+            t.row_json(row)
+        )
+
     def _put(self, t: _Synced, row: Sequence[Any]) -> Put | None:
-        """The put of one source row (values as the dump or stream gives them)."""
-        values = encode_values(t.encoders, row)
-        return self._put_encoded(t, values)
+        """The put of one row of the dump (driver values): its JSON text is built directly."""
+        key = row_key(self.prefix, t.name, [t.encoders[i](row[i]) for i in t.key_index])
+        return self._checked(t, Put(key, t.row_json(row)))
 
     def _put_encoded(self, t: _Synced, values: Sequence[Any]) -> Put | None:
-        assert self.sink is not None
+        """The put of one row of the stream (values already encoded by the compactor)."""
         key = row_key(self.prefix, t.name, [values[i] for i in t.key_index])
-        op = Put(key, encode_row(t.columns, values))
+        return self._checked(t, Put(key, encode_row(t.columns, values)))
+
+    def _checked(self, t: _Synced, op: Put) -> Put | None:
+        assert self.sink is not None
+        key = op.key
         if self.sink.check_size(op):
             return op
         if self.s.oversize == "skip":
@@ -470,6 +503,10 @@ class Sync:
             "(--exclude), or skip such rows with --oversize skip",
             obj=t.source.name,
         )
+
+    def snapshot_rows(self, conn: Any, t: _Synced) -> Iterator[Sequence[Any]]:
+        """The rows of ``t`` (after its ``--where``) read on ``conn`` (a snapshot reader's)."""
+        return self._snapshot_rows(conn, t)
 
     def _snapshot_rows(self, conn: Any, t: _Synced) -> Iterator[Sequence[Any]]:
         """The rows of ``t`` inside the dump's snapshot, as driver values."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ferryman.core.errors import PreconditionFailed
+from ferryman.core.errors import ConfigError, PreconditionFailed
 from ferryman.core.position import Position
 from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
@@ -32,6 +32,7 @@ from ferryman.workflow.session import (
     stream_key,
 )
 from ferryman.workflow.state import StateStore
+from ferryman.workflow.syncdiff import verify_sync
 
 #: How long a re-check waits for the applier to pass the source's position.
 SETTLE_SECONDS = 60.0
@@ -54,6 +55,21 @@ def verify(
     target) when the caller has them already, else ``ref`` gives them."""
     store, name = ref.store, ref.name
     wf = store.get(name)
+    if wf.spec.get("kind") == "sync":  # a `ferryman sync` workflow: rows against etcd keys
+        if dry_run or ref.source_password_file or ref.target_password_file:
+            raise ConfigError(
+                f"{name!r} is a sync: --dry-run and --*-password-file do not apply",
+                hint="give --source/--target URLs with their passwords",
+            )
+        return verify_sync(
+            store,
+            name,
+            source=ref.source,
+            target=ref.target,
+            samples=samples,
+            repair=repair,
+            observer=observer,
+        )
     spec = load_spec(wf)
     if wf.phase not in ("replicating", "paused", "switched"):
         raise PreconditionFailed(

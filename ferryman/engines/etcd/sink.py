@@ -86,6 +86,12 @@ class Put:
     def request(self) -> dict[str, Any]:
         return {"request_put": {"key": _b64(self.key.encode()), "value": _b64(self.value)}}
 
+    def request_json(self) -> str:
+        """``request()`` as JSON text (base64 needs no escaping)."""
+        return (
+            f'{{"request_put":{{"key":"{_b64(self.key.encode())}","value":"{_b64(self.value)}"}}}}'
+        )
+
 
 @dataclass(frozen=True)
 class Delete:
@@ -101,8 +107,52 @@ class Delete:
             body["range_end"] = _b64(_prefix_end(self.key.encode()))
         return {"request_delete_range": body}
 
+    def request_json(self) -> str:
+        return json.dumps(self.request(), separators=(",", ":"))
+
 
 Op = Put | Delete
+
+
+class _Transport:
+    """One HTTP(S) connection pool to one member's gateway, with the endpoint's token and TLS
+    settings (one per thread: it keeps a single connection)."""
+
+    def __init__(self, ep: EtcdEndpoint) -> None:
+        import urllib3
+
+        client = ep.client
+        self.base = "/" + client.get_url("/").split("/", 3)[3].rstrip("/")  # "/v3"
+        self.headers = {"Content-Type": "application/json"}
+        token = client.session.headers.get("Authorization")
+        if token:
+            self.headers["Authorization"] = str(token)
+        timeout = urllib3.Timeout(connect=client.timeout, read=client.timeout)
+        self.pool: urllib3.HTTPConnectionPool
+        if client.protocol == "https":
+            self.pool = urllib3.HTTPSConnectionPool(
+                client.host,
+                client.port,
+                maxsize=1,
+                timeout=timeout,
+                ca_certs=client.session.verify if isinstance(client.session.verify, str) else None,
+                cert_reqs="CERT_REQUIRED" if client.session.verify else "CERT_NONE",
+                cert_file=ep.url.options.get("cert"),
+                key_file=ep.url.options.get("key"),
+            )
+        else:
+            self.pool = urllib3.HTTPConnectionPool(
+                client.host, client.port, maxsize=1, timeout=timeout
+            )
+
+    def post(self, path: str, body: bytes) -> tuple[int, str]:
+        resp = self.pool.urlopen(
+            "POST", self.base + path, body=body, headers=self.headers, retries=False
+        )
+        return resp.status, resp.data.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 class EtcdSink:
@@ -170,27 +220,41 @@ class EtcdSink:
         ep: EtcdEndpoint | None = getattr(self._local, "ep", None)
         if ep is None:
             ep = self._local.ep = self._open()
+            self._local.http = _Transport(ep)
         return ep
+
+    def _transport(self) -> _Transport:
+        self._endpoint()
+        transport: _Transport = self._local.http
+        return transport
 
     def _drop(self) -> None:
         ep: EtcdEndpoint | None = getattr(self._local, "ep", None)
         self._local.ep = None
+        http: _Transport | None = getattr(self._local, "http", None)
+        self._local.http = None
+        if http is not None:
+            http.close()
         if ep is not None:
             ep.close()
             self._member = (self._member + 1) % len(self.members)
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """One gateway call, moving on to another member when the current one fails."""
-        import requests
+        return self._send(path, json.dumps(payload, separators=(",", ":")).encode())
+
+    def _send(self, path: str, body: bytes) -> dict[str, Any]:
+        """``_post`` with the request body already JSON. The gateway is called through one
+        urllib3 connection pool per thread: requests' per-call work (environment proxies,
+        netrc and CA-bundle lookups on disk) cost a third of the dump's time."""
+        import urllib3
 
         attempts = len(self.members) + 1
         for attempt in range(attempts):
-            ep = self._endpoint()
+            http = self._transport()
             try:
-                resp = ep.client.session.post(
-                    ep.client.get_url(path), json=payload, timeout=ep.client.timeout
-                )
-            except requests.exceptions.RequestException as exc:
+                status, text = http.post(path, body)
+            except urllib3.exceptions.HTTPError as exc:
                 self._drop()
                 if attempt == attempts - 1:
                     raise EtcdUnavailable(
@@ -198,18 +262,17 @@ class EtcdSink:
                         hint="check that etcd runs; ferryman retries",
                     ) from None
                 continue
-            if resp.status_code == 200:
-                return dict(resp.json())
-            text = resp.text
-            if resp.status_code in (401, 403) and "token" in text and attempt < attempts - 1:
+            if status == 200:
+                return dict(json.loads(text))
+            if status in (401, 403) and "token" in text and attempt < attempts - 1:
                 self._drop()  # the auth token expired: authenticate again
                 continue
-            if resp.status_code in (503, 504) and attempt < attempts - 1:
+            if status in (503, 504) and attempt < attempts - 1:
                 self._drop()  # a member without quorum/leader: try another
                 continue
-            if resp.status_code in (503, 504):
+            if status in (503, 504):
                 raise EtcdUnavailable(
-                    f"etcd cannot serve requests now ({resp.status_code}: {text[:200]})",
+                    f"etcd cannot serve requests now ({status}: {text[:200]})",
                     hint="etcd has no leader or quorum; ferryman retries",
                 )
             if "permission denied" in text:
@@ -223,7 +286,7 @@ class EtcdSink:
                     hint="lower --etcd-max-ops / --etcd-max-bytes to the cluster's "
                     "--max-txn-ops / --max-request-bytes",
                 )
-            raise ConnectError(f"etcd failed a request ({resp.status_code}: {text[:200]})")
+            raise ConnectError(f"etcd failed a request ({status}: {text[:200]})")
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -251,6 +314,21 @@ class EtcdSink:
             kvs = reply.get("kvs") or []
             for kv in kvs:
                 yield base64.b64decode(kv["key"]).decode("utf-8", "surrogateescape")
+            if not reply.get("more") or not kvs:
+                return
+            start = base64.b64decode(kvs[-1]["key"]) + b"\0"
+
+    def items(self, prefix: str, page: int = 5_000) -> Iterator[tuple[str, bytes]]:
+        """Every key that starts with ``prefix`` with its value, in key order (read in pages,
+        each page at its own revision: not a snapshot)."""
+        start = prefix.encode()
+        end = _b64(_prefix_end(start))
+        while True:
+            reply = self._post("/kv/range", {"key": _b64(start), "range_end": end, "limit": page})
+            kvs = reply.get("kvs") or []
+            for kv in kvs:
+                key = base64.b64decode(kv["key"])
+                yield key.decode("utf-8", "surrogateescape"), base64.b64decode(kv.get("value", ""))
             if not reply.get("more") or not kvs:
                 return
             start = base64.b64decode(kvs[-1]["key"]) + b"\0"
@@ -385,21 +463,24 @@ class EtcdSink:
         parts = self.split(ops)
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            requests = [op.request() for op in part]
+            requests = [op.request_json() for op in part]
             if last and position is not None:
                 requests.append(
                     Put(
                         position_key(self.prefix, self.name),
                         json.dumps(position, sort_keys=True).encode(),
-                    ).request()
+                    ).request_json()
                 )
             if not requests:
                 continue
             self._txn(requests)
         return len(parts)
 
-    def _txn(self, requests: list[dict[str, Any]]) -> None:
-        reply = self._post("/kv/txn", {"compare": self._guard(), "success": requests})
+    def _txn(self, requests: list[str]) -> None:
+        """One guarded transaction of the given operations (JSON texts)."""
+        guard = json.dumps(self._guard(), separators=(",", ":"))
+        body = f'{{"compare":{guard},"success":[{",".join(requests)}]}}'
+        reply = self._send("/kv/txn", body.encode())
         if not reply.get("succeeded"):
             raise OwnershipLost(
                 f"the ownership marker of sync {self.name!r} under etcd prefix "
