@@ -294,6 +294,9 @@ SERVER_FIXTURES = frozenset(
         "postgres",
         "postgres_replica_wal",
         "etcd",
+        "etcd_cluster",
+        "pg_primary",
+        "pg_standby",
         "direction",
         "databases",
     }

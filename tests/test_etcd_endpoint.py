@@ -83,6 +83,7 @@ def test_endpoint_fails_over_when_its_member_dies(etcd_cluster: EtcdCluster) -> 
         etcd_cluster.kill(0)
         with pytest.raises(ConnectionFailedError):
             endpoint.client.get(key)
+        etcd_cluster.wait_leader()  # member 0 may have led: the others elect one first
 
         client = endpoint.failover()
 

@@ -28,7 +28,7 @@ the target commit. A source transaction is never split across target commits.
 
 A big source transaction is never held whole either: the stream hands it over in pieces of
 ``PIECE_BATCHES * batch_rows`` changes (``Transaction.more``), the reader thread passes at most
-two pieces' worth of changes ahead (``_Handoff``), and each piece is compacted and written into
+two pieces' worth of changes ahead (``Handoff``), and each piece is compacted and written into
 one open target transaction as it comes (``Applier.apply_part``); its last piece commits them all
 with the checkpoint. A crash, a stop or a failure in between rolls the target transaction back,
 and the stream resumes before the source transaction, so memory stays bounded whatever its size
@@ -612,13 +612,13 @@ class Mover:
         failures = 0
         while not self.stop.is_set():
             feed = self._open_feed(None)
-            items = _Handoff(HANDOFF_PIECES * self._piece_changes())
+            items = Handoff(HANDOFF_PIECES * self._piece_changes())
             reader = threading.Thread(
-                target=_pump, args=(feed, items, self.stop), name="ferryman-stream", daemon=True
+                target=pump, args=(feed, items, self.stop), name="ferryman-stream", daemon=True
             )
             reader.start()
             try:
-                self._consume(feed, _drain(items, self.stop, self._idle), until=None)
+                self._consume(feed, drain(items, self.stop, self._idle), until=None)
                 if self.stop.is_set():
                     return
                 raise ConnectError(
@@ -938,7 +938,7 @@ HANDOFF_ITEMS = 4096
 _Item = Transaction | BaseException | None
 
 
-class _Handoff:
+class Handoff:
     """The reader thread's transactions to the applier thread, in order, bounded by the row
     changes they hold (``budget``) and by their number: many small transactions or a few pieces
     of a big one, never an unbounded amount of memory. An item larger than the budget still
@@ -978,7 +978,7 @@ class _Handoff:
             return item
 
 
-def _pump(feed: ChangeFeed, out: _Handoff, stop: threading.Event) -> None:
+def pump(feed: ChangeFeed, out: Handoff, stop: threading.Event) -> None:
     try:
         for tx in feed.transactions():
             while not stop.is_set():
@@ -994,8 +994,8 @@ def _pump(feed: ChangeFeed, out: _Handoff, stop: threading.Event) -> None:
         out.put(exc)
 
 
-def _drain(
-    items: _Handoff,
+def drain(
+    items: Handoff,
     stop: threading.Event,
     idle: Callable[[], None],
 ) -> Iterator[Transaction | None]:

@@ -73,7 +73,7 @@ from ferryman.engines.etcd.sink import (
     Put,
 )
 from ferryman.pipeline.hooks import pause_point
-from ferryman.pipeline.mover import _drain, _Handoff, _pump
+from ferryman.pipeline.mover import Handoff, drain, pump
 from ferryman.workflow.session import stored_url
 from ferryman.workflow.state import StateStore, Workflow
 
@@ -578,8 +578,8 @@ class Sync:
             [t.source.name for t in self.tables],
             piece_changes=self.s.piece_changes,
         )
-        handoff = _Handoff(2 * self.s.piece_changes)
-        reader = threading.Thread(target=_pump, args=(feed, handoff, self.stop), daemon=True)
+        handoff = Handoff(2 * self.s.piece_changes)
+        reader = threading.Thread(target=pump, args=(feed, handoff, self.stop), daemon=True)
         reader.start()
         compactor = Compactor([t.target for t in self.tables])
         for t in self.tables:
@@ -611,7 +611,7 @@ class Sync:
 
         try:
             # transactions in commit order; None when the stream pauses (flush what we have)
-            for tx in _drain(handoff, self.stop, idle=self._idle):
+            for tx in drain(handoff, self.stop, idle=self._idle):
                 if tx is None:
                     if pending:
                         flush(last)

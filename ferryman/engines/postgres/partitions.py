@@ -181,9 +181,11 @@ class PartitionWatch:
         renames: dict[str, str],
         namespace: str,
         on_created: Callable[[list[str]], None],
+        connect: Callable[[DatabaseURL], PostgresEndpoint],
         interval: float = 2.0,
     ) -> None:
         self.args = (source, target, list(tables), dict(renames), namespace)
+        self.connect = connect  # the endpoint class: this module does not import endpoint.py
         self.on_created = on_created
         self.interval = interval
         self.stop = threading.Event()
@@ -198,16 +200,14 @@ class PartitionWatch:
         self.thread.join(5.0)
 
     def _run(self) -> None:
-        from ferryman.engines.postgres.endpoint import PostgresEndpoint
-
         source_url, target_url, tables, renames, namespace = self.args
         src: PostgresEndpoint | None = None
         dst: PostgresEndpoint | None = None
         partitioned: list[str] | None = None
         while not self.stop.wait(self.interval):
             try:
-                src = src or PostgresEndpoint(source_url)
-                dst = dst or PostgresEndpoint(target_url)
+                src = src or self.connect(source_url)
+                dst = dst or self.connect(target_url)
                 if partitioned is None:
                     partitioned = [t.name for t in src.introspect(tables) if t.partitioned]
                 if not partitioned:
@@ -238,9 +238,7 @@ class PostgresPartitions:
     def sync_partitions(
         self, source: Endpoint, tables: Sequence[str], renames: dict[str, str], namespace: str
     ) -> list[str]:
-        from ferryman.engines.postgres.endpoint import PostgresEndpoint
-
-        if not isinstance(source, PostgresEndpoint):
+        if not isinstance(source, type(self.target)):
             return []
         return sync_partitions(source, self.target, tables, renames, namespace)
 
@@ -252,10 +250,14 @@ class PostgresPartitions:
         namespace: str,
         on_created: Callable[[list[str]], None],
     ) -> PartitionWatch | None:
-        from ferryman.engines.postgres.endpoint import PostgresEndpoint
-
-        if not isinstance(source, PostgresEndpoint):
+        if not isinstance(source, type(self.target)):
             return None
         return PartitionWatch(
-            source.url, self.target.url, tables, renames, namespace, on_created=on_created
+            source.url,
+            self.target.url,
+            tables,
+            renames,
+            namespace,
+            on_created=on_created,
+            connect=type(self.target),
         ).start()
