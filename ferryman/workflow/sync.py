@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from ferryman.core.apply import Compactor, TableBatch, TableTarget
 from ferryman.core.change import Transaction
@@ -48,7 +48,7 @@ from ferryman.core.errors import (
     SchemaError,
 )
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, CopySource, Endpoint, RowFilter
+from ferryman.core.protocols import Endpoint, RowFilter, need
 from ferryman.core.registry import open_endpoint
 from ferryman.core.schema import Kind, Table
 from ferryman.core.url import DatabaseURL
@@ -297,11 +297,8 @@ class Sync:
     def _in_recovery(ep: Endpoint) -> bool:
         if ep.server_info().engine != "postgresql":
             return False
-        session = getattr(ep, "session", None)
-        if session is None:
-            return False
-        rows = session.query("SELECT pg_is_in_recovery()")
-        return bool(rows and rows[0][0])
+        runner = ep.sql_runner()
+        return runner is not None and bool(runner.scalar("SELECT pg_is_in_recovery()"))
 
     def _reopen_source(self) -> None:
         if self.source is not None:
@@ -365,7 +362,11 @@ class Sync:
                 t.namespace, t.name, self.prefix, name, tuple(c.name for c in cols), key, encoders
             )
             where = s.wheres.get(t.name)
-            rf = cast(ChangeSource, ep).row_filter(t, where) if where else None
+            rf = (
+                need(ep.change_source(), ep, "a sync source").row_filter(t, where)
+                if where
+                else None
+            )
             out.append(_Synced(t, name, target.columns, key, encoders, target, rf))
         self.tables = out
         self.engine = engine
@@ -388,12 +389,14 @@ class Sync:
         self.phase = "copying"
         self.dumps += 1
         self._publish(force=True)
-        src = cast(ChangeSource, self.source)
+        src = need(self.source.change_source(), self.source, "a sync source")
         src.drop_changes(self.s.name)  # a new capture: a re-dump after a failover starts afresh
         src.prepare_changes(self.s.name, [t.source.name for t in self.tables])
         if sink.read_position() is not None:
             self.mark_dumping()
-        snap = cast(CopySource, self.source).open_snapshot(1, exact=True)
+        snap = need(self.source.copy_source(), self.source, "a sync source").open_snapshot(
+            1, exact=True
+        )
         try:
             position = snap.position
             if position is None:
@@ -571,7 +574,7 @@ class Sync:
         self.position = start
         self.phase = "replicating"
         self._publish(force=True)
-        src = cast(ChangeSource, self.source)
+        src = need(self.source.change_source(), self.source, "a sync source")
         feed = src.open_changes(
             self.s.name,
             start,
@@ -879,7 +882,7 @@ def cancel(
         src = open_endpoint(resolve(src_text))
         try:
             say("removing change capture on the source")
-            cast(ChangeSource, src).drop_changes(name)
+            need(src.change_source(), src, "a sync source").drop_changes(name)
         finally:
             src.close()
         dst_u = resolve(first)

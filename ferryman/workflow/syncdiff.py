@@ -26,12 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from ferryman.core.diff import Sample, TableDiff
 from ferryman.core.errors import ConfigError, PreconditionFailed
 from ferryman.core.position import Position
-from ferryman.core.protocols import ChangeSource, CopySource
+from ferryman.core.protocols import need
 from ferryman.core.registry import resolve
 from ferryman.engines.etcd.keys import escape, split_row_key, table_prefix
 from ferryman.engines.etcd.sink import Delete, Op, Put
@@ -192,7 +192,7 @@ def diff_etcd(
 
         def compare_all() -> tuple[dict[str, _Found], list[float]]:
             assert sync.source is not None
-            snap = cast(CopySource, sync.source).open_snapshot(1)
+            snap = need(sync.source.copy_source(), sync.source, "a sync source").open_snapshot(1)
             try:
                 conn = snap.readers[0].conn
                 out: dict[str, _Found] = {}
@@ -243,7 +243,7 @@ def _settle(store: StateStore, name: str, seconds: float) -> Callable[[Sync], No
         assert sync.source is not None and sync.sink is not None
         if not store.runner_alive(name):
             return
-        wanted = cast(ChangeSource, sync.source).current_position()
+        wanted = need(sync.source.change_source(), sync.source, "a sync source").current_position()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             doc = sync.sink.read_position()
