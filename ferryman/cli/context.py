@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import click
 
+from ferryman.workflow.api import Move
 from ferryman.workflow.state import StateStore, open_store
 
 
@@ -26,3 +27,23 @@ def state_path(ctx: click.Context) -> str | None:
 def state_store(ctx: click.Context) -> StateStore:
     """The workflow state store the command line points at."""
     return open_store(state_path(ctx))
+
+
+def open_move(
+    ctx: click.Context,
+    name: str,
+    source: str | None,
+    target: str | None,
+    source_password_file: str | None,
+    target_password_file: str | None,
+) -> Move:
+    """The move ``name`` of the state store, with the URLs and password files a subcommand was
+    given again (the stored URLs hold no password)."""
+    return Move.open(
+        state_store(ctx),
+        name,
+        source=source,
+        target=target,
+        source_password_file=source_password_file,
+        target_password_file=target_password_file,
+    )

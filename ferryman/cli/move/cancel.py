@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ferryman.cli.context import state_store
+from ferryman.cli.context import open_move
 from ferryman.cli.options import connection_options, json_option
 from ferryman.cli.output import echo_json, out, say_plain
-from ferryman.workflow.api import Move
 
 
 @click.command("cancel")
@@ -30,13 +29,8 @@ def cancel(
     target's checkpoint, the target tables the move created (tables that existed before
     are emptied; --keep-data keeps both) and the workflow. Refused while `move start`
     runs, and after a switch. Safe to rerun after an interruption."""
-    doc = Move.open(
-        state_store(ctx),
-        name,
-        source=source_url,
-        target=target_url,
-        source_password_file=source_password_file,
-        target_password_file=target_password_file,
+    doc = open_move(
+        ctx, name, source_url, target_url, source_password_file, target_password_file
     ).cancel(
         keep_data=keep_data,
         say=say_plain,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ferryman.cli.context import state_store
+from ferryman.cli.context import open_move
 from ferryman.cli.options import connection_options, json_option
 from ferryman.cli.output import echo_json, out, say_plain
-from ferryman.workflow.api import Move
 
 
 @click.command("complete")
@@ -36,13 +35,8 @@ def complete(
     Only after `move switch`; safe to rerun after an interruption."""
     if sum((keep_data, rename_source, drop_source)) > 1:
         raise click.UsageError("give one of --keep-data, --rename-source, --drop-source")
-    doc = Move.open(
-        state_store(ctx),
-        name,
-        source=source_url,
-        target=target_url,
-        source_password_file=source_password_file,
-        target_password_file=target_password_file,
+    doc = open_move(
+        ctx, name, source_url, target_url, source_password_file, target_password_file
     ).complete(
         retire="rename" if rename_source else ("drop" if drop_source else None),
         say=say_plain,

@@ -8,12 +8,11 @@ from types import FrameType
 
 import click
 
-from ferryman.cli.context import state_store
+from ferryman.cli.context import open_move
 from ferryman.cli.options import connection_options, json_option, value_options
 from ferryman.cli.output import echo_json, err
 from ferryman.cli.progress import move_observer
 from ferryman.workflow import move as moves
-from ferryman.workflow.api import Move
 
 
 @click.command("start")
@@ -56,13 +55,8 @@ def start(
     signal.signal(signal.SIGTERM, on_signal)
     observer = move_observer(err, as_json)
     try:
-        final = Move.open(
-            state_store(ctx),
-            name,
-            source=source_url,
-            target=target_url,
-            source_password_file=source_password_file,
-            target_password_file=target_password_file,
+        final = open_move(
+            ctx, name, source_url, target_url, source_password_file, target_password_file
         ).start(
             on_ddl=on_ddl,
             skip_ddl=skip_ddl,

@@ -7,10 +7,9 @@ from typing import Any
 
 import click
 
-from ferryman.cli.context import state_store
+from ferryman.cli.context import open_move
 from ferryman.cli.options import F, connection_options, json_option, stack
 from ferryman.cli.output import echo_json, out, say_nothing, say_plain
-from ferryman.workflow.api import Move
 from ferryman.workflow.cutover import SwitchOptions
 
 SWITCH_HELP = """Switch the writes of move NAME to the target, with a way back.
@@ -106,13 +105,8 @@ def switch_command(op: str, help_text: str) -> click.Command:
         target_password_file: str | None,
         as_json: bool,
     ) -> None:
-        moved = Move.open(
-            state_store(ctx),
-            name,
-            source=source_url,
-            target=target_url,
-            source_password_file=source_password_file,
-            target_password_file=target_password_file,
+        moved = open_move(
+            ctx, name, source_url, target_url, source_password_file, target_password_file
         )
         doc = (moved.switch if op == "switch" else moved.reverse)(
             SwitchOptions(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ferryman.cli.context import state_store
+from ferryman.cli.context import open_move
 from ferryman.cli.diff_render import emit, exit_code
 from ferryman.cli.options import connection_options, json_option
 from ferryman.cli.output import err, out
 from ferryman.cli.progress import diff_observer
-from ferryman.workflow.api import Move
 
 
 @click.command("verify")
@@ -45,13 +44,8 @@ def verify(
         raise click.BadParameter("--dry-run goes with --repair")
     observer = diff_observer(err, as_json)
     try:
-        result = Move.open(
-            state_store(ctx),
-            name,
-            source=source_url,
-            target=target_url,
-            source_password_file=source_password_file,
-            target_password_file=target_password_file,
+        result = open_move(
+            ctx, name, source_url, target_url, source_password_file, target_password_file
         ).verify(
             samples=samples,
             repair=repair,
