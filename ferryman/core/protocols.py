@@ -71,6 +71,8 @@ class Capabilities:
     """The URL option that names its namespace (PostgreSQL: ``schema``). When a target URL lacks
     it, a copy uses the source's namespace (as pgloader does). None: the namespace is the URL's
     path (MySQL database, etcd prefix)."""
+    refusal_hint: str = "use a MySQL/MariaDB or PostgreSQL URL for this side"
+    """The fix printed when a role it cannot play is asked of it (:func:`need`)."""
 
 
 @runtime_checkable
@@ -581,6 +583,6 @@ def need(capability: T | None, endpoint: Endpoint, role: str) -> T:
     if capability is None:
         raise ConfigError(
             f"{endpoint.url} ({endpoint.server_info().flavor}) cannot be {role}",
-            hint="use a MySQL/MariaDB or PostgreSQL URL for this side",
+            hint=endpoint.capabilities().refusal_hint,
         )
     return capability

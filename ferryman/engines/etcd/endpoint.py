@@ -141,7 +141,10 @@ class EtcdEndpoint:
     # -- the contract's accessors: etcd is a sync target only (the sync pipeline adds its own) --
 
     def capabilities(self) -> Capabilities:
-        return Capabilities()
+        return Capabilities(
+            refusal_hint="etcd is a sync target only: ferryman sync SRC_URL etcd://HOST:PORT/PREFIX"
+            " (copy and move go between MySQL/MariaDB and PostgreSQL)"
+        )
 
     def reconnect(self) -> None:
         """Authenticate again (a new token) and re-read the status."""
