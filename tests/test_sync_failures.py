@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -239,14 +239,19 @@ def test_move_list_and_cancel_of_a_sync_remove_capture_keys_and_workflow(
     assert ferryman(state, "move", "status", "cx").returncode != 0
 
 
-def _restart_etcd(server: EtcdServer, down_seconds: float) -> None:
-    """Stop the etcd member (SIGTERM), wait, start it again on the same ports and data."""
+def _restart_etcd(
+    server: EtcdServer, down_seconds: float, while_down: Callable[[], None] | None = None
+) -> None:
+    """Stop the etcd member (SIGTERM), run ``while_down``, wait, start it again on the same
+    ports and data."""
     import shutil
     import urllib.request
 
     assert server._proc is not None
     server._proc.send_signal(signal.SIGTERM)
     server._proc.wait(30)
+    if while_down is not None:
+        while_down()
     time.sleep(down_seconds)
     client = f"http://{server.host}:{server.port}"
     peer = f"http://{server.host}:{server.peer_port}"
@@ -292,8 +297,16 @@ def test_etcd_down_for_seconds_pauses_the_sync_which_resumes_without_loss(
             mysql_db.execute("DELETE FROM items WHERE id BETWEEN 20 AND 29")
             time.sleep(1)
             own._proc.send_signal(signal.SIGCONT)
-            _restart_etcd(own, down_seconds=4)  # … then down for seconds
-            mysql_db.execute("INSERT INTO items VALUES (500, 'after', 1)")
+
+            def write_while_down() -> None:  # a change the sync must hold until etcd is back
+                mysql_db.execute("INSERT INTO items VALUES (500, 'after', 1)")
+                wait_for(
+                    lambda: "retrying" in runner.output() or None,
+                    "the sync never said it retries",
+                    timeout=60,
+                )
+
+            _restart_etcd(own, down_seconds=4, while_down=write_while_down)  # … then down
             mysql_db.execute("UPDATE items SET grp = 'late' WHERE id > 90")
 
             def equal() -> Any:
