@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import click
 
-from ferryman.cli.options import json_option, split_tables, tables_options
+from ferryman.cli.options import choice_option, json_option, split_tables, tables_options
 from ferryman.cli.output import esc, out, redacted_url
 from ferryman.core.errors import FerrymanError
 from ferryman.core.findings import Finding, Level, is_problem
@@ -25,12 +25,11 @@ LEVEL_STYLE = {
 
 @click.command()
 @click.argument("url")
-@click.option(
+@choice_option(
     "--role",
-    type=click.Choice(["source", "target"]),
-    default="source",
-    show_default=True,
-    help="What the server will be in a move.",
+    ["source", "target"],
+    "source",
+    "What the server will be in a move.",
 )
 @click.option(
     "--to",

@@ -9,6 +9,7 @@ import click
 from rich.table import Table as RichTable
 
 from ferryman.cli.options import (
+    choice_option,
     json_option,
     split_tables,
     tables_options,
@@ -52,12 +53,11 @@ from ferryman.pipeline.schema import parse_type_overrides
     is_flag=True,
     help="Create secondary indexes before the data (default: after, which is faster).",
 )
-@click.option(
+@choice_option(
     "--zero-date",
-    type=click.Choice(["error", "null"]),
-    default="error",
-    show_default=True,
-    help="MySQL zero dates into PostgreSQL: stop naming the row, or load NULL.",
+    ["error", "null"],
+    "error",
+    "MySQL zero dates into PostgreSQL: stop naming the row, or load NULL.",
 )
 @value_options(defaults=True)
 @click.option("--type-override", "overrides", multiple=True, metavar="TABLE.COLUMN=TYPE")

@@ -25,6 +25,19 @@ def stack(decorators: list[Callable[[F], F]], f: F) -> F:
     return f
 
 
+def choice_option(
+    flag: str, choices: Sequence[str], default: str | None, help: str
+) -> Callable[[F], F]:
+    """``flag`` taking one of ``choices`` (``default`` shown in --help when given)."""
+    return click.option(
+        flag,
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
 def split_tables(tables: Sequence[str], table: Sequence[str]) -> list[str] | None:
     """The names of ``--tables A,B`` (comma-separated) and ``--table NAME`` (verbatim); None
     when neither was given."""
@@ -97,28 +110,25 @@ def value_options(defaults: bool) -> Callable[[F], F]:
                 help="NUL bytes in MySQL text into PostgreSQL (which has none): stop naming the "
                 "row, remove them, or put TEXT instead.",
             ),
-            click.option(
+            choice_option(
                 "--invalid-utf8",
-                type=click.Choice(ValuePolicy.CHOICES["invalid_utf8"]),
-                default=default("error"),
-                show_default=defaults,
-                help="Bytes of a MySQL text column that are no character of its charset (e.g. 0xE9 "
+                ValuePolicy.CHOICES["invalid_utf8"],
+                default("error"),
+                "Bytes of a MySQL text column that are no character of its charset (e.g. 0xE9 "
                 "in an ascii column) into PostgreSQL: stop naming the row, or '?' for each.",
             ),
-            click.option(
+            choice_option(
                 "--out-of-range-dates",
-                type=click.Choice(ValuePolicy.CHOICES["out_of_range_dates"]),
-                default=default("error"),
-                show_default=defaults,
-                help="PostgreSQL ±infinity, BC dates and years past 9999 into MySQL: stop naming "
+                ValuePolicy.CHOICES["out_of_range_dates"],
+                default("error"),
+                "PostgreSQL ±infinity, BC dates and years past 9999 into MySQL: stop naming "
                 "the row, load NULL, or clamp to 0001-01-01 / 9999-12-31 23:59:59.",
             ),
-            click.option(
+            choice_option(
                 "--non-finite",
-                type=click.Choice(ValuePolicy.CHOICES["non_finite"]),
-                default=default("error"),
-                show_default=defaults,
-                help="PostgreSQL NaN and ±Infinity (numeric, real, double) into MySQL: stop naming "
+                ValuePolicy.CHOICES["non_finite"],
+                default("error"),
+                "PostgreSQL NaN and ±Infinity (numeric, real, double) into MySQL: stop naming "
                 "the row, or load NULL.",
             ),
         ]

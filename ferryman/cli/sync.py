@@ -12,7 +12,7 @@ from types import FrameType
 import click
 
 from ferryman.cli.context import state_store
-from ferryman.cli.options import json_option
+from ferryman.cli.options import choice_option, json_option
 from ferryman.cli.output import echo_json, err
 from ferryman.engines.etcd.sink import DEFAULT_MAX_BYTES, DEFAULT_MAX_OPS
 from ferryman.pipeline.copier import parse_renames, parse_where
@@ -45,12 +45,11 @@ def _names(items: Sequence[str]) -> list[str]:
     show_default=True,
     help="Bytes per etcd request (the cluster's --max-request-bytes).",
 )
-@click.option(
+@choice_option(
     "--oversize",
-    type=click.Choice(["error", "skip"]),
-    default="error",
-    show_default=True,
-    help="A row larger than one etcd request: stop, or skip it (its key is deleted).",
+    ["error", "skip"],
+    "error",
+    "A row larger than one etcd request: stop, or skip it (its key is deleted).",
 )
 @click.option("--force", is_flag=True, help="Write into a prefix ferryman does not own.")
 @json_option("Final status as JSON on stdout.")

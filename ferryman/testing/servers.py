@@ -50,7 +50,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import quote
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 HOST = "127.0.0.1"
 #: How many times a start is retried with fresh ports when the server could not bind its port.
@@ -289,6 +290,21 @@ def _make_server_dir(kind: str, base_dir: Path | None) -> Path:
     return path
 
 
+def _start_in_new_dir(kind: str, base_dir: Path | None, start: Callable[[Path], T]) -> T:
+    """``start(directory)`` in a new server directory for ``kind`` (after removing leftovers);
+    the directory is removed again when it fails. Logs how long it took."""
+    cleanup_leftovers(base_dir)
+    started = time.monotonic()
+    directory = _make_server_dir(kind, base_dir)
+    try:
+        server = start(directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    log.info("%s started in %.2fs: %s", kind, _since(started), directory.name)
+    return server
+
+
 def _owner_alive(path: Path, owner_from_name: int) -> bool:
     try:
         lines = (path / "owner.pid").read_text().split()
@@ -395,6 +411,40 @@ class _Handle:
         return _pid_alive(self.pid)
 
 
+class _SqlServer(_Handle):
+    """A SQL server reached over TCP with admin credentials."""
+
+    host: str
+    port: int
+    admin_user: str
+    admin_password: str
+    _scheme: ClassVar[str]
+    _default_database: ClassVar[str | None]
+
+    def url(
+        self,
+        database: str | None = None,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        scheme: str | None = None,
+    ) -> str:
+        """A URL for this server, by default with the admin credentials, to ``database`` (by
+        default the server's default database, if it has one).
+
+        ``password`` defaults to the admin password when ``user`` is omitted (or is the admin).
+        """
+        if user is None:
+            user = self.admin_user
+        if password is None and user == self.admin_user:
+            password = self.admin_password
+        if database is None:
+            database = self._default_database
+        path = "/" + quote(database, safe="") if database else ""
+        auth = _url_auth(user, password)
+        return f"{scheme or self._scheme}://{auth}{self.host}:{self.port}{path}"
+
+
 def _url_auth(user: str | None, password: str | None) -> str:
     if user is None:
         return ""
@@ -455,7 +505,7 @@ def _wait_until(
 
 
 @dataclass(eq=False)
-class MariaDBServer(_Handle):
+class MariaDBServer(_SqlServer):
     """A running throwaway MariaDB server (see :func:`start_mariadb`)."""
 
     host: str
@@ -469,6 +519,8 @@ class MariaDBServer(_Handle):
     pid: int
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     argv: list[str] = field(default_factory=list, repr=False)
+    _scheme: ClassVar[str] = "mysql"
+    _default_database: ClassVar[str | None] = None
 
     def _accepts_admin(self) -> bool:
         try:
@@ -488,25 +540,6 @@ class MariaDBServer(_Handle):
         _wait_until(self._accepts_admin, proc, "mariadbd", errlog, offset)
         self.pid, self._proc = proc.pid, proc
         (self.directory / "server.pid").write_text(f"{proc.pid}\n")
-
-    def url(
-        self,
-        database: str | None = None,
-        *,
-        user: str | None = None,
-        password: str | None = None,
-        scheme: str = "mysql",
-    ) -> str:
-        """A URL for this server, by default with the admin credentials.
-
-        ``password`` defaults to the admin password when ``user`` is omitted (or is the admin).
-        """
-        if user is None:
-            user = self.admin_user
-        if password is None and user == self.admin_user:
-            password = self.admin_password
-        path = "/" + quote(database, safe="") if database else ""
-        return f"{scheme}://{_url_auth(user, password)}{self.host}:{self.port}{path}"
 
     def connect(self, database: str | None = None) -> Any:
         """A new autocommit ``MySQLdb`` connection as admin over TCP."""
@@ -563,11 +596,10 @@ def start_mariadb(
     ``root`` gets a random password and may connect over TCP from 127.0.0.1 with it.
     ``extra_args`` are appended to the ``mariadbd`` command line.
     """
-    cleanup_leftovers(base_dir)
-    started = time.monotonic()
-    directory = _make_server_dir("mariadb", base_dir)
-    try:
-        server = _start_mariadb_in(
+    return _start_in_new_dir(
+        "mariadb",
+        base_dir,
+        lambda directory: _start_mariadb_in(
             directory,
             server_id=server_id,
             binlog_format=binlog_format,
@@ -575,12 +607,8 @@ def start_mariadb(
             binlog_row_metadata=binlog_row_metadata,
             log_bin=log_bin,
             extra_args=extra_args,
-        )
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    log.info("mariadb %d started on port %d in %.2fs", server_id, server.port, _since(started))
-    return server
+        ),
+    )
 
 
 def _mariadb_tuning() -> list[str]:
@@ -726,7 +754,7 @@ def _mariadb_set_admin(sock: Path, password: str) -> None:
 
 
 @dataclass(eq=False)
-class PostgresServer(_Handle):
+class PostgresServer(_SqlServer):
     """A running throwaway PostgreSQL server (see :func:`start_postgres`)."""
 
     host: str
@@ -739,6 +767,8 @@ class PostgresServer(_Handle):
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     # SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, checkpoint, exit.
     _stop_signal: ClassVar[int] = signal.SIGINT
+    _scheme: ClassVar[str] = "postgresql"
+    _default_database: ClassVar[str | None] = "postgres"
 
     def restart(self, down_seconds: float = 0.0) -> None:
         """Fast shutdown, wait ``down_seconds``, start again on the same port and data."""
@@ -766,25 +796,6 @@ class PostgresServer(_Handle):
     def socket_dir(self) -> Path:
         """Directory of the server's unix socket (``host=`` for a local libpq connection)."""
         return self.directory
-
-    def url(
-        self,
-        database: str = "postgres",
-        *,
-        user: str | None = None,
-        password: str | None = None,
-        scheme: str = "postgresql",
-    ) -> str:
-        """A URL for this server, by default with the admin credentials.
-
-        ``password`` defaults to the admin password when ``user`` is omitted (or is the admin).
-        """
-        if user is None:
-            user = self.admin_user
-        if password is None and user == self.admin_user:
-            password = self.admin_password
-        path = "/" + quote(database, safe="") if database else ""
-        return f"{scheme}://{_url_auth(user, password)}{self.host}:{self.port}{path}"
 
     def connect(self, database: str = "postgres") -> Any:
         """A new autocommit ``psycopg`` connection as admin over TCP."""
@@ -879,16 +890,13 @@ def start_postgres(
     and replication) authenticate with SCRAM. ``extra_conf`` entries are added to
     ``postgresql.conf`` and override the defaults set here.
     """
-    cleanup_leftovers(base_dir)
-    started = time.monotonic()
-    directory = _make_server_dir("postgres", base_dir)
-    try:
-        server = _start_postgres_in(directory, wal_level=wal_level, extra_conf=extra_conf or {})
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    log.info("postgres started on port %d in %.2fs", server.port, _since(started))
-    return server
+    return _start_in_new_dir(
+        "postgres",
+        base_dir,
+        lambda directory: _start_postgres_in(
+            directory, wal_level=wal_level, extra_conf=extra_conf or {}
+        ),
+    )
 
 
 def _start_postgres_in(
@@ -1059,21 +1067,9 @@ def start_postgres_standby(
     and socket directory of its own. The standby connects to the primary over the primary's
     socket. Returns once it accepts (read-only) connections.
     """
-    cleanup_leftovers(base_dir)
-    started = time.monotonic()
-    directory = _make_server_dir("postgres", base_dir)
-    try:
-        server = _start_standby_in(directory, primary)
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    log.info(
-        "postgres standby of port %d started on port %d in %.2fs",
-        primary.port,
-        server.port,
-        _since(started),
+    return _start_in_new_dir(
+        "postgres", base_dir, lambda directory: _start_standby_in(directory, primary)
     )
-    return server
 
 
 def _start_standby_in(directory: Path, primary: PostgresServer) -> PostgresStandby:
@@ -1153,16 +1149,7 @@ class EtcdServer(_Handle):
 
 def start_etcd(*, base_dir: Path | None = None) -> EtcdServer:
     """Start a fresh single-member etcd on free loopback ports and wait until it is healthy."""
-    cleanup_leftovers(base_dir)
-    started = time.monotonic()
-    directory = _make_server_dir("etcd", base_dir)
-    try:
-        server = _start_etcd_in(directory)
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    log.info("etcd started on port %d in %.2fs", server.port, _since(started))
-    return server
+    return _start_in_new_dir("etcd", base_dir, _start_etcd_in)
 
 
 def _start_etcd_in(directory: Path) -> EtcdServer:
@@ -1376,21 +1363,9 @@ def start_etcd_cluster(members: int = 3, *, base_dir: Path | None = None) -> Etc
     and every member is healthy."""
     if members < 1:
         raise ValueError("an etcd cluster needs at least one member")
-    cleanup_leftovers(base_dir)
-    started = time.monotonic()
-    directory = _make_server_dir("etcd", base_dir)
-    try:
-        cluster = _start_etcd_cluster_in(directory, members)
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
-    log.info(
-        "etcd cluster of %d started on ports %s in %.2fs",
-        members,
-        cluster.endpoints,
-        _since(started),
+    return _start_in_new_dir(
+        "etcd", base_dir, lambda directory: _start_etcd_cluster_in(directory, members)
     )
-    return cluster
 
 
 def _start_etcd_cluster_in(directory: Path, count: int) -> EtcdCluster:

@@ -8,6 +8,7 @@ import click
 
 from ferryman.cli.context import state_store
 from ferryman.cli.options import (
+    choice_option,
     json_option,
     split_tables,
     tables_options,
@@ -30,12 +31,11 @@ from ferryman.workflow import move as moves
 @click.option("--where", "wheres", multiple=True, metavar="TABLE:PREDICATE")
 @click.option("--rename", "renames", multiple=True, metavar="SRC:DST")
 @click.option("--target-schema", metavar="NAME", help="Target namespace.")
-@click.option(
+@choice_option(
     "--on-ddl",
-    type=click.Choice(moves.ON_DDL),
-    default="stop",
-    show_default=True,
-    help="Source DDL on a moved table: pause, ignore, or run it on the target.",
+    moves.ON_DDL,
+    "stop",
+    "Source DDL on a moved table: pause, ignore, or run it on the target.",
 )
 @click.option("--jobs", "-j", default=2, show_default=True, help="Parallel copy readers.")
 @click.option("--chunk-rows", default=10_000, show_default=True)

@@ -6,12 +6,10 @@ from collections.abc import Callable, Iterator, Sequence
 
 import MySQLdb
 
-from ferryman.core.apply import Converter
 from ferryman.core.copy import (
     KeyRange,
     SnapshotReaders,
     TableCopy,
-    ValuePolicy,
     Wire,
     WireFormat,
 )
@@ -31,7 +29,7 @@ from ferryman.core.protocols import (
 from ferryman.core.schema import BINARY_KINDS, Column, Kind, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
 from ferryman.core.url import DatabaseURL
-from ferryman.engines.mysql import changes, ddl
+from ferryman.engines.mysql import changes, convert, ddl
 from ferryman.engines.mysql.apply import MySQLApplier
 from ferryman.engines.mysql.changes import MySQLChangeFeed
 from ferryman.engines.mysql.check import server_findings
@@ -272,18 +270,8 @@ class MySQLEndpoint(AllCapabilities):
         self.session.execute(f"USE {quote_ident(namespace)}")
         self.session.execute(sql)
 
-    def apply_converters(
-        self,
-        source: Table,
-        target: Table,
-        columns: Sequence[str],
-        *,
-        engine: str | None = None,
-        values: ValuePolicy | None = None,
-    ) -> tuple[Converter | None, ...]:
-        from ferryman.engines.mysql.convert import apply_converters
-
-        return apply_converters(source, target, columns, engine=engine, values=values)
+    # the engine's own function: its signature is MoveTarget.apply_converters'
+    apply_converters = staticmethod(convert.apply_converters)
 
     # -- workflow capabilities (issue 13, wf): thin delegations to the engine modules -------
 

@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 import psycopg
 from psycopg import sql
 
-from ferryman.core.apply import Converter
-from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, ValuePolicy, Wire, WireFormat
+from ferryman.core.copy import KeyRange, SnapshotReaders, TableCopy, Wire, WireFormat
 from ferryman.core.errors import SchemaError
 from ferryman.core.findings import Finding, Level
 from ferryman.core.plan import SchemaPlan, TranslateOptions
@@ -25,7 +24,7 @@ from ferryman.core.protocols import (
 from ferryman.core.schema import Column, Schema, ServerInfo, Table
 from ferryman.core.tablecheck import table_findings
 from ferryman.core.url import DatabaseURL
-from ferryman.engines.postgres import changes, ddl
+from ferryman.engines.postgres import changes, convert, ddl
 from ferryman.engines.postgres.apply import PostgresApplier
 from ferryman.engines.postgres.changes import PostgresChangeFeed
 from ferryman.engines.postgres.check import capture_findings, server_findings
@@ -313,18 +312,8 @@ class PostgresEndpoint(AllCapabilities):
     def open_applier(self) -> Applier:
         return PostgresApplier(self.url)
 
-    def apply_converters(
-        self,
-        source: Table,
-        target: Table,
-        columns: Sequence[str],
-        *,
-        engine: str | None = None,
-        values: ValuePolicy | None = None,
-    ) -> tuple[Converter | None, ...]:
-        from ferryman.engines.postgres.convert import apply_converters
-
-        return apply_converters(source, target, columns, engine=engine, values=values)
+    # the engine's own function: its signature is MoveTarget.apply_converters'
+    apply_converters = staticmethod(convert.apply_converters)
 
     # -- workflow capabilities (issue 13, wf): thin delegations to the engine modules -------
 
