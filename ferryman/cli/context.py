@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import click
 
+from ferryman.cli.options import CONNECTION_META
 from ferryman.workflow.api import Move
 from ferryman.workflow.state import StateStore, open_store
 
@@ -29,21 +30,15 @@ def state_store(ctx: click.Context) -> StateStore:
     return open_store(state_path(ctx))
 
 
-def open_move(
-    ctx: click.Context,
-    name: str,
-    source: str | None,
-    target: str | None,
-    source_password_file: str | None,
-    target_password_file: str | None,
-) -> Move:
-    """The move ``name`` of the state store, with the URLs and password files a subcommand was
-    given again (the stored URLs hold no password)."""
+def open_move(ctx: click.Context, name: str) -> Move:
+    """The move ``name`` of the state store, with the URLs and password files the subcommand
+    was given again (the stored URLs hold no password; see ``connection_options``)."""
+    given = ctx.meta.get(CONNECTION_META, {})
     return Move.open(
         state_store(ctx),
         name,
-        source=source,
-        target=target,
-        source_password_file=source_password_file,
-        target_password_file=target_password_file,
+        source=given.get("source_url"),
+        target=given.get("target_url"),
+        source_password_file=given.get("source_password_file"),
+        target_password_file=given.get("target_password_file"),
     )

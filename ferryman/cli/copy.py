@@ -11,8 +11,8 @@ from rich.table import Table as RichTable
 from ferryman.cli.options import (
     choice_option,
     json_option,
-    split_tables,
-    tables_options,
+    selection,
+    selection_options,
     value_options,
     value_policy,
 )
@@ -20,28 +20,17 @@ from ferryman.cli.output import echo_json, err, esc, out
 from ferryman.cli.progress import copy_observer, summary_rows
 from ferryman.core.copy import CopyResult, ZeroDate
 from ferryman.core.registry import endpoint
-from ferryman.pipeline.copier import Copier, CopyRequest, parse_renames, parse_where
+from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.schema import parse_type_overrides
 
 
 @click.command()
 @click.argument("src_url")
 @click.argument("dst_url")
-@tables_options
-@click.option("--exclude", multiple=True, metavar="A,B", help="Tables to leave out.")
-@click.option(
-    "--where",
-    "wheres",
-    multiple=True,
-    metavar="TABLE:PREDICATE",
-    help="Copy only rows matching PREDICATE (source SQL), e.g. orders:customer_id=42.",
-)
-@click.option(
-    "--rename",
-    "renames",
-    multiple=True,
-    metavar="SRC:DST",
-    help="Target name of a table: orders:orders_2024 or shop.orders:archive.orders_2024.",
+@selection_options(
+    "Copy only rows matching PREDICATE (source SQL), e.g. orders:customer_id=42.",
+    "Target name of a table: orders:orders_2024 or shop.orders:archive.orders_2024.",
+    "Target namespace (see `schema --help`).",
 )
 @click.option("--jobs", "-j", default=2, show_default=True, help="Parallel readers and writers.")
 @click.option(
@@ -61,7 +50,6 @@ from ferryman.pipeline.schema import parse_type_overrides
 )
 @value_options(defaults=True)
 @click.option("--type-override", "overrides", multiple=True, metavar="TABLE.COLUMN=TYPE")
-@click.option("--target-schema", metavar="NAME", help="Target namespace (see `schema --help`).")
 @click.option(
     "--with-views",
     is_flag=True,
@@ -71,18 +59,12 @@ from ferryman.pipeline.schema import parse_type_overrides
 def copy(
     src_url: str,
     dst_url: str,
-    tables: Sequence[str],
-    table: Sequence[str],
-    exclude: Sequence[str],
-    wheres: Sequence[str],
-    renames: Sequence[str],
     jobs: int,
     chunk_rows: int,
     no_create: bool,
     indexes_first: bool,
     zero_date: str,
     overrides: Sequence[str],
-    target_schema: str | None,
     with_views: bool,
     as_json: bool,
     **value_settings: str,
@@ -98,13 +80,8 @@ def copy(
         raise click.BadParameter("--jobs and --chunk-rows must be at least 1")
     values = value_policy(value_settings)
     with endpoint(src_url) as src, endpoint(dst_url) as dst:
-        rename_map, rename_ns = parse_renames(renames, src.namespace)
         request = CopyRequest(
-            tables=split_tables(tables, table),
-            exclude=split_tables(exclude, ()) or (),
-            wheres=parse_where(wheres),
-            renames=rename_map,
-            target_namespace=target_schema or rename_ns,
+            **selection(src.namespace),
             jobs=jobs,
             chunk_rows=chunk_rows,
             create=not no_create,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import click
 
 from ferryman.cli.diff_render import emit, exit_code
-from ferryman.cli.options import json_option, split_tables, tables_options
+from ferryman.cli.options import (
+    json_option,
+    selection,
+    selection_options,
+)
 from ferryman.cli.output import err, out
 from ferryman.cli.progress import LogDiffObserver, diff_observer
 from ferryman.core.registry import endpoint
-from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.pipeline.differ import Differ, DiffRequest
 from ferryman.pipeline.repair import repair_result
 from ferryman.workflow.sync import SyncSettings
@@ -21,17 +22,11 @@ from ferryman.workflow.syncdiff import diff_etcd
 @click.command()
 @click.argument("a_url")
 @click.argument("b_url")
-@tables_options
-@click.option("--exclude", multiple=True, metavar="A,B", help="Tables to leave out.")
-@click.option(
-    "--where",
-    "wheres",
-    multiple=True,
-    metavar="TABLE:PREDICATE",
-    help="Compare only A's rows matching PREDICATE (A's SQL) with all of B's table.",
+@selection_options(
+    "Compare only A's rows matching PREDICATE (A's SQL) with all of B's table.",
+    "Table SRC of A is DST in B.",
+    "B's namespace (default: B's URL).",
 )
-@click.option("--rename", "renames", multiple=True, metavar="A:B", help="Table A is B there.")
-@click.option("--target-schema", metavar="NAME", help="B's namespace (default: B's URL).")
 @click.option("--samples", default=10, show_default=True, help="Differing rows shown per table.")
 @json_option()
 @click.option("--report", metavar="FILE.html", help="Also write an HTML report.")
@@ -40,12 +35,6 @@ from ferryman.workflow.syncdiff import diff_etcd
 def diff(
     a_url: str,
     b_url: str,
-    tables: Sequence[str],
-    table: Sequence[str],
-    exclude: Sequence[str],
-    wheres: Sequence[str],
-    renames: Sequence[str],
-    target_schema: str | None,
     samples: int,
     as_json: bool,
     report: str | None,
@@ -67,12 +56,13 @@ def diff(
     if b_url.startswith("etcd://"):  # a sync's prefix: rows against keys
         if dry_run:
             raise click.BadParameter("--dry-run prints SQL; an etcd target has none")
+        chosen = selection("")
         settings = SyncSettings(
             name="diff",
-            tables=split_tables(tables, table),
-            exclude=split_tables(exclude, ()) or [],
-            wheres=parse_where(wheres),
-            renames=parse_renames(renames, "")[0],
+            tables=chosen["tables"],
+            exclude=chosen["exclude"],
+            wheres=chosen["wheres"],
+            renames=chosen["renames"],
         )
         result = diff_etcd(
             a_url, b_url, settings, samples=samples, repair=repair, observer=LogDiffObserver(err)
@@ -80,13 +70,8 @@ def diff(
         emit(result, as_json=as_json, report=report, out=out, err=err)
         raise SystemExit(exit_code(result, repair))
     with endpoint(a_url) as a, endpoint(b_url) as b:
-        rename_map, rename_ns = parse_renames(renames, a.namespace)
         request = DiffRequest(
-            tables=split_tables(tables, table),
-            exclude=split_tables(exclude, ()) or (),
-            wheres=parse_where(wheres),
-            renames=rename_map,
-            target_namespace=target_schema or rename_ns,
+            **selection(a.namespace),
             samples=samples,
         )
         observer = diff_observer(err, as_json)

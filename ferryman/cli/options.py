@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import click
 
 from ferryman.core.copy import ValuePolicy
+from ferryman.pipeline.copier import parse_renames, parse_where
 
 F = TypeVar("F", bound=Callable[..., Any])
 """A command function being decorated with click parameters."""
@@ -46,6 +47,68 @@ def split_tables(tables: Sequence[str], table: Sequence[str]) -> list[str] | Non
     return names or None
 
 
+class Selection(TypedDict):
+    """The tables a ``copy``/``diff`` request covers (the fields both requests share)."""
+
+    tables: list[str] | None
+    exclude: list[str]
+    wheres: dict[str, str]
+    renames: dict[str, str]
+    target_namespace: str | None
+
+
+TABLES_HELP = "Tables to include (comma-separated, repeatable). Default: all base tables."
+TABLE_HELP = "One table, taken verbatim (for names containing commas). Repeatable."
+SELECTION_META = "ferryman.selection"
+"""Where :func:`selection_options` keeps the values (``ctx.meta``)."""
+
+
+def selection_options(
+    where_help: str, rename_help: str, target_schema_help: str
+) -> Callable[[F], F]:
+    """``--tables A,B``, ``--table NAME``, ``--exclude A,B``, ``--where TABLE:PREDICATE``,
+    ``--rename SRC:DST`` and ``--target-schema NAME``: which tables a command covers. The
+    command takes none of them as parameters; :func:`selection` reads them from the context."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.meta.setdefault(SELECTION_META, {})[param.name] = value
+        return value
+
+    def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
+        return click.option(*decls, expose_value=False, callback=keep, **attrs)
+
+    def decorate(f: F) -> F:
+        return stack(
+            [
+                option("--tables", multiple=True, metavar="A,B", help=TABLES_HELP),
+                option("--table", multiple=True, metavar="NAME", help=TABLE_HELP),
+                option("--exclude", multiple=True, metavar="A,B", help="Tables to leave out."),
+                option(
+                    "--where", "wheres", multiple=True, metavar="TABLE:PREDICATE", help=where_help
+                ),
+                option("--rename", "renames", multiple=True, metavar="SRC:DST", help=rename_help),
+                option("--target-schema", metavar="NAME", help=target_schema_help),
+            ],
+            f,
+        )
+
+    return decorate
+
+
+def selection(source_namespace: str) -> Selection:
+    """What :func:`selection_options` was given, as request fields (renames read against
+    ``source_namespace``)."""
+    given = click.get_current_context().meta.get(SELECTION_META, {})
+    rename_map, rename_ns = parse_renames(given.get("renames", ()), source_namespace)
+    return Selection(
+        tables=split_tables(given.get("tables", ()), given.get("table", ())),
+        exclude=split_tables(given.get("exclude", ()), ()) or [],
+        wheres=parse_where(given.get("wheres", ())),
+        renames=rename_map,
+        target_namespace=given.get("target_schema") or rename_ns,
+    )
+
+
 def tables_options(f: F) -> F:
     """``--tables A,B`` and ``--table NAME`` (see :func:`split_tables`)."""
     return stack(
@@ -55,14 +118,14 @@ def tables_options(f: F) -> F:
                 "tables",
                 multiple=True,
                 metavar="A,B",
-                help="Tables to include (comma-separated, repeatable). Default: all base tables.",
+                help=TABLES_HELP,
             ),
             click.option(
                 "--table",
                 "table",
                 multiple=True,
                 metavar="NAME",
-                help="One table, taken verbatim (for names containing commas). Repeatable.",
+                help=TABLE_HELP,
             ),
         ],
         f,
@@ -74,18 +137,33 @@ def json_option(text: str = "One JSON document on stdout.") -> Callable[[F], F]:
     return click.option("--json", "as_json", is_flag=True, help=text)
 
 
-def connection_options(source_help: str, target_help: str) -> Callable[[F], F]:
+CONNECTION_META = "ferryman.connection"
+"""Where :func:`connection_options` keeps the values (``ctx.meta``)."""
+
+
+def connection_options(
+    source_help: str = "The source URL again (with its password).",
+    target_help: str = "The target URL again (with its password).",
+) -> Callable[[F], F]:
     """``--source URL``, ``--target URL`` (parameters ``source_url``, ``target_url``),
     ``--source-password-file FILE`` and ``--target-password-file FILE``: how a ``move``
-    subcommand gets the passwords a move does not store."""
+    subcommand gets the passwords a move does not store. The command takes none of the four
+    as parameters: :func:`ferryman.cli.context.open_move` reads them from the context."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        ctx.meta.setdefault(CONNECTION_META, {})[param.name] = value
+        return value
+
+    def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
+        return click.option(*decls, expose_value=False, callback=keep, **attrs)
 
     def decorate(f: F) -> F:
         return stack(
             [
-                click.option("--source", "source_url", metavar="URL", help=source_help),
-                click.option("--target", "target_url", metavar="URL", help=target_help),
-                click.option("--source-password-file", metavar="FILE"),
-                click.option("--target-password-file", metavar="FILE"),
+                option("--source", "source_url", metavar="URL", help=source_help),
+                option("--target", "target_url", metavar="URL", help=target_help),
+                option("--source-password-file", metavar="FILE"),
+                option("--target-password-file", metavar="FILE"),
             ],
             f,
         )

@@ -10,6 +10,14 @@ from ferryman.core.protocols import (
     MoveTarget,
     SqlRunner,
 )
+from ferryman.core.url import DatabaseURL
+
+
+class UrlBound:
+    """Operations on the server of one URL, each call on a connection of its own."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
 
 
 class AllCapabilities:

@@ -9,7 +9,6 @@ suite cannot say in portable SQL). One server per engine per session; a fresh da
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +30,6 @@ class EngineKit:
     database: str  # the fixture giving a fresh database (TempDatabase) on the session's server
     second_database: Callable[[pytest.FixtureRequest, Any], Any]  # another, on the same server
     full_images: Callable[[str], list[str]]  # SQL that makes the stream carry whole old rows
-    fence_module: str  # module with fence(url, kind, ns, tables, workflow, timeout) / unfence
 
 
 def _mysql_second(request: pytest.FixtureRequest, first: Any) -> Any:
@@ -54,14 +52,12 @@ ENGINES: dict[str, EngineKit] = {
         database="mysql_db",
         second_database=_mysql_second,
         full_images=lambda table: [],  # the session's MariaDB logs FULL row images
-        fence_module="ferryman.engines.mysql.fence",
     ),
     "postgresql": EngineKit(
         name="postgresql",
         database="pg_db",
         second_database=_pg_second,
         full_images=lambda table: [f"ALTER TABLE {table} REPLICA IDENTITY FULL"],
-        fence_module="ferryman.engines.postgres.fence",
     ),
 }
 
@@ -107,9 +103,6 @@ class Engine:
 
     def rows(self, db: Any = None, table: str = "items") -> list[tuple[Any, ...]]:
         return sorted(self.execute(f"SELECT id, name, qty FROM {table}", db))
-
-    def fence_ops(self) -> Any:
-        return importlib.import_module(self.kit.fence_module)
 
     def close(self) -> None:
         for ep in reversed(self._opened):

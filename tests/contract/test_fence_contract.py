@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from ferryman.core.url import parse_url
 from tests.contract.conftest import Engine
 
 
 def test_trigger_fence_refuses_writes_until_lifted(engine: Engine) -> None:
     engine.items([(1, "a", 1)])
     engine.execute("CREATE TABLE other (id integer PRIMARY KEY)")
-    ops = engine.fence_ops()
-    url = parse_url(engine.db.url)
-    namespace = engine.endpoint().namespace
-    ops.fence(url, "triggers", namespace, ["items"], "wf", 5.0)
-    ops.fence(url, "triggers", namespace, ["items"], "wf", 5.0)  # again: the same fence
+    endpoint = engine.endpoint()
+    ops = endpoint.fence()
+    assert ops is not None, f"{engine.name} offers no fence"
+    namespace = endpoint.namespace
+    ops.fence("triggers", namespace, ["items"], "wf", 5.0)
+    ops.fence("triggers", namespace, ["items"], "wf", 5.0)  # again: the same fence
     try:
         for sql in (
             "INSERT INTO items (id, name, qty) VALUES (2, 'b', 2)",
@@ -28,7 +28,7 @@ def test_trigger_fence_refuses_writes_until_lifted(engine: Engine) -> None:
         engine.execute("INSERT INTO other (id) VALUES (1)")  # not fenced
         assert engine.rows() == [(1, "a", 1)]
     finally:
-        ops.unfence(url, "triggers", namespace, ["items"], "wf")
-    ops.unfence(url, "triggers", namespace, ["items"], "wf")  # nothing left to undo
+        ops.unfence("triggers", namespace, ["items"], "wf")
+    ops.unfence("triggers", namespace, ["items"], "wf")  # nothing left to undo
     engine.execute("UPDATE items SET qty = 9 WHERE id = 1")
     assert engine.rows() == [(1, "a", 9)]

@@ -12,26 +12,20 @@ from ferryman.cli.output import echo_json, out, say_plain
 @click.command("cancel")
 @click.argument("name")
 @click.option("--keep-data", is_flag=True, help="Keep the target tables and their rows.")
-@connection_options("Source URL (for its password).", "Target URL (for its password).")
+@connection_options()
 @json_option()
 @click.pass_context
 def cancel(
     ctx: click.Context,
     name: str,
     keep_data: bool,
-    source_url: str | None,
-    target_url: str | None,
-    source_password_file: str | None,
-    target_password_file: str | None,
     as_json: bool,
 ) -> None:
     """Undo the move NAME before any switch: drop the PostgreSQL slot and publication, the
     target's checkpoint, the target tables the move created (tables that existed before
     are emptied; --keep-data keeps both) and the workflow. Refused while `move start`
     runs, and after a switch. Safe to rerun after an interruption."""
-    doc = open_move(
-        ctx, name, source_url, target_url, source_password_file, target_password_file
-    ).cancel(
+    doc = open_move(ctx, name).cancel(
         keep_data=keep_data,
         say=say_plain,
     )

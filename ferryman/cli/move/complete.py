@@ -14,7 +14,7 @@ from ferryman.cli.output import echo_json, out, say_plain
 @click.option("--keep-data", is_flag=True, help="Keep the source tables (the default).")
 @click.option("--rename-source", is_flag=True, help="Rename the source tables to _TABLE_old.")
 @click.option("--drop-source", is_flag=True, help="Drop the source tables.")
-@connection_options("Source URL (for its password).", "Target URL (for its password).")
+@connection_options()
 @json_option()
 @click.pass_context
 def complete(
@@ -23,10 +23,6 @@ def complete(
     keep_data: bool,
     rename_source: bool,
     drop_source: bool,
-    source_url: str | None,
-    target_url: str | None,
-    source_password_file: str | None,
-    target_password_file: str | None,
     as_json: bool,
 ) -> None:
     """End the switched move NAME: stop its streams (the running `move start` exits) and
@@ -35,9 +31,7 @@ def complete(
     Only after `move switch`; safe to rerun after an interruption."""
     if sum((keep_data, rename_source, drop_source)) > 1:
         raise click.UsageError("give one of --keep-data, --rename-source, --drop-source")
-    doc = open_move(
-        ctx, name, source_url, target_url, source_password_file, target_password_file
-    ).complete(
+    doc = open_move(ctx, name).complete(
         retire="rename" if rename_source else ("drop" if drop_source else None),
         say=say_plain,
     )

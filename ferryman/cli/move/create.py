@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import click
 
 from ferryman.cli.context import state_store
 from ferryman.cli.options import (
     choice_option,
     json_option,
-    split_tables,
-    tables_options,
+    selection,
+    selection_options,
     value_options,
     value_policy,
 )
 from ferryman.cli.output import echo_json, out, say_nothing, say_rich
 from ferryman.core.url import parse_url
-from ferryman.pipeline.copier import parse_renames, parse_where
 from ferryman.workflow import move as moves
 
 
@@ -25,12 +22,12 @@ from ferryman.workflow import move as moves
 @click.argument("name")
 @click.option("--source", "source_url", required=True, metavar="URL", help="Source URL.")
 @click.option("--target", "target_url", required=True, metavar="URL", help="Target URL.")
-@tables_options
+@selection_options(
+    "Move only rows matching PREDICATE (source SQL).",
+    "Target name of a table: orders:orders_2024 or shop.orders:archive.orders_2024.",
+    "Target namespace.",
+)
 @click.option("--all-tables", is_flag=True, help="Every base table of the source (default).")
-@click.option("--exclude", multiple=True, metavar="A,B", help="Tables to leave out.")
-@click.option("--where", "wheres", multiple=True, metavar="TABLE:PREDICATE")
-@click.option("--rename", "renames", multiple=True, metavar="SRC:DST")
-@click.option("--target-schema", metavar="NAME", help="Target namespace.")
 @choice_option(
     "--on-ddl",
     moves.ON_DDL,
@@ -57,13 +54,7 @@ def create(
     name: str,
     source_url: str,
     target_url: str,
-    tables: Sequence[str],
-    table: Sequence[str],
     all_tables: bool,
-    exclude: Sequence[str],
-    wheres: Sequence[str],
-    renames: Sequence[str],
-    target_schema: str | None,
     on_ddl: str,
     jobs: int,
     chunk_rows: int,
@@ -77,21 +68,16 @@ def create(
     """Create the move NAME: check both sides, create the target tables, make the source
     keep its changes (PostgreSQL: publication and slot ferryman_NAME). Copies nothing yet:
     run `ferryman move start NAME`."""
-    chosen = split_tables(tables, table)
-    if all_tables and chosen:
+    chosen = selection(parse_url(source_url).database or "")
+    if all_tables and chosen["tables"]:
         raise click.UsageError("give --tables or --all-tables, not both")
-    rename_map, rename_ns = parse_renames(renames, parse_url(source_url).database or "")
     store = state_store(ctx)
     spec = moves.create(
         store,
         name,
         source_url,
         target_url,
-        tables=chosen,
-        exclude=split_tables(exclude, ()) or [],
-        wheres=parse_where(wheres),
-        renames=rename_map,
-        target_namespace=target_schema or rename_ns,
+        **chosen,
         on_ddl=on_ddl,
         jobs=jobs,
         chunk_rows=chunk_rows,

@@ -17,9 +17,7 @@ from ferryman.workflow import move as moves
 
 @click.command("start")
 @click.argument("name")
-@connection_options(
-    "The source URL again (with its password).", "The target URL again (with its password)."
-)
+@connection_options()
 @click.option("--on-ddl", type=click.Choice(moves.ON_DDL), help="Change the DDL policy.")
 @click.option("--skip-ddl", is_flag=True, help="Go past the DDL the move paused at.")
 @click.option("--max-rows-per-second", type=float, help="Throttle (0: no limit).")
@@ -32,10 +30,6 @@ def start(
     ctx: click.Context,
     /,
     name: str,
-    source_url: str | None,
-    target_url: str | None,
-    source_password_file: str | None,
-    target_password_file: str | None,
     on_ddl: str | None,
     skip_ddl: bool,
     max_rows_per_second: float | None,
@@ -55,9 +49,7 @@ def start(
     signal.signal(signal.SIGTERM, on_signal)
     observer = move_observer(err, as_json)
     try:
-        final = open_move(
-            ctx, name, source_url, target_url, source_password_file, target_password_file
-        ).start(
+        final = open_move(ctx, name).start(
             on_ddl=on_ddl,
             skip_ddl=skip_ddl,
             max_rows_per_second=max_rows_per_second,

@@ -77,7 +77,7 @@ def switch_options(f: F) -> F:
             click.option(
                 "--dry-run", is_flag=True, help="Check and print the steps; change nothing."
             ),
-            connection_options("Source URL (password).", "Target URL (password)."),
+            connection_options(),
             json_option(),
         ],
         f,
@@ -99,15 +99,9 @@ def switch_command(op: str, help_text: str) -> click.Command:
         require_verify: bool,
         no_reverse: bool,
         dry_run: bool,
-        source_url: str | None,
-        target_url: str | None,
-        source_password_file: str | None,
-        target_password_file: str | None,
         as_json: bool,
     ) -> None:
-        moved = open_move(
-            ctx, name, source_url, target_url, source_password_file, target_password_file
-        )
+        moved = open_move(ctx, name)
         doc = (moved.switch if op == "switch" else moved.reverse)(
             SwitchOptions(
                 max_lag=max_lag,

@@ -13,7 +13,7 @@ from ferryman.cli.progress import diff_observer
 
 @click.command("verify")
 @click.argument("name")
-@connection_options("Source URL (for its password).", "Target URL (for its password).")
+@connection_options()
 @click.option("--samples", default=10, show_default=True, help="Differing rows shown per table.")
 @json_option()
 @click.option("--report", metavar="FILE.html", help="Also write an HTML report.")
@@ -23,10 +23,6 @@ from ferryman.cli.progress import diff_observer
 def verify(
     ctx: click.Context,
     name: str,
-    source_url: str | None,
-    target_url: str | None,
-    source_password_file: str | None,
-    target_password_file: str | None,
     samples: int,
     as_json: bool,
     report: str | None,
@@ -44,9 +40,7 @@ def verify(
         raise click.BadParameter("--dry-run goes with --repair")
     observer = diff_observer(err, as_json)
     try:
-        result = open_move(
-            ctx, name, source_url, target_url, source_password_file, target_password_file
-        ).verify(
+        result = open_move(ctx, name).verify(
             samples=samples,
             repair=repair,
             dry_run=dry_run,

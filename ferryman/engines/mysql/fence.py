@@ -24,6 +24,7 @@ import MySQLdb
 from ferryman.core.errors import PermissionDenied, PreconditionFailed
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect, quote_ident
+from ferryman.engines.sql import UrlBound
 
 _EVENTS = (("INSERT", "i"), ("UPDATE", "u"), ("DELETE", "d"))
 
@@ -37,60 +38,6 @@ def trigger_names(workflow: str, table: str) -> list[tuple[str, str]]:
 def _message(workflow: str, namespace: str, table: str) -> str:
     text = f"ferryman move {workflow}: writes to {namespace}.{table} are fenced (cutover)"
     return text.encode()[:128].decode(errors="ignore")  # MESSAGE_TEXT holds 128 bytes
-
-
-def fence(
-    url: DatabaseURL,
-    kind: str,
-    namespace: str,
-    tables: Sequence[str],
-    workflow: str,
-    timeout: float,
-) -> None:
-    conn = connect(url, database=False)
-    try:
-        cur = conn.cursor()
-        cur.execute(f"SET SESSION lock_wait_timeout = {max(1, int(timeout))}")
-        if kind == "read-only":
-            cur.execute("SET GLOBAL read_only = ON")
-            return
-        for table in tables:
-            target = f"{quote_ident(namespace)}.{quote_ident(table)}"
-            literal = _message(workflow, namespace, table).replace("'", "''")
-            for event, name in trigger_names(workflow, table):
-                trigger = f"{quote_ident(namespace)}.{quote_ident(name)}"
-                cur.execute(f"DROP TRIGGER IF EXISTS {trigger}".replace("%", "%%"))
-                cur.execute(
-                    (
-                        f"CREATE TRIGGER {trigger} BEFORE {event} ON {target} FOR EACH ROW "
-                        "BEGIN IF @ferryman_fence_bypass IS NULL THEN "
-                        f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{literal}'; END IF; END"
-                    ).replace("%", "%%")
-                )
-    except MySQLdb.OperationalError as exc:
-        raise _fence_error(url, kind, exc) from None
-    finally:
-        conn.close()
-
-
-def unfence(
-    url: DatabaseURL, kind: str, namespace: str, tables: Sequence[str], workflow: str
-) -> None:
-    """Undo :func:`fence`; does nothing where there is nothing to undo."""
-    conn = connect(url, database=False)
-    try:
-        cur = conn.cursor()
-        if kind == "read-only":
-            cur.execute("SET GLOBAL read_only = OFF")
-            return
-        for table in tables:
-            for _event, name in trigger_names(workflow, table):
-                trigger = f"{quote_ident(namespace)}.{quote_ident(name)}"
-                cur.execute(f"DROP TRIGGER IF EXISTS {trigger}".replace("%", "%%"))
-    except MySQLdb.OperationalError as exc:
-        raise _fence_error(url, kind, exc) from None
-    finally:
-        conn.close()
 
 
 def writable(url: DatabaseURL) -> bool:
@@ -123,44 +70,76 @@ def _fence_error(url: DatabaseURL, kind: str, exc: MySQLdb.OperationalError) -> 
     return PreconditionFailed(f"could not fence {url} ({kind}): {detail}", hint="see the message")
 
 
-def retire_table(url: DatabaseURL, namespace: str, table: str, how: str) -> str:
-    """``complete --rename-source`` / ``--drop-source``: rename ``table`` to ``_<table>_old`` or
-    drop it. Returns the new name (or '')."""
-    conn = connect(url, database=False)
-    try:
-        cur = conn.cursor()
-        old = f"{quote_ident(namespace)}.{quote_ident(table)}"
-        if how == "drop":
-            cur.execute(f"DROP TABLE IF EXISTS {old}".replace("%", "%%"))
-            return ""
-        new = f"_{table}_old"[:64]
-        cur.execute(
-            f"RENAME TABLE {old} TO {quote_ident(namespace)}.{quote_ident(new)}".replace("%", "%%")
-        )
-        return new
-    except MySQLdb.MySQLError as exc:
-        raise PreconditionFailed(
-            f"could not {how} {namespace}.{table} on {url}: {exc.args[-1]}",
-            hint="fix the cause and run `ferryman move complete` again",
-        ) from None
-    finally:
-        conn.close()
-
-
-class MySQLFence:
-    """:meth:`Endpoint.fence() <ferryman.core.protocols.Endpoint.fence>`: the functions above
-    for one URL."""
-
-    def __init__(self, url: DatabaseURL) -> None:
-        self.url = url
+class MySQLFence(UrlBound):
+    """:meth:`Endpoint.fence() <ferryman.core.protocols.Endpoint.fence>`: fences the server
+    of one URL (each call on a connection of its own)."""
 
     def fence(
         self, kind: str, namespace: str, tables: Sequence[str], workflow: str, timeout: float
     ) -> None:
-        fence(self.url, kind, namespace, tables, workflow, timeout)
+        conn = connect(self.url, database=False)
+        try:
+            cur = conn.cursor()
+            cur.execute(f"SET SESSION lock_wait_timeout = {max(1, int(timeout))}")
+            if kind == "read-only":
+                cur.execute("SET GLOBAL read_only = ON")
+                return
+            for table in tables:
+                target = f"{quote_ident(namespace)}.{quote_ident(table)}"
+                literal = _message(workflow, namespace, table).replace("'", "''")
+                for event, name in trigger_names(workflow, table):
+                    trigger = f"{quote_ident(namespace)}.{quote_ident(name)}"
+                    cur.execute(f"DROP TRIGGER IF EXISTS {trigger}".replace("%", "%%"))
+                    cur.execute(
+                        (
+                            f"CREATE TRIGGER {trigger} BEFORE {event} ON {target} FOR EACH ROW "
+                            "BEGIN IF @ferryman_fence_bypass IS NULL THEN "
+                            f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{literal}'; END IF; END"
+                        ).replace("%", "%%")
+                    )
+        except MySQLdb.OperationalError as exc:
+            raise _fence_error(self.url, kind, exc) from None
+        finally:
+            conn.close()
 
     def unfence(self, kind: str, namespace: str, tables: Sequence[str], workflow: str) -> None:
-        unfence(self.url, kind, namespace, tables, workflow)
+        """Undo :meth:`fence`; does nothing where there is nothing to undo."""
+        conn = connect(self.url, database=False)
+        try:
+            cur = conn.cursor()
+            if kind == "read-only":
+                cur.execute("SET GLOBAL read_only = OFF")
+                return
+            for table in tables:
+                for _event, name in trigger_names(workflow, table):
+                    trigger = f"{quote_ident(namespace)}.{quote_ident(name)}"
+                    cur.execute(f"DROP TRIGGER IF EXISTS {trigger}".replace("%", "%%"))
+        except MySQLdb.OperationalError as exc:
+            raise _fence_error(self.url, kind, exc) from None
+        finally:
+            conn.close()
 
     def retire_table(self, namespace: str, table: str, how: str) -> str:
-        return retire_table(self.url, namespace, table, how)
+        """``complete --rename-source`` / ``--drop-source``: rename ``table`` to ``_<table>_old`` or
+        drop it. Returns the new name (or '')."""
+        conn = connect(self.url, database=False)
+        try:
+            cur = conn.cursor()
+            old = f"{quote_ident(namespace)}.{quote_ident(table)}"
+            if how == "drop":
+                cur.execute(f"DROP TABLE IF EXISTS {old}".replace("%", "%%"))
+                return ""
+            new = f"_{table}_old"[:64]
+            cur.execute(
+                f"RENAME TABLE {old} TO {quote_ident(namespace)}.{quote_ident(new)}".replace(
+                    "%", "%%"
+                )
+            )
+            return new
+        except MySQLdb.MySQLError as exc:
+            raise PreconditionFailed(
+                f"could not {how} {namespace}.{table} on {self.url}: {exc.args[-1]}",
+                hint="fix the cause and run `ferryman move complete` again",
+            ) from None
+        finally:
+            conn.close()

@@ -27,6 +27,7 @@ from psycopg import sql
 from ferryman.core.errors import PermissionDenied, PreconditionFailed
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
+from ferryman.engines.sql import UrlBound
 
 
 def _names(workflow: str) -> tuple[str, str]:
@@ -42,90 +43,6 @@ def _terminate(conn: psycopg.Connection[Any], timeout: float) -> None:
         "AND coalesce(application_name, '') NOT LIKE 'ferryman%%'",
         (max(1, int(timeout * 1000)),),
     )
-
-
-def fence(
-    url: DatabaseURL,
-    kind: str,
-    namespace: str,
-    tables: Sequence[str],
-    workflow: str,
-    timeout: float,
-) -> None:
-    conn = connect(url)
-    try:
-        conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(timeout)}s")))
-        if kind == "read-only":
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
-                    sql.Identifier(_database(conn))
-                )
-            )
-            _terminate(conn, timeout)
-            return
-        trigger, function = _names(workflow)
-        message = f"ferryman move {workflow}: writes to %s.%s are fenced (cutover)"
-        conn.execute(
-            sql.SQL(
-                "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ "
-                "BEGIN IF coalesce(current_setting('ferryman.fence_bypass', true), '') <> 'on' "
-                "THEN RAISE EXCEPTION USING ERRCODE = 'read_only_sql_transaction', "
-                "MESSAGE = format({msg}, TG_TABLE_SCHEMA, TG_TABLE_NAME); END IF; "
-                "RETURN NULL; END $f$"
-            ).format(
-                fn=sql.Identifier(namespace, function),
-                msg=sql.Literal(message.replace("%s", "%I")),
-            )
-        )
-        for table in tables:
-            target = sql.Identifier(namespace, table)
-            with conn.transaction():
-                conn.execute(
-                    sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
-                        sql.Identifier(trigger), target
-                    )
-                )
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
-                        "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
-                    ).format(sql.Identifier(trigger), target, sql.Identifier(namespace, function))
-                )
-    except psycopg.Error as exc:
-        raise _fence_error(url, kind, exc) from None
-    finally:
-        conn.close()
-
-
-def unfence(
-    url: DatabaseURL, kind: str, namespace: str, tables: Sequence[str], workflow: str
-) -> None:
-    """Undo :func:`fence`; does nothing where there is nothing to undo."""
-    conn = connect(url)
-    try:
-        if kind == "read-only":
-            conn.execute(
-                sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(
-                    sql.Identifier(_database(conn))
-                )
-            )
-            _terminate(conn, 5.0)  # sessions opened during the fence are read-only
-            return
-        trigger, function = _names(workflow)
-        for table in tables:
-            with contextlib.suppress(psycopg.errors.UndefinedTable):
-                conn.execute(
-                    sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
-                        sql.Identifier(trigger), sql.Identifier(namespace, table)
-                    )
-                )
-        conn.execute(
-            sql.SQL("DROP FUNCTION IF EXISTS {}()").format(sql.Identifier(namespace, function))
-        )
-    except psycopg.Error as exc:
-        raise _fence_error(url, kind, exc) from None
-    finally:
-        conn.close()
 
 
 def writable(url: DatabaseURL) -> bool:
@@ -164,46 +81,108 @@ def _fence_error(url: DatabaseURL, kind: str, exc: psycopg.Error) -> Exception:
     return PreconditionFailed(f"could not fence {url} ({kind}): {detail}", hint="see the message")
 
 
-def retire_table(url: DatabaseURL, namespace: str, table: str, how: str) -> str:
-    """``complete --rename-source`` / ``--drop-source``: rename ``table`` to ``_<table>_old`` or
-    drop it. Returns the new name (or '')."""
-    conn = connect(url)
-    try:
-        if how == "drop":
-            conn.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(namespace, table))
-            )
-            return ""
-        new = f"_{table}_old"[:63]
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                sql.Identifier(namespace, table), sql.Identifier(new)
-            )
-        )
-        return new
-    except psycopg.Error as exc:
-        raise PreconditionFailed(
-            f"could not {how} {namespace}.{table} on {url}: {str(exc).strip()}",
-            hint="fix the cause and run `ferryman move complete` again",
-        ) from None
-    finally:
-        conn.close()
-
-
-class PostgresFence:
-    """:meth:`Endpoint.fence() <ferryman.core.protocols.Endpoint.fence>`: the functions above
-    for one URL."""
-
-    def __init__(self, url: DatabaseURL) -> None:
-        self.url = url
+class PostgresFence(UrlBound):
+    """:meth:`Endpoint.fence() <ferryman.core.protocols.Endpoint.fence>`: fences the server
+    of one URL (each call on a connection of its own)."""
 
     def fence(
         self, kind: str, namespace: str, tables: Sequence[str], workflow: str, timeout: float
     ) -> None:
-        fence(self.url, kind, namespace, tables, workflow, timeout)
+        conn = connect(self.url)
+        try:
+            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(timeout)}s")))
+            if kind == "read-only":
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
+                        sql.Identifier(_database(conn))
+                    )
+                )
+                _terminate(conn, timeout)
+                return
+            trigger, function = _names(workflow)
+            message = f"ferryman move {workflow}: writes to %s.%s are fenced (cutover)"
+            conn.execute(
+                sql.SQL(
+                    "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ "
+                    "BEGIN IF coalesce(current_setting('ferryman.fence_bypass', true), '') <> 'on' "
+                    "THEN RAISE EXCEPTION USING ERRCODE = 'read_only_sql_transaction', "
+                    "MESSAGE = format({msg}, TG_TABLE_SCHEMA, TG_TABLE_NAME); END IF; "
+                    "RETURN NULL; END $f$"
+                ).format(
+                    fn=sql.Identifier(namespace, function),
+                    msg=sql.Literal(message.replace("%s", "%I")),
+                )
+            )
+            for table in tables:
+                target = sql.Identifier(namespace, table)
+                with conn.transaction():
+                    conn.execute(
+                        sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+                            sql.Identifier(trigger), target
+                        )
+                    )
+                    conn.execute(
+                        sql.SQL(
+                            "CREATE TRIGGER {} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
+                            "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+                        ).format(
+                            sql.Identifier(trigger), target, sql.Identifier(namespace, function)
+                        )
+                    )
+        except psycopg.Error as exc:
+            raise _fence_error(self.url, kind, exc) from None
+        finally:
+            conn.close()
 
     def unfence(self, kind: str, namespace: str, tables: Sequence[str], workflow: str) -> None:
-        unfence(self.url, kind, namespace, tables, workflow)
+        """Undo :meth:`fence`; does nothing where there is nothing to undo."""
+        conn = connect(self.url)
+        try:
+            if kind == "read-only":
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RESET default_transaction_read_only").format(
+                        sql.Identifier(_database(conn))
+                    )
+                )
+                _terminate(conn, 5.0)  # sessions opened during the fence are read-only
+                return
+            trigger, function = _names(workflow)
+            for table in tables:
+                with contextlib.suppress(psycopg.errors.UndefinedTable):
+                    conn.execute(
+                        sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(
+                            sql.Identifier(trigger), sql.Identifier(namespace, table)
+                        )
+                    )
+            conn.execute(
+                sql.SQL("DROP FUNCTION IF EXISTS {}()").format(sql.Identifier(namespace, function))
+            )
+        except psycopg.Error as exc:
+            raise _fence_error(self.url, kind, exc) from None
+        finally:
+            conn.close()
 
     def retire_table(self, namespace: str, table: str, how: str) -> str:
-        return retire_table(self.url, namespace, table, how)
+        """``complete --rename-source`` / ``--drop-source``: rename ``table`` to ``_<table>_old`` or
+        drop it. Returns the new name (or '')."""
+        conn = connect(self.url)
+        try:
+            if how == "drop":
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(namespace, table))
+                )
+                return ""
+            new = f"_{table}_old"[:63]
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(namespace, table), sql.Identifier(new)
+                )
+            )
+            return new
+        except psycopg.Error as exc:
+            raise PreconditionFailed(
+                f"could not {how} {namespace}.{table} on {self.url}: {str(exc).strip()}",
+                hint="fix the cause and run `ferryman move complete` again",
+            ) from None
+        finally:
+            conn.close()
