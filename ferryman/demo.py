@@ -213,46 +213,54 @@ def show_load(load: AppLoad, note: str = "") -> None:
     )
 
 
-def main() -> None:
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="ferryman-demo-"))
-    os.environ["FERRYMAN_STATE"] = str(workdir / "state.db")
-    router = workdir / "router"
-    my: MariaDBServer | None = None
-    pg: PostgresServer | None = None
-    runner: Runner | None = None
-    load: AppLoad | None = None
-    failed: str | None = None
-    try:
-        step("1. Start throwaway servers")
-        my = start_mariadb(server_id=1001)
-        pg = start_postgres()
-        register_secret(my.admin_password)
-        register_secret(pg.admin_password)
-        console.print(f"MariaDB    {redact(my.url())}  (binlog ROW/FULL, id {my.server_id})")
-        console.print(f"PostgreSQL {redact(pg.url())}  (wal_level=logical)")
-        console.print("[dim]the demo masks its throwaway passwords as *** too[/]")
-        console.print(f"[bold]$ export FERRYMAN_STATE={shlex.quote(str(workdir / 'state.db'))}[/]")
-        console.print("[dim]  (the move's state store: every `ferryman move` below uses it)[/]\n")
+class Demo:
+    """The demo's steps 2 to 10 on two running servers (step 1 starts them; 11 sums up)."""
 
+    def __init__(self, workdir: Path, my: MariaDBServer, pg: PostgresServer) -> None:
+        self.workdir = workdir
+        self.router = workdir / "router"
+        self.my, self.pg = my, pg
+        self.source = my.url(MOVE)
+        self.target = pg.url(MOVE) + "?schema=public"
+        self.load: AppLoad | None = None
+        self.runner: Runner | None = None
+        self.at_switch: dict[str, int] = {}
+        self.downtime = 0.0
+
+    def stop(self) -> None:
+        """Stop the application and the runner (the servers are main's)."""
+        if self.load is not None:
+            self.load.stop()
+        if self.runner is not None:
+            self.runner.kill()
+
+    def app(self) -> AppLoad:
+        if self.load is None:
+            raise DemoFailed("the application was not started")
+        return self.load
+
+    def shop(self) -> None:
+        """Step 2: the shop database on MariaDB, an empty one on PostgreSQL."""
         step("2. A shop database on MariaDB; an empty one on PostgreSQL")
-        my.execute(f"CREATE DATABASE {MOVE}")
+        self.my.execute(f"CREATE DATABASE {MOVE}")
         for sql in MARIADB_SCHEMA:
-            my.execute(sql, MOVE)
-        pg.execute(f"CREATE DATABASE {MOVE}")
-        source = my.url(MOVE)
-        target = pg.url(MOVE) + "?schema=public"
-        n = [my.execute(f"SELECT count(*) FROM {t}", MOVE)[0][0] for t in ("accounts", "ledger")]
+            self.my.execute(sql, MOVE)
+        self.pg.execute(f"CREATE DATABASE {MOVE}")
+        n = [
+            self.my.execute(f"SELECT count(*) FROM {t}", MOVE)[0][0] for t in ("accounts", "ledger")
+        ]
         console.print(f"MariaDB {MOVE}: accounts {n[0]:,} rows, ledger {n[1]:,} rows")
         console.print(f"PostgreSQL {MOVE}: empty\n")
 
+    def application(self) -> None:
+        """Step 3: the application writes through the router file."""
         step("3. The application writes through a router file")
         # what `move switch --route` will write too: the URL without its password
-        router.write_text(f"mysql://{my.admin_user}@{my.host}:{my.port}/{MOVE}")
-        console.print(f"router {router}: [bold]{router.read_text()}[/]")
-        load = AppLoad(
-            router,
-            [mariadb_primary(my), postgres_primary(pg)],
+        self.router.write_text(f"mysql://{self.my.admin_user}@{self.my.host}:{self.my.port}/{MOVE}")
+        console.print(f"router {self.router}: [bold]{self.router.read_text()}[/]")
+        self.load = load = AppLoad(
+            self.router,
+            [mariadb_primary(self.my), postgres_primary(self.pg)],
             accounts=ACCOUNTS,
             rate=APP_RATE,
         ).start()
@@ -265,14 +273,17 @@ def main() -> None:
         show_load(load)
         console.print()
 
+    def move(self) -> None:
+        """Steps 4 to 6: create, start and verify the move under the application's load."""
+        load = self.app()
         step("4. Create the move (it checks both sides, creates the tables)")
-        run("check", source, "-q")
-        run("move", "create", MOVE, "--source", source, "--target", target)
+        run("check", self.source, "-q")
+        run("move", "create", MOVE, "--source", self.source, "--target", self.target)
 
         step("5. Start it in the background: copy, then replicate")
-        runner = Runner(
-            ["move", "start", MOVE, "--source", source, "--target", target],
-            workdir / "move-start.log",
+        self.runner = runner = Runner(
+            ["move", "start", MOVE, "--source", self.source, "--target", self.target],
+            self.workdir / "move-start.log",
         )
         runner.start()
         t0 = time.monotonic()
@@ -285,21 +296,24 @@ def main() -> None:
 
         step("6. Verify while the application keeps writing")
         time.sleep(2.0)
-        run("move", "verify", MOVE, "--source", source, "--target", target)
+        run("move", "verify", MOVE, "--source", self.source, "--target", self.target)
 
+    def switch(self) -> None:
+        """Step 7: switch the writes to PostgreSQL, with the router file as the route."""
+        load = self.app()
         step("7. Switch the writes to PostgreSQL")
         route = (
-            f'printf %s "$FERRYMAN_NEW_PRIMARY" > {shlex.quote(str(router))}.tmp && '
-            f"mv {shlex.quote(str(router))}.tmp {shlex.quote(str(router))}"
+            f'printf %s "$FERRYMAN_NEW_PRIMARY" > {shlex.quote(str(self.router))}.tmp && '
+            f"mv {shlex.quote(str(self.router))}.tmp {shlex.quote(str(self.router))}"
         )
         switch = [
             "move",
             "switch",
             MOVE,
             "--source",
-            source,
+            self.source,
             "--target",
-            target,
+            self.target,
             "--route",
             route,
             "--json",
@@ -312,14 +326,14 @@ def main() -> None:
             timeout=180,
             check=False,
         )
-        at_switch = load.snapshot()
+        self.at_switch = load.snapshot()
         console.print(f"[dim](exit {result.returncode})[/]")
         if result.returncode != 0:
             console.print(redact(result.stdout.strip()), markup=False)
             console.print(redact(result.stderr.strip()), markup=False)
             raise DemoFailed(f"ferryman move switch exited {result.returncode}")
         doc = json.loads(result.stdout)
-        downtime = float(doc["downtime_seconds"])
+        self.downtime = float(doc["downtime_seconds"])
         steps = RichTable(title="switch steps")
         steps.add_column("step")
         steps.add_column("seconds", justify="right")
@@ -328,11 +342,14 @@ def main() -> None:
         console.print(steps)
         console.print(
             f"switched: writes go to [bold]{doc['new_primary']}[/]; "
-            f"write downtime (fence → route done) [bold green]{downtime:.3f} s[/]"
+            f"write downtime (fence → route done) [bold green]{self.downtime:.3f} s[/]"
         )
-        console.print(f"router {router}: [bold]{router.read_text()}[/]\n")
+        console.print(f"router {self.router}: [bold]{self.router.read_text()}[/]\n")
         run("move", "status", MOVE)
 
+    def after_switch(self) -> None:
+        """Step 8: the application writes to PostgreSQL; MariaDB refuses writes."""
+        load = self.app()
         step("8. The application writes to PostgreSQL; MariaDB refuses writes")
         time.sleep(AFTER_SWITCH)
         after = load.snapshot()
@@ -340,22 +357,22 @@ def main() -> None:
         grid.add_column("")
         for label in after:
             grid.add_column(label, justify="right")
-        grid.add_row("until `move switch` returned", *(f"{at_switch[k]:,}" for k in after))
+        grid.add_row("until `move switch` returned", *(f"{self.at_switch[k]:,}" for k in after))
         grid.add_row(
             f"in the {AFTER_SWITCH:.0f} s after it",
-            *(f"{after[k] - at_switch[k]:,}" for k in after),
+            *(f"{after[k] - self.at_switch[k]:,}" for k in after),
         )
         console.print(grid)
         console.print(
             f"writes the fence rejected (and the application retried): {load.rejected}"
             + (f", e.g. [dim]{load.first_rejection}[/]" if load.first_rejection else "")
         )
-        if after["PostgreSQL"] <= at_switch["PostgreSQL"]:
+        if after["PostgreSQL"] <= self.at_switch["PostgreSQL"]:
             raise DemoFailed("the application did not write to PostgreSQL after the switch")
-        if after["MariaDB"] != at_switch["MariaDB"]:
+        if after["MariaDB"] != self.at_switch["MariaDB"]:
             raise DemoFailed("MariaDB acknowledged application writes after the switch")
         try:
-            my.execute(
+            self.my.execute(
                 "INSERT INTO ledger (id, account_id, amount, note) "
                 "VALUES (999999999, 1, 1, 'by hand')",
                 MOVE,
@@ -371,31 +388,63 @@ def main() -> None:
             "[dim]only ferryman's replication back (PostgreSQL → MariaDB) writes there now[/]\n"
         )
 
+    def finish(self) -> None:
+        """Steps 9 and 10: verify again, stop the application, complete the move."""
+        load = self.app()
+        runner = self.runner
+        if runner is None:
+            raise DemoFailed("the move was not started")
         step("9. Verify again: replication back keeps MariaDB equal")
-        run("move", "verify", MOVE, "--source", source, "--target", target)
+        run("move", "verify", MOVE, "--source", self.source, "--target", self.target)
 
         step("10. Stop the application; complete the move")
         load.stop()
         show_load(load, " over its whole run")
-        if not wait_same(my, pg, 30.0):
+        if not wait_same(self.my, self.pg, 30.0):
             console.print("[yellow]MariaDB has not caught up with PostgreSQL within 30s[/]")
-        run("move", "complete", MOVE, "--source", source, "--target", target)
+        run("move", "complete", MOVE, "--source", self.source, "--target", self.target)
         code = runner.wait_exit(RUNNER_EXIT_TIMEOUT)
         console.print(f"`ferryman move start` exited by itself (exit {code})\n")
         run("move", "status", MOVE)
 
+
+def main() -> None:
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="ferryman-demo-"))
+    os.environ["FERRYMAN_STATE"] = str(workdir / "state.db")
+    my: MariaDBServer | None = None
+    pg: PostgresServer | None = None
+    demo: Demo | None = None
+    failed: str | None = None
+    try:
+        step("1. Start throwaway servers")
+        my = start_mariadb(server_id=1001)
+        pg = start_postgres()
+        register_secret(my.admin_password)
+        register_secret(pg.admin_password)
+        console.print(f"MariaDB    {redact(my.url())}  (binlog ROW/FULL, id {my.server_id})")
+        console.print(f"PostgreSQL {redact(pg.url())}  (wal_level=logical)")
+        console.print("[dim]the demo masks its throwaway passwords as *** too[/]")
+        console.print(f"[bold]$ export FERRYMAN_STATE={shlex.quote(str(workdir / 'state.db'))}[/]")
+        console.print("[dim]  (the move's state store: every `ferryman move` below uses it)[/]\n")
+
+        demo = Demo(workdir, my, pg)
+        demo.shop()
+        demo.application()
+        demo.move()
+        demo.switch()
+        demo.after_switch()
+        demo.finish()
         step("11. Summary")
-        failed = summary(my, pg, load, downtime)
+        failed = summary(my, pg, demo.app(), demo.downtime)
     except DemoFailed as exc:
         failed = str(exc)
     except subprocess.TimeoutExpired as exc:
         what = " ".join(map(str, exc.cmd[3:6]))
         failed = f"ferryman {redact(what)} did not finish within {exc.timeout:.0f}s"
     finally:
-        if load is not None:
-            load.stop()
-        if runner is not None:
-            runner.kill()
+        if demo is not None:
+            demo.stop()
         if my is not None:
             my.stop()
         if pg is not None:

@@ -23,3 +23,19 @@ class Closing:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class CloseOnce(Closing):
+    """Mixin: ``close()`` releases what the object holds (:meth:`release`) the first time only."""
+
+    _closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.release()
+
+    def release(self) -> None:
+        """Close the connections (called once, by :meth:`close`)."""
+        raise NotImplementedError

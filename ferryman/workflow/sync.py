@@ -187,20 +187,12 @@ class Sync:
     def open(self) -> None:
         """Connect to both sides and check everything a bad input could break; writes nothing
         but the ownership marker (after every check passed)."""
-        self.sink = EtcdSink(
-            self.target_url,
-            self.members,
-            self.prefix,
-            self.s.name,
-            max_ops=self.s.max_ops,
-            max_bytes=self.s.max_bytes,
-        )
-        self._open_source(wait=True)
-        self.claimed_now = self.sink.claim(self.s.force)
+        self.claimed_now = self.open_for_reading(wait=True).claim(self.s.force)
 
-    def open_for_reading(self) -> None:
-        """Connect to both sides without claiming the prefix (``diff``, ``verify``)."""
-        self.sink = EtcdSink(
+    def open_for_reading(self, wait: bool = False) -> EtcdSink:
+        """Connect to both sides without claiming the prefix (``diff``, ``verify``); ``wait``:
+        wait for a source in recovery rather than failing. Returns the etcd side."""
+        sink = self.sink = EtcdSink(
             self.target_url,
             self.members,
             self.prefix,
@@ -208,7 +200,8 @@ class Sync:
             max_ops=self.s.max_ops,
             max_bytes=self.s.max_bytes,
         )
-        self._open_source(wait=False)
+        self._open_source(wait=wait)
+        return sink
 
     def run(self) -> None:
         """Dump when needed, then stream, until ``stop``; see the module doc."""

@@ -46,12 +46,12 @@ import contextlib
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import MySQLdb
 
-from ferryman.core.closing import Closing
+from ferryman.core.closing import CloseOnce
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
@@ -88,7 +88,7 @@ _START = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 
 
 @dataclass
-class Snapshot(Closing):
+class Snapshot(CloseOnce):
     """``connections`` all read the same consistent snapshot, matching ``position``.
 
     Each connection is inside an open read-only REPEATABLE READ transaction; do not commit or
@@ -102,12 +102,8 @@ class Snapshot(Closing):
     method: str
     server: ServerInfo
     attempts: int = 1
-    _closed: bool = field(default=False, repr=False)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def release(self) -> None:
         _close_all(self.connections)
 
 

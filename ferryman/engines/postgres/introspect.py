@@ -329,35 +329,11 @@ def introspect(session: Session, namespace: str, tables: Sequence[str] | None = 
         session.query("SELECT set_config('search_path', %s, false)", [saved or ""])
 
 
-def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) -> Schema:
-    nsp_oid = session.scalar("SELECT oid FROM pg_namespace WHERE nspname = %s", [namespace])
-    if nsp_oid is None:
-        raise _missing_schema(session, namespace)
-
-    relations = session.query(_RELATIONS, [nsp_oid])
-    base = {
-        name: (oid, kind, comment, rows, partkey)
-        for oid, name, kind, is_partition, comment, partkey, rows in relations
-        if kind in ("r", "p") and not is_partition
-    }
-    if wanted is None:
-        names = sorted(base)
-    else:
-        names = list(dict.fromkeys(wanted))
-        missing = [n for n in names if n not in base]
-        if missing:
-            raise _missing_tables(session, namespace, missing, base, relations)
-    oids = [base[n][0] for n in names]
-
-    types = _Types(session.query(_TYPES, [oids]))
-    columns = session.query(_COLUMNS, [oids])
-    all_seqs = {row[i] for row in columns for i in (11, 14) if row[i] is not None}
-    states = _sequence_states(session, sorted(all_seqs))
-    # identity sequences belong to their column (GENERATED .. AS IDENTITY recreates them)
-    seq_oids = sorted(all_seqs - {row[11] for row in columns if row[7] in ("a", "d")})
-    next_values = {oid: state[-1] for oid, state in states.items()}
-    domain_oids = sorted({row[2] for row in columns if types.domain(row[2], row[3])})
-
+def _columns(
+    columns: Sequence[tuple[Any, ...]], types: _Types, next_values: dict[int, int]
+) -> dict[int, list[Column]]:
+    """The rows of ``_COLUMNS`` as columns per table oid (identity, serial, generated and
+    default read off each)."""
     by_table: dict[int, list[Column]] = defaultdict(list)
     for (
         relid,
@@ -420,11 +396,17 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
                 domain=types.domain(typoid, typmod),
             )
         )
+    return by_table
 
+
+def _indexes(
+    session: Session, oids: list[int], part_rows: Sequence[tuple[Any, ...]]
+) -> tuple[dict[int, Index], dict[int, list[Index]], dict[int, list[Partition]]]:
+    """Per table oid: its primary key, its other indexes and its partitions (``part_rows``, of
+    ``_PARTITIONS``) with each partition's own indexes."""
     primary: dict[int, Index] = {}
     indexes: dict[int, list[Index]] = defaultdict(list)
     partitions: dict[int, list[Partition]] = defaultdict(list)
-    part_rows = session.query(_PARTITIONS, [[base[n][0] for n in names if base[n][1] == "p"]])
     part_of = {int(row[1]): int(row[0]) for row in part_rows}
     for root, _relid, pname, parent, bound, partkey, _kind, _persistence, own in part_rows:
         partitions[root].append(Partition(pname, parent, bound, partkey, constraints=tuple(own)))
@@ -471,7 +453,13 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
                 if part_of[oid] == root
             }
             partitions[root] = [replace(p, indexes=by_name.get(p.name, ())) for p in plist]
+    return primary, indexes, partitions
 
+
+def _constraints(
+    session: Session, oids: list[int]
+) -> tuple[dict[int, list[ForeignKey]], dict[int, list[Check]]]:
+    """Per table oid: its foreign keys and CHECK constraints."""
     fks: dict[int, list[ForeignKey]] = defaultdict(list)
     checks: dict[int, list[Check]] = defaultdict(list)
     for relid, name, contype, cols, ref_nsp, ref_table, ref_cols, upd, dele, expr in session.query(
@@ -493,7 +481,42 @@ def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) 
             checks[relid].append(
                 Check(name=name, expression=expr, column=cols[0] if len(cols) == 1 else None)
             )
+    return fks, checks
 
+
+def _introspect(session: Session, namespace: str, wanted: Sequence[str] | None) -> Schema:
+    nsp_oid = session.scalar("SELECT oid FROM pg_namespace WHERE nspname = %s", [namespace])
+    if nsp_oid is None:
+        raise _missing_schema(session, namespace)
+
+    relations = session.query(_RELATIONS, [nsp_oid])
+    base = {
+        name: (oid, kind, comment, rows, partkey)
+        for oid, name, kind, is_partition, comment, partkey, rows in relations
+        if kind in ("r", "p") and not is_partition
+    }
+    if wanted is None:
+        names = sorted(base)
+    else:
+        names = list(dict.fromkeys(wanted))
+        missing = [n for n in names if n not in base]
+        if missing:
+            raise _missing_tables(session, namespace, missing, base, relations)
+    oids = [base[n][0] for n in names]
+
+    types = _Types(session.query(_TYPES, [oids]))
+    columns = session.query(_COLUMNS, [oids])
+    all_seqs = {row[i] for row in columns for i in (11, 14) if row[i] is not None}
+    states = _sequence_states(session, sorted(all_seqs))
+    # identity sequences belong to their column (GENERATED .. AS IDENTITY recreates them)
+    seq_oids = sorted(all_seqs - {row[11] for row in columns if row[7] in ("a", "d")})
+    next_values = {oid: state[-1] for oid, state in states.items()}
+    domain_oids = sorted({row[2] for row in columns if types.domain(row[2], row[3])})
+
+    by_table = _columns(columns, types, next_values)
+    part_rows = session.query(_PARTITIONS, [[base[n][0] for n in names if base[n][1] == "p"]])
+    primary, indexes, partitions = _indexes(session, oids, part_rows)
+    fks, checks = _constraints(session, oids)
     triggers: dict[int, list[str]] = defaultdict(list)
     for relid, name in session.query(_TRIGGERS, [oids]):
         triggers[relid].append(name)

@@ -42,13 +42,13 @@ import os
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
-from ferryman.core.closing import Closing
+from ferryman.core.closing import CloseOnce
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
@@ -83,7 +83,7 @@ _NO_REPLICATION = (
 
 
 @dataclass
-class Snapshot(Closing):
+class Snapshot(CloseOnce):
     """``connections`` all read the snapshot ``snapshot_name``, which matches ``position``.
 
     Each connection is inside an open read-only REPEATABLE READ transaction; do not commit or
@@ -98,12 +98,8 @@ class Snapshot(Closing):
     snapshot_name: str
     slot: str | None = None
     note: str = ""
-    _closed: bool = field(default=False, repr=False)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    def release(self) -> None:
         _close_all(self.connections)
 
 
