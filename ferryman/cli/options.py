@@ -47,6 +47,20 @@ def split_tables(tables: Sequence[str], table: Sequence[str]) -> list[str] | Non
     return names or None
 
 
+def context_option(meta_key: str) -> Callable[..., Callable[[F], F]]:
+    """A ``click.option`` maker whose options the command does not take as parameters: each
+    value is kept in ``ctx.meta[meta_key][name]`` for a helper to read."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.meta.setdefault(meta_key, {})[param.name] = value
+        return value
+
+    def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
+        return click.option(*decls, expose_value=False, callback=keep, **attrs)
+
+    return option
+
+
 class Selection(TypedDict):
     """The tables a ``copy``/``diff`` request covers (the fields both requests share)."""
 
@@ -70,12 +84,7 @@ def selection_options(
     ``--rename SRC:DST`` and ``--target-schema NAME``: which tables a command covers. The
     command takes none of them as parameters; :func:`selection` reads them from the context."""
 
-    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        ctx.meta.setdefault(SELECTION_META, {})[param.name] = value
-        return value
-
-    def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
-        return click.option(*decls, expose_value=False, callback=keep, **attrs)
+    option = context_option(SELECTION_META)
 
     def decorate(f: F) -> F:
         return stack(
@@ -150,12 +159,7 @@ def connection_options(
     subcommand gets the passwords a move does not store. The command takes none of the four
     as parameters: :func:`ferryman.cli.context.open_move` reads them from the context."""
 
-    def keep(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        ctx.meta.setdefault(CONNECTION_META, {})[param.name] = value
-        return value
-
-    def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
-        return click.option(*decls, expose_value=False, callback=keep, **attrs)
+    option = context_option(CONNECTION_META)
 
     def decorate(f: F) -> F:
         return stack(
