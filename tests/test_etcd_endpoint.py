@@ -64,6 +64,7 @@ def test_endpoint_uses_the_first_member_that_answers(etcd_cluster: EtcdCluster) 
         first.close()
 
     etcd_cluster.kill(0)
+    etcd_cluster.wait_leader()  # member 0 may have led: writes wait for the others' election
     second = EtcdEndpoint(url)
     try:
         assert second.member == url.hosts[1]
@@ -92,6 +93,7 @@ def test_endpoint_fails_over_when_its_member_dies(etcd_cluster: EtcdCluster) -> 
         assert client.get(key) == [b"before"]
         etcd_cluster.restart(0)
         etcd_cluster.kill(1)
+        etcd_cluster.wait_leader()  # member 1 may have led: writes wait for a new election
         endpoint.failover()
         assert endpoint.member == url.hosts[2]
         assert endpoint.client.put(key, "after")
