@@ -3,7 +3,9 @@
 A workflow record holds what ``move create`` decided (the spec: URLs *without passwords*, tables,
 filters, renames, options), the phase, the last error and the last status snapshot the runner
 wrote (progress, lag, position). The stream position itself lives with the data in the target
-(``_ferryman.checkpoints``), so the store never has to be exact about it.
+(``_ferryman.checkpoints``), so the store never has to be exact about it. Beside it, a
+move's runtime controls (pause, throttle, postponed switch: :mod:`ferryman.core.control`) in
+their own small table, which the runner polls.
 
 SQLite is the default store: one file (``--state PATH`` or ``sqlite:///PATH``, env
 ``FERRYMAN_STATE``, default ``<user state dir>/ferryman/state.db``), WAL mode so ``status`` reads
@@ -23,12 +25,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import platformdirs
 
+from ferryman.core.control import Controls
 from ferryman.core.errors import ConfigError, NotFound, PreconditionFailed
 from ferryman.core.redact import redact
 
@@ -93,6 +96,10 @@ class StateStore(Protocol):
 
     def runner_alive(self, name: str) -> bool: ...
 
+    def controls(self, name: str) -> Controls | None: ...
+
+    def set_controls(self, name: str, controls: Controls) -> Controls: ...
+
     def close(self) -> None: ...
 
 
@@ -130,6 +137,10 @@ CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
   step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_workflow ON journal (workflow, id);
+CREATE TABLE IF NOT EXISTS controls (
+  name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, max_rows_per_second REAL,
+  max_source_lag REAL, lag_query TEXT, postpone INTEGER NOT NULL DEFAULT 0,
+  updated_at REAL NOT NULL);
 """
 
 
@@ -263,6 +274,45 @@ class SQLiteStateStore:
         self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
         self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM journal WHERE workflow = ?", (name,))
+        self.conn.execute("DELETE FROM controls WHERE name = ?", (name,))
+
+    def controls(self, name: str) -> Controls | None:
+        """The runtime controls of ``name`` (None: never set, e.g. a store from before them).
+        One primary-key read: the runner polls it several times a second."""
+        row = self.conn.execute(
+            "SELECT paused, max_rows_per_second, max_source_lag, lag_query, postpone, updated_at "
+            "FROM controls WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        paused, rate, lag, query, postpone, at = row
+        return Controls(
+            paused=bool(paused),
+            max_rows_per_second=float(rate) if rate is not None else None,
+            max_source_lag=float(lag) if lag is not None else None,
+            lag_query=str(query) if query is not None else None,
+            postpone_switch=bool(postpone),
+            updated_at=float(at),
+        )
+
+    def set_controls(self, name: str, controls: Controls) -> Controls:
+        """Replace the runtime controls of ``name``; they as stored (with ``updated_at``)."""
+        stored = replace(controls, updated_at=time.time())
+        self.conn.execute(
+            "INSERT OR REPLACE INTO controls (name, paused, max_rows_per_second, max_source_lag,"
+            " lag_query, postpone, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                int(stored.paused),
+                stored.max_rows_per_second,
+                stored.max_source_lag,
+                stored.lag_query,
+                int(stored.postpone_switch),
+                stored.updated_at,
+            ),
+        )
+        return stored
 
     def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None:
         """Append one journal line; durable when this returns (its own transaction)."""

@@ -21,6 +21,7 @@ from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.differ import Differ, DiffObserver, DiffRequest, DiffResult
 from ferryman.pipeline.repair import repair_result
+from ferryman.workflow.control import current
 from ferryman.workflow.session import (
     REVERSE,
     MoveRef,
@@ -107,7 +108,7 @@ def _settler(
     """Wait until the move has applied everything the source had when this is called."""
 
     def settle() -> None:
-        if not store.runner_alive(name):
+        if not store.runner_alive(name) or current(store, name).paused:
             return  # nothing is applying: what differs now is what the target holds
         marked = time.time()
         target = change_source(src).current_position()

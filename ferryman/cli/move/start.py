@@ -22,9 +22,18 @@ from ferryman.workflow import move as moves
 )
 @click.option("--on-ddl", type=click.Choice(moves.ON_DDL), help="Change the DDL policy.")
 @click.option("--skip-ddl", is_flag=True, help="Go past the DDL the move paused at.")
-@click.option("--max-rows-per-second", type=float, help="Throttle (0: no limit).")
-@click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
+@click.option(
+    "--max-rows-per-second",
+    type=float,
+    help="Throttle (0: no limit); the same limit `move throttle` changes while it runs.",
+)
+@click.option("--lag-query", metavar="SQL", help="Hold while this source query > limit.")
 @click.option("--max-source-lag", type=float)
+@click.option(
+    "--postpone-switch",
+    is_flag=True,
+    help="Postpone `move switch` until `move postpone NAME --off`.",
+)
 @value_options(defaults=False)
 @json_option("Final status as JSON on stdout.")
 @click.pass_context
@@ -41,11 +50,13 @@ def start(
     max_rows_per_second: float | None,
     lag_query: str | None,
     max_source_lag: float | None,
+    postpone_switch: bool,
     as_json: bool,
     **value_settings: str | None,
 ) -> None:
     """Run the move NAME in the foreground: copy, then replicate until stopped (Ctrl-C or
-    SIGTERM stop cleanly). Running it again resumes from the target's checkpoint."""
+    SIGTERM stop cleanly). Running it again resumes from the target's checkpoint. It follows
+    `move pause`, `resume` and `throttle` while it runs; a paused move starts paused."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -66,6 +77,7 @@ def start(
             values=value_settings,
             stop=stop,
             observer=observer,
+            postpone_switch=postpone_switch,
         )
     finally:
         observer.close()
