@@ -10,6 +10,7 @@ from ferryman.cli.context import Context
 from ferryman.cli.move.cancel import cancel
 from ferryman.cli.move.complete import complete
 from ferryman.cli.move.create import create
+from ferryman.cli.move.history import history
 from ferryman.cli.move.listing import list_moves
 from ferryman.cli.move.reverse import reverse
 from ferryman.cli.move.start import start
@@ -32,7 +33,18 @@ def move(ctx: click.Context, state: str | None) -> None:
     ctx.obj = replace(parent, state=state or parent.state) if parent else Context(False, state)
 
 
-for command in (create, start, status, verify, switch, reverse, complete, cancel, list_moves):
+for command in (
+    create,
+    start,
+    status,
+    verify,
+    switch,
+    reverse,
+    complete,
+    cancel,
+    list_moves,
+    history,
+):
     move.add_command(command)
 
 __all__ = ["move"]
