@@ -26,6 +26,7 @@ Each call does what the ``ferryman move`` subcommand of the same name does (see
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,7 @@ from ferryman.core.control import Controls
 from ferryman.core.copy import ValuePolicy
 from ferryman.pipeline.differ import DiffObserver, DiffResult
 from ferryman.pipeline.mover import MoveObserver
-from ferryman.workflow import control, cutover, move, verify
+from ferryman.workflow import control, cutover, move, results, verify
 from ferryman.workflow.cutover import SwitchOptions
 from ferryman.workflow.session import MoveRef, MoveSpec
 from ferryman.workflow.state import StateStore
@@ -151,11 +152,15 @@ class Move:
         values: dict[str, str | None] | None = None,
         batch_rows: int | None = None,
         postpone_switch: bool = False,
+        verify_interval: float | None = None,
+        verify_rows_per_second: float | None = None,
     ) -> dict[str, Any]:
         """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
         move is completed or cancelled; resumes from the target's checkpoint, and follows the
         runtime controls (the limits given here change them: None as they are, 0 none). The
-        last status."""
+        last status. ``verify_interval`` (seconds): verify again and again in the background,
+        throttled to ``verify_rows_per_second``; a difference the stream did not deliver halts
+        the move (phase ``halted``; raises PreconditionFailed naming it)."""
         return move.start(
             self.ref,
             on_ddl=on_ddl,
@@ -168,6 +173,8 @@ class Move:
             observer=observer,
             batch_rows=batch_rows,
             postpone_switch=postpone_switch,
+            verify_interval=verify_interval,
+            verify_rows_per_second=verify_rows_per_second,
         )
 
     # -- runtime controls ---------------------------------------------------------------------
@@ -222,12 +229,39 @@ class Move:
         dry_run: bool = False,
         observer: DiffObserver | None = None,
         log: Any = None,
+        resume: bool = False,
+        rows_per_second: float | None = None,
     ) -> DiffResult:
         """``move verify``: compare source and target while the move replicates (rows in
-        flight are looked at again); ``repair`` writes the minimal fix to the target."""
+        flight are looked at again); ``repair`` writes the minimal fix to the target. The
+        result is kept in the state store (``result.verify_id``); ``resume`` continues the
+        last interrupted verify without comparing again the tables it finished
+        (``result.carried_over``); ``rows_per_second`` throttles it."""
         return verify.verify(
-            self.ref, samples=samples, repair=repair, dry_run=dry_run, observer=observer, log=log
+            self.ref,
+            samples=samples,
+            repair=repair,
+            dry_run=dry_run,
+            observer=observer,
+            log=log,
+            resume=resume,
+            rows_per_second=rows_per_second,
         )
+
+    def verify_results(self) -> builtins.list[dict[str, Any]]:
+        """Every kept verify of the move, oldest first (``move verify --show ID --json``
+        each)."""
+        return [results.verify_doc(r) for r in self.ref.store.verify_runs(self.ref.name)]
+
+    def verify_result(self, verify_id: int | None = None) -> dict[str, Any]:
+        """The kept verify ``verify_id`` (None: the latest): kind, times, per-table counts,
+        differences by kind and samples of differing keys (NotFound when there is none)."""
+        return results.verify_doc(self.ref.store.verify_run(self.ref.name, verify_id))
+
+    def history(self) -> builtins.list[dict[str, Any]]:
+        """``move history``: phases, runner starts and stops, drift, verifies and cutover
+        steps, oldest first."""
+        return results.timeline(self.ref.store, self.ref.name)
 
     def switch(self, opts: SwitchOptions, *, say: Say = _quiet) -> dict[str, Any]:
         """``move switch``: writes to the target (or finish / roll back an interrupted one)."""

@@ -507,7 +507,9 @@ class Cutover:
     def _verify(self) -> None:
         self.say("verifying before the switch (--require-verify)")
         result = verify(
-            MoveRef(self.store, self.name), urls=(self.urls["source"], self.urls["target"])
+            MoveRef(self.store, self.name),
+            urls=(self.urls["source"], self.urls["target"]),
+            kind="switch",
         )
         if not result.match:
             differing = sum(t.differing for t in result.tables)

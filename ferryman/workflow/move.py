@@ -38,6 +38,8 @@ from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
 from ferryman.workflow import control, sync
+from ferryman.workflow.continuous import BackgroundVerify
+from ferryman.workflow.results import last_verify
 from ferryman.workflow.session import (
     FORWARD,
     OBJECT_PREFIXES,
@@ -310,10 +312,14 @@ def start(
     observer: MoveObserver | None = None,
     batch_rows: int | None = None,
     postpone_switch: bool = False,
+    verify_interval: float | None = None,
+    verify_rows_per_second: float | None = None,
 ) -> dict[str, Any]:
     """Run the move in the foreground until ``stop`` is set; returns the last status. The
     limits given (None: as they are, 0: none) and ``postpone_switch`` change the move's
-    runtime controls (:mod:`~ferryman.workflow.control`), which the runner follows."""
+    runtime controls (:mod:`~ferryman.workflow.control`), which the runner follows. With
+    ``verify_interval`` (seconds) a background thread verifies the move again and again and
+    halts it on drift (:mod:`ferryman.workflow.continuous`)."""
     store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
@@ -323,6 +329,11 @@ def start(
         )
     if on_ddl is not None and on_ddl not in ON_DDL:
         raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    if verify_interval is not None and verify_interval <= 0:
+        raise ConfigError(
+            f"--verify-interval {verify_interval} is not a duration",
+            hint="give a positive duration such as 30s, 5m or 1h",
+        )
     changes: dict[str, Any] = {}
     if on_ddl is not None:
         changes["on_ddl"] = on_ddl
@@ -346,42 +357,75 @@ def start(
     stop = stop or threading.Event()
     with store.runner_lock(name):
         store.record(name, "start", f"pid {os.getpid()}")
-        last: dict[str, Any] = {}
-        while not stop.is_set():
-            wf = store.get(name)
-            spec = load_spec(wf)
-            if wf.phase in TERMINAL:
-                break
-            held = store.open_attempt(name)
-            if held:
-                _hold(store, name, held, stop)
-                continue
-            if spec.direction == REVERSE and not spec.reverse:
-                log.warning(
-                    "move %s was switched with --no-reverse: no stream to run; finish it with "
-                    "`ferryman move complete %s`",
-                    name,
-                    name,
-                )
-                break
-            last = _run_stream(
-                store,
-                name,
-                spec,
-                src_u,
-                dst_u,
-                stop=stop,
-                observer=observer,
-                batch_rows=batch_rows,
-                skip_ddl=skip_ddl,
-            )
-            skip_ddl = False
-        store.record(name, "stopped")
+        if wf.phase == "halted":  # starting again is the user's word that the target is right
+            store.update(name, phase="stopped")
+            store.record(name, "halt-cleared", wf.error or "")
+        checker, checker_stop = None, threading.Event()
+        if verify_interval is not None:
+            checker = BackgroundVerify(
+                ref, (src_u, dst_u), verify_interval, verify_rows_per_second, checker_stop
+            ).start()
+        try:
+            last = _run_loop(ref, src_u, dst_u, stop, observer, batch_rows, skip_ddl)
+        finally:
+            checker_stop.set()
+            if checker is not None:
+                checker.join(30.0)
+            store.record(name, "stopped")
+        wf = store.get(name)
+        if wf.phase == "halted":
+            raise PreconditionFailed(wf.error or f"move {name!r} halted", obj=name)
         return last
+
+
+def _run_loop(
+    ref: MoveRef,
+    src_u: DatabaseURL,
+    dst_u: DatabaseURL,
+    stop: threading.Event,
+    observer: MoveObserver | None,
+    batch_rows: int | None,
+    skip_ddl: bool,
+) -> dict[str, Any]:
+    """Run the streams until ``stop``, a terminal phase or a halt; the last status."""
+    store, name = ref.store, ref.name
+    last: dict[str, Any] = {}
+    while not stop.is_set():
+        wf = store.get(name)
+        spec = load_spec(wf)
+        if wf.phase in TERMINAL or wf.phase == "halted":
+            break
+        held = store.open_attempt(name)
+        if held:
+            _hold(store, name, held, stop)
+            continue
+        if spec.direction == REVERSE and not spec.reverse:
+            log.warning(
+                "move %s was switched with --no-reverse: no stream to run; finish it with "
+                "`ferryman move complete %s`",
+                name,
+                name,
+            )
+            break
+        last = _run_stream(
+            store,
+            name,
+            spec,
+            src_u,
+            dst_u,
+            stop=stop,
+            observer=observer,
+            batch_rows=batch_rows,
+            skip_ddl=skip_ddl,
+        )
+        skip_ddl = False
+    return last
 
 
 #: Phases a stream's own progress never overwrites (a cutover owns them).
 CUTOVER_PHASES = ("switching", "switched", "completed", "cancelled")
+#: ... nor these: a cutover's, or a halt on drift (which only the user lifts).
+HELD_PHASES = (*CUTOVER_PHASES, "halted")
 
 
 def _hold(store: StateStore, name: str, held: list[Any], stop: threading.Event) -> None:
@@ -419,7 +463,11 @@ def _run_stream(
         ticks = 0
         while not run_stop.wait(0.05):
             try:
-                if stop.is_set() or store.open_attempt(name) or store.get(name).phase in TERMINAL:
+                if (
+                    stop.is_set()
+                    or store.open_attempt(name)
+                    or store.get(name).phase in (*TERMINAL, "halted")
+                ):
                     run_stop.set()
                 ticks += 1
                 if ticks % 4 == 0:
@@ -441,7 +489,7 @@ def _run_stream(
                     phase=phase,
                     status={**status, "direction": direction},
                     error=None,
-                    keep_phases=CUTOVER_PHASES,
+                    keep_phases=HELD_PHASES,
                 )
 
             def make_mover() -> Mover:
@@ -457,7 +505,7 @@ def _run_stream(
                     phase=phase,
                     error=text,
                     status=mover.status(False),
-                    keep_phases=CUTOVER_PHASES,
+                    keep_phases=HELD_PHASES,
                 )
 
             # partitions created on the source since the last run, then during this one: the
@@ -676,6 +724,8 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
         "switches": spec.switches,
         "cutover": _cutover_status(store, name),
         "error": wf.error,
+        "drift": [d.as_json() for d in store.drift(name)],
+        "last_verify": last_verify(store, name),
         "updated_at": wf.updated_at,
         "created_at": wf.created_at,
     }

@@ -10,6 +10,7 @@ from ferryman.cli.context import Context
 from ferryman.cli.move.cancel import cancel
 from ferryman.cli.move.complete import complete
 from ferryman.cli.move.create import create
+from ferryman.cli.move.history import history
 from ferryman.cli.move.listing import list_moves
 from ferryman.cli.move.pause import pause
 from ferryman.cli.move.postpone import postpone
@@ -50,6 +51,7 @@ for command in (
     complete,
     cancel,
     list_moves,
+    history,
 ):
     move.add_command(command)
 

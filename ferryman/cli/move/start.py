@@ -9,7 +9,7 @@ from types import FrameType
 import click
 
 from ferryman.cli.context import open_move
-from ferryman.cli.options import connection_options, json_option, value_options
+from ferryman.cli.options import Duration, connection_options, json_option, value_options
 from ferryman.cli.output import echo_json, err
 from ferryman.cli.progress import move_observer
 from ferryman.workflow import move as moves
@@ -34,6 +34,19 @@ from ferryman.workflow import move as moves
     is_flag=True,
     help="Postpone `move switch` until `move postpone NAME --off`.",
 )
+@click.option(
+    "--verify-interval",
+    type=Duration(),
+    metavar="DURATION",
+    help="Verify the whole move again and again in the background, this long after each "
+    "pass (e.g. 30s, 5m); a difference the change stream did not deliver halts the move.",
+)
+@click.option(
+    "--verify-rows-per-second",
+    type=float,
+    metavar="N",
+    help="Throttle the background verify to N rows a second (default: no limit).",
+)
 @value_options(defaults=False)
 @json_option("Final status as JSON on stdout.")
 @click.pass_context
@@ -51,6 +64,8 @@ def start(
     lag_query: str | None,
     max_source_lag: float | None,
     postpone_switch: bool,
+    verify_interval: float | None,
+    verify_rows_per_second: float | None,
     as_json: bool,
     **value_settings: str | None,
 ) -> None:
@@ -78,6 +93,8 @@ def start(
             stop=stop,
             observer=observer,
             postpone_switch=postpone_switch,
+            verify_interval=verify_interval,
+            verify_rows_per_second=verify_rows_per_second,
         )
     finally:
         observer.close()

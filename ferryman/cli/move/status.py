@@ -34,6 +34,16 @@ def status(ctx: click.Context, name: str, as_json: bool) -> None:
     )
     _print_controls(doc, name)
     _print_switches(doc, name)
+    last = doc.get("last_verify")
+    if last:
+        verdict = "equal" if last["match"] else f"{last['differences']} difference(s)"
+        out.print(
+            f"  last verify: {last['id']} ({last['kind']}): {verdict}, "
+            f"{last['rows_compared']:,} rows in {last['tables_compared']} table(s)"
+        )
+    for d in doc.get("drift", [])[-5:]:
+        key = ", ".join(f"{k}={v}" for k, v in d["key"].items())
+        out.print(f"  drift ({d['kind']}): {d['table']} {key}", markup=False)
     if doc["error"]:
         out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
 
