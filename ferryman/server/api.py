@@ -1,31 +1,26 @@
-"""The JSON API: thin handlers over the workflow API (``Move``) and the state store.
+"""The JSON API: thin handlers over the workflow API (``Move``).
 
 =======  =====================================  =================================================
 GET      /api/moves                             every workflow's status (moves and syncs)
 GET      /api/moves/{name}                      ``move status NAME --json``, the same document
 GET      /api/moves/{name}/rates                copy rate and ETA per table, events/s, chart data
-GET      /api/moves/{name}/history              the workflow's history (oldest first)
-GET      /api/moves/{name}/verify               the server's verify jobs and the last result
-POST     /api/moves/{name}/verify               start a verify (202; 409 while one runs)
-GET      /api/moves/{name}/verify/{id}          one job: progress per table, then its result
-POST     /api/moves/{name}/pause|resume         hold / release the runner at a batch boundary
-POST     /api/moves/{name}/throttle             ``{"max_rows_per_second": N, "max_source_lag": S}``
-POST     /api/moves/{name}/switch|reverse       ``{"dry_run": true}`` → the plan;
-                                                ``{"confirm": true}`` → the switch
-POST     /api/moves/{name}/complete|cancel      ``{"confirm_name": NAME}``
+GET      /api/moves/{name}/history              ``move history NAME --json`` (oldest first)
+GET      /api/moves/{name}/verify               this server's verify jobs, the kept results
+                                                (newest first) and ``last_verify``
+GET      /api/moves/{name}/verify/{job}         one job: progress per table, then its result
+GET      /api/moves/{name}/verifies/{id}        a kept result (``move verify --show ID --json``)
 =======  =====================================  =================================================
 
-Errors are ``{"error", "message", "hint"}`` with 400 (bad input), 404 (no such workflow),
-409 (a precondition: wrong phase, a verify running) or 502 (a database could not be reached).
-Nothing that runs a command or SQL of the caller's choosing is accepted over HTTP (``--route``,
-``--fence hook:CMD``, ``--lag-query``): those stay on the command line.
+The routes that change something are in :mod:`~ferryman.server.actions`. Errors are
+``{"error", "message", "hint"}`` with 400 (bad input), 404 (no such workflow), 409 (a
+precondition: wrong phase, a verify running, a postponed switch) or 502 (a database could not
+be reached).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -38,25 +33,14 @@ from ferryman.core.errors import (
     ConnectError,
     FerrymanError,
     NotFound,
+    Postponed,
     PreconditionFailed,
 )
 from ferryman.core.redact import redact
 from ferryman.server.services import Services
 from ferryman.workflow.api import Move
-from ferryman.workflow.cutover import SwitchOptions
 
 log = logging.getLogger("ferryman.server")
-
-#: Switch options a request may set, with their types.
-SWITCH_FIELDS: dict[str, type] = {
-    "max_lag": float,
-    "timeout": float,
-    "fence": str,
-    "fence_timeout": float,
-    "require_verify": bool,
-    "no_reverse": bool,
-}
-FENCES = ("triggers", "read-only")
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
@@ -68,7 +52,7 @@ def json_response(doc: Any, status: int = 200) -> Response:
 def error_status(exc: FerrymanError) -> int:
     if isinstance(exc, NotFound):
         return 404
-    if isinstance(exc, PreconditionFailed):
+    if isinstance(exc, PreconditionFailed | Postponed):
         return 409
     if isinstance(exc, ConfigError):
         return 400
@@ -97,13 +81,8 @@ async def body_of(request: Request) -> dict[str, Any]:
     return doc
 
 
-def audit(request: Request, action: str, name: str, outcome: str) -> None:
-    client = request.client.host if request.client else "?"
-    log.info("%s %s by %s: %s", action, name, client, outcome)
-
-
 def routes(services: Services) -> list[Route]:
-    """The API's routes, bound to ``services``."""
+    """The API's read-only routes, bound to ``services`` (the others: :mod:`.actions`)."""
     s = services
 
     async def moves(request: Request) -> Response:
@@ -126,88 +105,37 @@ def routes(services: Services) -> list[Route]:
 
     async def history(request: Request) -> Response:
         name = request.path_params["name"]
-
-        def read() -> list[dict[str, Any]]:
-            s.open(name)  # NotFound naming it
-            return [
-                {"at": at, "kind": kind, "detail": detail}
-                for at, kind, detail in s.stores.get().history(name)
-            ]
-
-        return json_response({"name": name, "history": await run_in_threadpool(read)})
+        events = await run_in_threadpool(lambda: s.open(name).history())
+        return json_response({"name": name, "history": events})
 
     async def verify_jobs(request: Request) -> Response:
         name = request.path_params["name"]
-        st = await run_in_threadpool(lambda: s.open(name).status())
-        return json_response(
-            {
+
+        def read() -> dict[str, Any]:
+            moved = s.open(name)
+            return {
                 "name": name,
                 "jobs": [j.as_json() for j in s.jobs.jobs(name)],
-                "last_verify": s.last_verify(st),
+                "results": moved.verify_results()[::-1],
+                "last_verify": moved.status().get("last_verify"),
             }
-        )
 
-    async def verify_start(request: Request) -> Response:
-        name = request.path_params["name"]
-        body = await body_of(request)
-        samples = _typed(body, "samples", int, 10)
-        await run_in_threadpool(s.open, name)  # NotFound before a thread starts
-        job = s.jobs.start(name, samples=samples)
-        audit(request, "verify", name, f"started job {job.id}")
-        return json_response(job.as_json(), 202)
+        return json_response(await run_in_threadpool(read))
 
     async def verify_job(request: Request) -> Response:
         name = request.path_params["name"]
         job = s.jobs.get(name, int(request.path_params["job"]))
         if job is None:
-            raise NotFound(f"no verify job {request.path_params['job']} of {name!r}", obj=name)
+            raise NotFound(
+                f"no verify job {request.path_params['job']} of {name!r} in this server",
+                hint="list them: GET /api/moves/NAME/verify",
+                obj=name,
+            )
         return json_response(job.as_json())
 
-    def switch_route(op: str) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
-            name = request.path_params["name"]
-            body = await body_of(request)
-            opts = switch_options(body)
-            if not opts.dry_run and body.get("confirm") is not True:
-                raise ConfigError(
-                    f"{op} {name!r} needs a confirmation",
-                    hint='ask for the plan with {"dry_run": true}, then send {"confirm": true}',
-                )
-            moved = await run_in_threadpool(s.open, name)
-            run = moved.switch if op == "switch" else moved.reverse
-            try:
-                doc = await run_in_threadpool(run, opts)
-            except FerrymanError as exc:
-                audit(request, op, name, f"refused: {exc}")
-                raise
-            outcome = "plan" if opts.dry_run else ("rolled back" if doc["rolled_back"] else "done")
-            audit(request, op, name, outcome)
-            return json_response(doc)
-
-        return handler
-
-    def ending_route(op: str) -> Callable[[Request], Any]:
-        async def handler(request: Request) -> Response:
-            name = request.path_params["name"]
-            body = await body_of(request)
-            if body.get("confirm_name") != name:
-                raise ConfigError(
-                    f"{op} {name!r}: type the workflow's name to confirm",
-                    hint=f'send {{"confirm_name": "{name}"}}',
-                )
-            moved = await run_in_threadpool(s.open, name)
-            if op == "complete":
-                retire = _typed(body, "retire", str, None)
-                if retire not in (None, "rename", "drop"):
-                    raise ConfigError("retire is rename, drop or absent", hint="keep the tables")
-                doc = await run_in_threadpool(lambda: moved.complete(retire=retire))
-            else:
-                keep = _typed(body, "keep_data", bool, False)
-                doc = await run_in_threadpool(lambda: moved.cancel(keep_data=keep))
-            audit(request, op, name, "done")
-            return json_response(doc)
-
-        return handler
+    async def verify_result(request: Request) -> Response:
+        name, verify_id = request.path_params["name"], int(request.path_params["id"])
+        return json_response(await run_in_threadpool(lambda: s.open(name).verify_result(verify_id)))
 
     return [
         Route("/api/moves", moves),
@@ -215,16 +143,12 @@ def routes(services: Services) -> list[Route]:
         Route("/api/moves/{name}/rates", rates),
         Route("/api/moves/{name}/history", history),
         Route("/api/moves/{name}/verify", verify_jobs, methods=["GET"]),
-        Route("/api/moves/{name}/verify", verify_start, methods=["POST"]),
         Route("/api/moves/{name}/verify/{job:int}", verify_job),
-        Route("/api/moves/{name}/switch", switch_route("switch"), methods=["POST"]),
-        Route("/api/moves/{name}/reverse", switch_route("reverse"), methods=["POST"]),
-        Route("/api/moves/{name}/complete", ending_route("complete"), methods=["POST"]),
-        Route("/api/moves/{name}/cancel", ending_route("cancel"), methods=["POST"]),
+        Route("/api/moves/{name}/verifies/{id:int}", verify_result),
     ]
 
 
-def _typed(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+def typed(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     """``body[key]`` checked to be of ``kind`` (an int is a float too), or ``default``."""
     value = body.get(key, default)
     if value is None or value is default:
@@ -237,22 +161,3 @@ def _typed(body: dict[str, Any], key: str, kind: type, default: Any) -> Any:
             hint=f"send {key} as a JSON {kind.__name__}",
         )
     return value
-
-
-def switch_options(body: dict[str, Any]) -> SwitchOptions:
-    """The switch options of a request body (no route command, no hook fence)."""
-    for key in ("route", "route_timeout"):
-        if key in body:
-            raise ConfigError(
-                f"{key} is not accepted over HTTP: it runs a command",
-                hint="switch with a route command from the command line: ferryman move switch",
-            )
-    fields = {k: _typed(body, k, kind, None) for k, kind in SWITCH_FIELDS.items() if k in body}
-    fence = fields.get("fence")
-    if fence is not None and fence not in FENCES:
-        raise ConfigError(
-            f"fence {fence!r} is not accepted over HTTP",
-            hint="use triggers or read-only; a hook fence runs a command: use the CLI",
-        )
-    dry_run = _typed(body, "dry_run", bool, False)
-    return SwitchOptions(**{k: v for k, v in fields.items() if v is not None}, dry_run=dry_run)

@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ferryman.core.errors import ConfigError, FerrymanError
-from ferryman.server import api, metrics, pages
+from ferryman.server import actions, api, metrics, pages
 from ferryman.server.security import Guard
 from ferryman.server.services import Services
 
@@ -31,9 +31,7 @@ log = logging.getLogger("ferryman.server")
 
 def build(services: Services) -> Guard:
     """The ASGI application of ``services`` (the guard around the routes)."""
-    collector = metrics.StatusCollector(
-        services.stores, services.last_verify, lambda: services.failures.total
-    )
+    collector = metrics.StatusCollector(services.stores, lambda: services.failures.total)
     registry = metrics.registry(collector)
 
     async def scrape(request: Request) -> Response:
@@ -49,6 +47,7 @@ def build(services: Services) -> Guard:
         routes=[
             *pages.routes(services),
             *api.routes(services),
+            *actions.routes(services),
             Route("/metrics", scrape),
             Route("/healthz", healthz),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),

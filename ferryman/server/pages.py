@@ -6,7 +6,7 @@ GET      /                                            every workflow at a glance
 GET      /fragments/moves                             the overview's rows (polled)
 GET      /moves/{name}                                one workflow: live panel and buttons
 GET      /moves/{name}/live                           the live panel (polled every 1.5 s)
-GET      /moves/{name}/verify/{job}/report            a verify's HTML diff report (report/)
+GET      /moves/{name}/verifies/{id}/report           a kept verify's HTML diff report
 GET|POST /login, POST /logout                         the browser session (token → cookie)
 =======  ===========================================  ========================================
 """
@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ferryman.core.errors import NotFound
 from ferryman.core.redact import redact
 from ferryman.report import render_html
 from ferryman.server import views
@@ -60,20 +59,19 @@ def routes(services: Services) -> list[Route]:
 
     def live(name: str) -> str:
         """The live panel of ``name`` (runs in a worker thread)."""
-        st = s.open(name).status()
+        moved = s.open(name)
+        st = moved.status()
         job = s.jobs.latest(name)
-        last = s.last_verify(st)
-        report_id: Any = None
-        if last is not None:
-            mine = next((j for j in s.jobs.jobs(name) if j.result is last), None)
-            report_id = mine.id if mine is not None else "last"
-        verify = {
-            "job": job.as_json() if job else None,
-            "last": last,
-            "report_id": report_id,
-        }
-        history = s.stores.get().history(name)
-        return views.live_panel(st, s.monitor.rates(st), s.monitor.points(name), verify, history)
+        kept = moved.verify_results()[-views.VERIFIES_SHOWN :]
+        history = moved.history()
+        return views.live_panel(
+            st,
+            s.monitor.rates(st),
+            s.monitor.points(name),
+            job.as_json() if job else None,
+            kept[::-1],
+            history,
+        )
 
     async def move_page(request: Request) -> Response:
         name = request.path_params["name"]
@@ -84,18 +82,13 @@ def routes(services: Services) -> list[Route]:
         return html(await run_in_threadpool(live, request.path_params["name"]))
 
     async def report(request: Request) -> Response:
-        name, job_id = request.path_params["name"], request.path_params["job"]
+        name, verify_id = request.path_params["name"], int(request.path_params["id"])
 
-        def find() -> dict[str, Any] | None:
-            st = s.open(name).status()
-            if job_id == "last":
-                return s.last_verify(st)
-            job = s.jobs.get(name, int(job_id)) if job_id.isdigit() else None
-            return job.result if job is not None else None
+        def find() -> dict[str, Any]:
+            kept = s.open(name).verify_result(verify_id)  # NotFound naming it
+            return s.full_result(name, verify_id) or kept
 
         doc = await run_in_threadpool(find)
-        if doc is None:
-            raise NotFound(f"no verify result {job_id} of {name!r}", obj=name)
         return html(render_html(doc), headers={"content-security-policy": REPORT_CSP})
 
     async def login_form(request: Request) -> Response:
@@ -132,7 +125,7 @@ def routes(services: Services) -> list[Route]:
         Route("/fragments/moves", overview_rows),
         Route("/moves/{name}", move_page),
         Route("/moves/{name}/live", live_fragment),
-        Route("/moves/{name}/verify/{job}/report", report),
+        Route("/moves/{name}/verifies/{id:int}/report", report),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

@@ -48,15 +48,10 @@ class Services:
         the passwords the server was given (environment or password files)."""
         return self.jobs.opener(self.stores.get(), name)
 
-    def last_verify(self, status: dict[str, Any]) -> dict[str, Any] | None:
-        """The newest finished verify of a workflow: the server's own job, or the one the
-        status reports (``last_verify``, stored by ``move verify``)."""
-        stored = status.get("last_verify")
-        job = next((j for j in self.jobs.jobs(str(status["name"])) if j.result is not None), None)
-        if job is not None and job.result is not None:
-            mine = job.result
-            if not isinstance(stored, dict) or str(stored.get("started_at", "")) <= str(
-                mine.get("started_at", "")
-            ):
-                return mine
-        return stored if isinstance(stored, dict) else None
+    def full_result(self, name: str, verify_id: int) -> dict[str, Any] | None:
+        """The whole ``move verify --json`` document of a verify this server ran (with every
+        sample and the key-space buckets the stored result leaves out), if it ran it."""
+        for job in self.jobs.jobs(name):
+            if job.result is not None and job.result.get("id") == verify_id:
+                return job.result
+        return None

@@ -18,6 +18,8 @@ from ferryman.server.monitor import Point
 
 #: History entries shown on a move's page (the newest).
 HISTORY_SHOWN = 40
+#: Kept verifies listed on a move's page (the newest).
+VERIFIES_SHOWN = 5
 POLL_MS = 1500
 
 
@@ -174,7 +176,10 @@ def controls() -> str:
         '<label>max lag (s) <input id="switch-max-lag" type="number" min="0" step="any" '
         'value="5"></label>'
         '<button id="btn-switch" data-action="plan" data-op="switch">Switch…</button>'
-        '<button id="btn-reverse" data-action="plan" data-op="reverse">Reverse…</button></div>'
+        '<button id="btn-reverse" data-action="plan" data-op="reverse">Reverse…</button>'
+        '<button id="btn-postpone" data-action="postpone" data-on="true">Postpone switch</button>'
+        '<button id="btn-unpostpone" data-action="postpone" data-on="false">Allow switch</button>'
+        "</div>"
         '<div class="group danger"><label>type the name to confirm <input id="confirm-name" '
         'autocomplete="off"></label>'
         '<button id="btn-complete" data-action="end" data-op="complete">Complete</button>'
@@ -190,10 +195,12 @@ def live_panel(
     status: dict[str, Any],
     rates: dict[str, Any],
     points: Sequence[Point],
-    verify: dict[str, Any],
-    history: Sequence[tuple[float, str, str]],
+    job: dict[str, Any] | None,
+    kept: Sequence[dict[str, Any]],
+    history: Sequence[dict[str, Any]],
 ) -> str:
-    """Everything about one workflow that changes: re-fetched by the page every 1.5 s."""
+    """Everything about one workflow that changes: re-fetched by the page every 1.5 s.
+    ``job``: this server's latest verify job; ``kept``: the kept verifies, newest first."""
     now = time.time()
     lag_series = Series("lag (s)", "s-lag", [(p.at, p.lag) for p in points])
     eps = Series("events applied/s", "s-events", [(p.at, p.events_per_second) for p in points])
@@ -205,7 +212,7 @@ def live_panel(
         + line_chart("Lag, last hour", " s", [lag_series], now, "chart-lag")
         + line_chart("Throughput, last hour", "/s", [eps, rps], now, "chart-throughput")
         + "</section>"
-        + verify_section(str(status["name"]), verify)
+        + verify_section(str(status["name"]), status.get("last_verify"), job, kept)
         + drift_section(status.get("drift"))
         + switches_section(status)
         + history_section(history)
@@ -225,9 +232,14 @@ def facts(status: dict[str, Any], rates: dict[str, Any]) -> str:
         ("source", "source", e(status.get("source"))),
         ("target", "target", e(status.get("target"))),
     ]
-    for key in ("max_rows_per_second", "max_source_lag", "postponed"):
-        if key in status:
-            items.append((key.replace("_", "-"), key.replace("_", " "), e(status[key])))
+    limits = status.get("throttle")
+    if isinstance(limits, dict):
+        rate = limits.get("max_rows_per_second")
+        items.append(("max-rows", "max rows/s", num(rate) if rate else "unlimited"))
+        if limits.get("lag_query"):
+            items.append(("max-source-lag", "max source lag", seconds(limits["max_source_lag"])))
+    if "postpone_switch" in status:
+        items.append(("postponed", "switch", "postponed" if status["postpone_switch"] else "—"))
     if status.get("new_primary"):
         items.append(("new-primary", "writes go to", e(status["new_primary"])))
     cells = "".join(
@@ -238,6 +250,8 @@ def facts(status: dict[str, Any], rates: dict[str, Any]) -> str:
     out = f'<section><dl class="facts">{cells}</dl>'
     if status.get("error"):
         out += f'<p class="error" id="error">error: {e(status["error"])}</p>'
+    if status.get("throttle_error"):
+        out += f'<p class="warn">lag query: {e(status["throttle_error"])}</p>'
     cut = status.get("cutover")
     if cut:
         out += (
@@ -274,9 +288,11 @@ def tables(status: dict[str, Any], rates: dict[str, Any]) -> str:
     )
 
 
-def verify_section(name: str, verify: dict[str, Any]) -> str:
-    job = verify.get("job")
-    last = verify.get("last")
+def verify_section(
+    name: str, last: Any, job: dict[str, Any] | None, kept: Sequence[dict[str, Any]]
+) -> str:
+    """The verify started here (progress, or how it failed), the last kept result and the
+    recent kept verifies, each with its HTML report."""
     parts = ['<section id="verify"><h2>Verify</h2>']
     if job and job["state"] == "running":
         parts.append('<p id="verify-state" data-state="running">verifying…</p><ul class="plain">')
@@ -293,36 +309,51 @@ def verify_section(name: str, verify: dict[str, Any]) -> str:
         )
         if err.get("hint"):
             parts.append(f'<p class="muted">fix: {e(err["hint"])}</p>')
-    if last:
-        parts.append(verify_result(name, last, verify.get("report_id")))
+    if isinstance(last, dict):
+        match = bool(last.get("match"))
+        parts.append(
+            f'<p id="verify-result" data-match="{str(match).lower()}" '
+            f'data-id="{e(last.get("id"))}">last verify #{e(last.get("id"))} '
+            f"({e(last.get('kind'))}, {clock(last.get('at'))}): "
+            f'<strong class="{"ok" if match else "bad"}">{"EQUAL" if match else "DIFFERENT"}'
+            f"</strong>, {num(last.get('rows_compared'))} rows compared, "
+            f"{num(last.get('differences'))} differences "
+            f"{report_link(name, last.get('id'), 'verify-report')}</p>"
+        )
     elif not job:
         parts.append('<p id="verify-state" data-state="none" class="muted">not verified yet</p>')
+    if kept:
+        parts.append(kept_verifies(name, kept))
     return "".join(parts) + "</section>"
 
 
-def verify_result(name: str, doc: dict[str, Any], report_id: Any) -> str:
-    match = bool(doc.get("match"))
-    rows = "".join(
-        f"<tr><td>{e(t.get('table'))}</td><td class='n'>{num(t.get('rows_compared'))}</td>"
-        f"<td class='n'>{num(t.get('mismatched'))}</td>"
-        f"<td class='n'>{num(t.get('extra_source'))}</td>"
-        f"<td class='n'>{num(t.get('extra_target'))}</td></tr>"
-        for t in doc.get("tables") or []
-    )
-    link = ""
-    if report_id is not None:
-        link = (
-            f' <a id="verify-report" href="/moves/{url_name(name)}/verify/{e(report_id)}/report"'
-            ' target="_blank" rel="noopener">HTML diff report</a>'
-        )
-    verdict = "EQUAL" if match else "DIFFERENT"
+def report_link(name: str, verify_id: Any, ident: str | None = None) -> str:
+    if verify_id is None:
+        return ""
+    attr = f' id="{e(ident)}"' if ident else ""
     return (
-        f'<p id="verify-result" data-match="{str(match).lower()}">last verify '
-        f"({e(doc.get('started_at', ''))}, {num(doc.get('seconds'))} s): "
-        f'<strong class="{"ok" if match else "bad"}">{verdict}</strong>{link}</p>'
-        '<table class="grid small"><thead><tr><th>table</th><th>rows compared</th>'
-        "<th>mismatched</th><th>only in source</th><th>only in target</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        f'<a{attr} href="/moves/{url_name(name)}/verifies/{e(verify_id)}/report" '
+        'target="_blank" rel="noopener">HTML diff report</a>'
+    )
+
+
+def kept_verifies(name: str, kept: Sequence[dict[str, Any]]) -> str:
+    rows = []
+    for v in kept:
+        match = v.get("match")
+        verdict = {True: "equal", False: "DIFFERENT", None: e(v.get("state"))}[match]
+        diffs = v.get("differences") or {}
+        rows.append(
+            f"<tr><td>#{e(v.get('id'))}</td><td>{e(v.get('kind'))}</td>"
+            f"<td>{clock(v.get('started_at'))}</td><td>{verdict}</td>"
+            f"<td class='n'>{num(v.get('rows_compared'))}</td>"
+            f"<td class='n'>{num(diffs.get('total'))}</td>"
+            f"<td>{report_link(name, v.get('id')) if match is not None else ''}</td></tr>"
+        )
+    return (
+        '<table class="grid small" id="verifies"><thead><tr><th>verify</th><th>kind</th>'
+        "<th>started</th><th>result</th><th>rows compared</th><th>differences</th><th></th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -355,11 +386,12 @@ def switches_section(status: dict[str, Any]) -> str:
     return f'<section id="switches"><h2>Switches</h2><ul class="plain">{items}</ul></section>'
 
 
-def history_section(history: Sequence[tuple[float, str, str]]) -> str:
+def history_section(history: Sequence[dict[str, Any]]) -> str:
     shown = list(history)[-HISTORY_SHOWN:][::-1]
     rows = "".join(
-        f"<tr><td>{clock(at)}</td><td>{e(kind)}</td><td>{e(detail)}</td></tr>"
-        for at, kind, detail in shown
+        f"<tr><td>{clock(h.get('at'))}</td><td>{e(h.get('kind'))}</td>"
+        f"<td>{e(h.get('detail', ''))}</td></tr>"
+        for h in shown
     )
     return (
         '<section id="history"><h2>History</h2><table class="grid small"><thead><tr><th>at</th>'

@@ -109,6 +109,11 @@
       const shown = rows ? rows + " rows/s" : "unlimited";
       res.ok ? flash("throttle set: " + shown, true) : failed(res);
     },
+    async postpone(btn) {
+      const on = btn.dataset.on === "true";
+      const res = await post("/postpone", { postponed: on });
+      res.ok ? flash(on ? "switch postponed" : "switch allowed", true) : failed(res);
+    },
     async verify() {
       const res = await post("/verify");
       res.ok ? flash("verify started (job " + res.doc.id + ")", true) : failed(res);
