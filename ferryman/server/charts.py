@@ -38,10 +38,10 @@ def nice_ceiling(value: float) -> float:
 
 def _fmt(value: float) -> str:
     if value >= 1_000_000:
-        return f"{value / 1_000_000:g}M"
+        return f"{value / 1_000_000:.3g}M"
     if value >= 1000:
-        return f"{value / 1000:g}k"
-    return f"{value:g}"
+        return f"{value / 1000:.3g}k"
+    return f"{value:.3g}"
 
 
 def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
