@@ -5,6 +5,7 @@ login sets a session cookie that is not the token, a loopback bind refuses a for
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from tests.servekit import Serve
@@ -94,5 +95,40 @@ def test_short_token_file_is_refused(tmp_path: Path) -> None:
         assert "too short" in str(exc)
     else:
         raise AssertionError("a 3-character token was accepted")
+    finally:
+        serve.stop()
+
+
+def test_tls(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    serve = Serve(tmp_path / "state.db", args=("--tls-cert", str(cert), "--tls-key", str(key)))
+    serve.cafile = str(cert)
+    serve.start()
+    try:
+        assert serve.url.startswith("https://")
+        assert serve.get("/healthz").status == 200
+        assert serve.get("/api/moves").json() == {"moves": []}
     finally:
         serve.stop()
