@@ -42,6 +42,7 @@ from diff import report_lines as diff_report_lines
 from diff import versions as diff_versions
 from move import LIVE_GROUPS, LIVE_SCENARIOS, LiveBench, LiveResult, live_rows
 from procmem import MemoryProbe
+from serve import main as serve_main
 from sync import SYNC_GROUPS, SYNC_SCENARIOS, SyncBench
 
 from ferryman.testing.servers import (
@@ -105,7 +106,8 @@ GROUPS = {
     "all": [s.name for s in SCENARIOS]
     + [s.name for s in DIFF_SCENARIOS]
     + [s.name for s in LIVE_SCENARIOS]
-    + [s.name for s in SYNC_SCENARIOS],
+    + [s.name for s in SYNC_SCENARIOS]
+    + ["serve"],
     "copy": [s.name for s in SCENARIOS],
     "ferryman": [s.name for s in SCENARIOS if s.is_ferryman],
     "peers": [s.name for s in SCENARIOS if not s.is_ferryman],
@@ -1060,6 +1062,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.diff = [s for s in DIFF_SCENARIOS if s.name in selected]
     args.live = [s for s in LIVE_SCENARIOS if s.name in selected]
     args.sync = [s for s in SYNC_SCENARIOS if s.name in selected]
+    args.serve = "serve" in selected  # bench/serve.py: its own MariaDB and store
     return args
 
 
@@ -1198,6 +1201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sync_result = sync.run(sync_scenario)
             report.live.append(sync_result)
             say(f"  {sync_result.figure or '-'} ({sync_result.verdict}): {sync_result.detail}")
+        if args.serve:
+            say("ferryman serve: answer times with 50 moves, idle cost (bench/serve.py)")
+            serve_main([])
         report.comparisons = compare(report.results)
         report.rss = rss_check(report.results, args.rows, args.baseline)
         print_report(report)

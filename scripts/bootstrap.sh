@@ -17,6 +17,9 @@ PACKAGES=(
     postgresql-15 postgresql-client-15
     etcd-server etcd-client
     libmariadb-dev pkg-config gcc python3-dev python3-venv
+    # the browser test of `ferryman serve` (tests/test_serve_browser.py): Selenium drives
+    # Debian's Chromium through /usr/bin/chromedriver; nothing is downloaded at run time
+    chromium chromium-driver
 )
 
 # --- Debian packages ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ferryman.cli.copy import copy
 from ferryman.cli.diff import diff
 from ferryman.cli.move import move
 from ferryman.cli.schema import schema
+from ferryman.cli.serve import serve
 from ferryman.cli.sync import sync
 
 
@@ -37,5 +38,5 @@ def cli(ctx: click.Context, debug: bool, state: str | None) -> None:
     ctx.obj = Context(debug, state)
 
 
-for command in (check, schema, copy, move, diff, sync):
+for command in (check, schema, copy, move, diff, sync, serve):
     cli.add_command(command)

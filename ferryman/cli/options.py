@@ -223,3 +223,32 @@ def value_policy(kwargs: dict[str, Any], base: ValuePolicy | None = None) -> Val
     """Pops the value options from a command's ``kwargs``: ``base`` with those given."""
     given = {name: kwargs.pop(name) for name in VALUE_OPTIONS}
     return (base or ValuePolicy()).updated(**given)
+
+
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class Duration(click.ParamType[float]):
+    """A duration: ``500ms``, ``30s``, ``5m``, ``1h`` or plain seconds; the value in seconds."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip().lower()
+        for unit in sorted(DURATION_UNITS, key=len, reverse=True):
+            if text.endswith(unit):
+                number, factor = text.removesuffix(unit), DURATION_UNITS[unit]
+                break
+        else:
+            number, factor = text, 1.0
+        try:
+            seconds = float(number) * factor
+        except ValueError:
+            seconds = -1.0
+        if not seconds > 0:
+            self.fail(f"{value!r} is not a duration: give e.g. 500ms, 30s, 5m or 1h", param, ctx)
+        return seconds

@@ -285,3 +285,32 @@ class TableDiff:
             "statements": self.statements,
             "error": self.error,
         }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> TableDiff:
+        """The outcome :meth:`as_json` wrote (a verify kept in the state store)."""
+        space = doc.get("keyspace") or {}
+        return cls(
+            table=doc["table"],
+            target_table=doc.get("target_table", doc["table"]),
+            rows_compared=int(doc.get("rows_compared", 0)),
+            mismatched=int(doc.get("mismatched", 0)),
+            extra_source=int(doc.get("extra_source", 0)),
+            extra_target=int(doc.get("extra_target", 0)),
+            samples=[
+                Sample(s["kind"], s["key"], s.get("source"), s.get("target"), s.get("differs", []))
+                for s in doc.get("samples") or []
+            ],
+            seconds=float(doc.get("seconds", 0.0)),
+            method=space.get("method", "range"),
+            key=tuple(space.get("key") or ()),
+            low=space.get("low"),
+            high=space.get("high"),
+            buckets=int(space.get("buckets") or 0),
+            bucket_rows=space.get("rows"),
+            differences={int(b): int(n) for b, n in space.get("differences") or []},
+            rechecks=int(doc.get("rechecks", 0)),
+            repaired=doc.get("repaired"),
+            error=doc.get("error"),
+            skipped_columns=tuple(doc.get("skipped_columns") or ()),
+        )

@@ -70,6 +70,12 @@ class PreconditionFailed(FerrymanError):
     exit_code = 1
 
 
+class Postponed(FerrymanError):
+    """An operator postponed this step (``ferryman move postpone``). Exit 2, not 1: it waits
+    for a person's decision, and a script retrying "not ready yet" (exit 1) must not spin on
+    it."""
+
+
 class PositionLost(FerrymanError):
     """The source no longer has the changes a stream must resume from (binlog purged, slot
     dropped): resuming would silently skip changes, so the move fails instead."""

@@ -111,13 +111,17 @@ class DiffResult:
     source: str
     target: str
     started_at: str
+    #: a verify kept in the state store: its id, and the tables an earlier (interrupted)
+    #: attempt of it had compared already (not compared again)
+    verify_id: int | None = None
+    carried_over: list[str] = field(default_factory=list)
 
     @property
     def match(self) -> bool:
         return all(t.differing == 0 and t.error is None for t in self.tables)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "match": self.match,
             "seconds": round(self.seconds, 3),
             "source": self.source,
@@ -125,6 +129,10 @@ class DiffResult:
             "started_at": self.started_at,
             "tables": [t.as_json() for t in self.tables],
         }
+        if self.verify_id is not None:
+            doc["id"] = self.verify_id
+            doc["carried_over"] = self.carried_over
+        return doc
 
 
 # -- one side ---------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from typing import Any, Protocol
 from ferryman.core.apply import ApplyBatch, Checkpoint, Compactor, Key, TableTarget
 from ferryman.core.cascade import CascadeGraph, cascade_links
 from ferryman.core.change import Change, Op, Transaction
+from ferryman.core.control import Controls
 from ferryman.core.copy import KeyRange, TableCopy, TableProgress, ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
@@ -132,7 +133,10 @@ class _Table:
 
 
 class _Throttle:
-    """``max_rows_per_second`` (a token bucket) and the user's lag query on the source."""
+    """``max_rows_per_second`` (a token bucket holding at most one second's worth) and the
+    user's lag query on the source. :meth:`configure` changes both while the move runs (the
+    operator's ``move throttle``); a wait ends early when the limit changes, the move stops or
+    it is paused (``held``: the pause holds it instead)."""
 
     def __init__(
         self,
@@ -140,10 +144,12 @@ class _Throttle:
         lag: Callable[[], float | None] | None,
         stop: threading.Event,
         waiting: Callable[[], None] = lambda: None,
+        held: Callable[[], bool] = lambda: False,
     ) -> None:
         self.waiting = waiting  # called while held back (status shows throttled: true)
-        self.rate = settings.max_rows_per_second
-        self.max_lag = settings.max_source_lag
+        self.held = held
+        self.rate = settings.max_rows_per_second or None
+        self.max_lag: float | None = settings.max_source_lag
         self.lag = lag
         self.stop = stop
         self.lock = threading.Lock()
@@ -151,35 +157,82 @@ class _Throttle:
         self.last = time.monotonic()
         self.checked = 0.0
         self.throttled = False
+        self.error: str | None = None  # the lag query's last failure
+
+    def configure(
+        self,
+        rate: float | None,
+        max_lag: float | None,
+        lag: Callable[[], float | None] | None,
+    ) -> None:
+        """New limits, in force from the next row or check on (any thread)."""
+        with self.lock:
+            rate = rate or None
+            if rate != self.rate:
+                self._refill()
+                self.rate = rate
+                # a debt run up under the old limit is paid at the new one, at most a second
+                self.allowance = max(min(self.allowance, rate), -rate) if rate else 0.0
+            self.max_lag = max_lag
+            if lag is not self.lag:
+                self.lag = lag
+                self.checked = 0.0
+            if lag is None or max_lag is None:
+                self.throttled = False
+                self.error = None
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        if self.rate:
+            self.allowance = min(self.rate, self.allowance + (now - self.last) * self.rate)
+        self.last = now
 
     def rows(self, n: int) -> None:
-        if not self.rate:
-            return
+        """Account ``n`` rows; wait while they are more than the limit allows."""
         with self.lock:
-            now = time.monotonic()
-            self.allowance = min(self.rate, self.allowance + (now - self.last) * self.rate)
-            self.last = now
+            if not self.rate:
+                return
+            self._refill()
             self.allowance -= n
-            wait = -self.allowance / self.rate if self.allowance < 0 else 0.0
-        if wait > 0:
-            self.stop.wait(wait)
+        while not self.stop.is_set() and not self.held():
+            with self.lock:
+                if not self.rate:
+                    return
+                self._refill()
+                if self.allowance >= 0:
+                    return
+                wait = -self.allowance / self.rate
+            self.stop.wait(min(wait, 0.1))
 
     def source_lag(self) -> None:
-        """Wait while the user's lag query reports more than ``max_source_lag``."""
-        if self.lag is None:
-            return
-        while not self.stop.is_set():
+        """Wait while the user's lag query reports more than ``max_source_lag`` (a failing
+        query holds too, naming its error in the status: the lag is unknown)."""
+        while not self.stop.is_set() and not self.held():
+            with self.lock:
+                lag, max_lag = self.lag, self.max_lag
+            if lag is None or max_lag is None:
+                return
             now = time.monotonic()
             if now - self.checked < 1.0 and not self.throttled:
                 return
             self.checked = now
-            value = self.lag()
-            self.throttled = value is not None and value > self.max_lag
-            if not self.throttled:
-                return
-            log.info("source lag %.1fs above %.1fs: throttling", value, self.max_lag)
+            try:
+                value = lag()
+            except FerrymanError as exc:
+                if self.error != exc.message:
+                    log.warning("%s; holding the move until it works", exc.message)
+                self.error = exc.message
+                self.throttled = True
+            else:
+                self.error = None
+                self.throttled = value is not None and value > max_lag
+                if not self.throttled:
+                    return
+                log.info("source lag %.1fs above %.1fs: throttling", value, max_lag)
             self.waiting()
-            self.stop.wait(1.0)
+            for _ in range(10):
+                if self.stop.wait(0.1) or self.held() or self.lag is not lag:
+                    break
 
 
 class Mover:
@@ -204,7 +257,11 @@ class Mover:
         self.stop = stop or threading.Event()
         self.observer: MoveObserver = observer or _NullMoveObserver()
         self.publish = publish or (lambda phase, status: None)
-        self.throttle = _Throttle(settings, lag_probe, self.stop, lambda: self._publish())
+        self.resumed = threading.Event()  # cleared while the operator pauses the move
+        self.resumed.set()
+        self.throttle = _Throttle(
+            settings, lag_probe, self.stop, lambda: self._publish(), lambda: self.paused
+        )
         self.copier = Copier(
             source,
             target,
@@ -235,6 +292,44 @@ class Mover:
         self._skip_ddl = settings.skip_ddl
         self._first_round = True
         self.key = settings.checkpoint_key or settings.workflow
+
+    # -- runtime controls (``move pause`` / ``resume`` / ``throttle``) -------------------------
+
+    def control(self, controls: Controls, lag: Callable[[], float | None] | None = None) -> None:
+        """Follow the operator's runtime controls (from any thread): a pause takes effect at
+        the next batch boundary (replication) or chunk boundary (copy); limits apply from the
+        next batch on. ``lag``: the probe running ``controls.lag_query`` on the source (None:
+        no lag check)."""
+        self.throttle.configure(
+            controls.max_rows_per_second, controls.lag_limit, lag if controls.lag_limit else None
+        )
+        if controls.paused:
+            self.resumed.clear()
+        else:
+            self.resumed.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self.resumed.is_set()
+
+    def _hold_while_paused(self) -> None:
+        """Between batches or copy rounds: while paused, apply nothing and keep the
+        connections (phase ``paused``) until resumed or stopped."""
+        if not self.paused or self.stop.is_set():
+            return
+        before = self.phase
+        self.phase = "paused"
+        log.info("move %s paused by the operator", self.s.workflow)
+        self._publish(force=True)
+        try:
+            while self.paused and not self.stop.is_set():
+                self.stop.wait(0.05)
+                self._publish()
+        finally:
+            self.phase = before
+        if not self.stop.is_set():
+            log.info("move %s resumed", self.s.workflow)
+            self._publish(force=True)
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -340,6 +435,9 @@ class Mover:
             self._load_checkpoint()
             self._first_round = True
             while not self._all_copied() and not self.stop.is_set():
+                self._hold_while_paused()
+                if self.stop.is_set():
+                    break
                 self.phase = "copying"
                 self._retrying("copy round", self._copy_round)
             if self.stop.is_set():
@@ -480,12 +578,20 @@ class Mover:
                 )
             pause_point("snapshot_open")
             self._catch_up(s_pos)
+            if self.paused:
+                # the catch-up stopped at a batch (its checkpoint is committed): no copy and no
+                # checkpoint at the snapshot; the next round opens a new one
+                return
             if self._first_round:
                 self._first_round = False
                 self.observer.started(self.progress, s_pos, snapshot.method)
             self._copy_from(snapshot, pending)
         finally:
             snapshot.close()
+        self._round_checkpoint(s_pos)
+
+    def _round_checkpoint(self, s_pos: Position) -> None:
+        """The round's rows are written: its checkpoint at the snapshot's position."""
         pause_point("before_checkpoint")
         self.position = s_pos
         self._commit(ApplyBatch([], self._checkpoint()))
@@ -523,7 +629,7 @@ class Mover:
         def keep_issuing() -> bool:
             self.throttle.source_lag()
             self._publish()
-            return time.monotonic() < deadline and not self.stop.is_set()
+            return time.monotonic() < deadline and not self.stop.is_set() and not self.paused
 
         self.copier.copy_rows(
             copies,
@@ -609,18 +715,28 @@ class Mover:
         return max(1, PIECE_BATCHES * self.s.batch_rows)
 
     def _replicate(self) -> None:
+        """Stream, apply and checkpoint until stopped. A pause stops at a batch boundary and
+        closes the change stream (a server times out a stream nobody reads: MySQL
+        ``net_write_timeout``, PostgreSQL ``wal_sender_timeout``); resume opens it again at the
+        checkpoint, with the same source and target sessions."""
         failures = 0
         while not self.stop.is_set():
+            self._hold_while_paused()
+            if self.stop.is_set():
+                return
             feed = self._open_feed(None)
             items = Handoff(HANDOFF_PIECES * self._piece_changes())
+            halt = threading.Event()
             reader = threading.Thread(
-                target=pump, args=(feed, items, self.stop), name="ferryman-stream", daemon=True
+                target=pump, args=(feed, items, halt), name="ferryman-stream", daemon=True
             )
             reader.start()
             try:
                 self._consume(feed, drain(items, self.stop, self._idle), until=None)
                 if self.stop.is_set():
                     return
+                if self.paused:
+                    continue  # the stream closes below; the pause holds at the loop's top
                 raise ConnectError(
                     f"the change stream from {self.source.url} ended unexpectedly",
                     hint="ferryman reconnects and resumes from its checkpoint",
@@ -634,6 +750,7 @@ class Mover:
                 self.stop.wait(delay)
                 self._reconnect()
             finally:
+                halt.set()
                 feed.stop()
                 reader.join(5.0)
                 feed.close()
@@ -683,7 +800,7 @@ class Mover:
             self.events += compactor.changes + part_events
             part_events = 0
             batch = compactor.batch(self._checkpoint())
-            self.throttle.rows(batch.size)
+            self.throttle.rows(batch.changes)  # a limit counts source row changes
             self.throttle.source_lag()  # checks the user's lag query at most once a second
             self._commit(batch)
             pause_point("after_apply_commit")
@@ -702,8 +819,7 @@ class Mover:
             assert self.applier is not None
             tables, changes = compactor.take()
             part_events += changes
-            rows = sum(t.size for t in tables)
-            self.throttle.rows(rows)
+            self.throttle.rows(changes)
             self.applier.apply_part(tables)
             pause_point("after_apply_part")
             self._count(changes)
@@ -722,6 +838,8 @@ class Mover:
             if tx is None:  # a pause in the stream: flush what we have
                 if not in_pieces:
                     flush()
+                    if self.paused:
+                        return  # the operator's pause, at a batch boundary
                 continue
             ddl = self._ddl_in(tx)
             if ddl is not None and (in_pieces or tx.more):
@@ -753,17 +871,26 @@ class Mover:
                 last = tx
                 if (
                     compactor.pending_rows >= self.s.batch_rows
+                    or compactor.changes >= self._batch_limit()
                     or time.monotonic() - started >= self.s.batch_seconds
                 ):
                     flush()
-            if self.stop.is_set() and until is None:
-                break
+            if (self.stop.is_set() and until is None) or self.paused:
+                break  # the operator's pause: after this batch
         if in_pieces:
             raise ConnectError(
                 f"the change stream from {self.source.url} ended inside a transaction",
                 hint="nothing of it was applied; ferryman resumes from its checkpoint",
             )
         flush()
+
+    def _batch_limit(self) -> int:
+        """Source changes per batch: ``batch_rows``, or under a rate limit a quarter second's
+        worth, so that the applied rate follows the limit smoothly (not in big steps)."""
+        rate = self.throttle.rate
+        if not rate:
+            return self.s.batch_rows
+        return max(1, min(self.s.batch_rows, int(rate / 4)))
 
     def _compactor(self) -> Compactor:
         compactor = Compactor(
@@ -901,6 +1028,7 @@ class Mover:
             "events_applied": self.events,
             "events_per_second": round(self.events_per_second(), 1),
             "throttled": self.throttle.throttled,
+            "throttle_error": self.throttle.error,
         }
 
     def _publish(self, force: bool = False, running: bool = True) -> None:
@@ -979,19 +1107,25 @@ class Handoff:
 
 
 def pump(feed: ChangeFeed, out: Handoff, stop: threading.Event) -> None:
+    """The reader thread: ``feed``'s transactions into ``out``, then None (the end) or the
+    exception that ended it; gives up as soon as ``stop`` is set, even with ``out`` full."""
+
+    def put(item: _Item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     try:
         for tx in feed.transactions():
-            while not stop.is_set():
-                try:
-                    out.put(tx, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not put(tx):
                 return
-        out.put(None)
+        put(None)
     except BaseException as exc:  # handed to the applier thread, in order
-        out.put(exc)
+        put(exc)
 
 
 def drain(

@@ -10,6 +10,15 @@ Open a move by name from a state store, read its status, run its lifecycle::
     move.reverse(SwitchOptions())          # and back again
     move.complete()                        # or, before any switch, move.cancel()
 
+Runtime controls, from any process while ``start`` runs in another (each returns the move's
+:class:`~ferryman.core.control.Controls` as stored, ``.to_json()`` for a JSON answer)::
+
+    move.pause()                           # the runner holds at the next batch boundary
+    move.resume()
+    move.throttle(max_rows_per_second=500) # None: leave as is, 0 / "": remove the limit
+    move.postpone()                        # `switch` refuses until move.postpone(False)
+    move.controls()
+
 Each call does what the ``ferryman move`` subcommand of the same name does (see
 :mod:`~ferryman.workflow.move`, :mod:`~ferryman.workflow.verify`,
 :mod:`~ferryman.workflow.cutover`); errors are :class:`~ferryman.core.errors.FerrymanError`.
@@ -17,14 +26,16 @@ Each call does what the ``ferryman move`` subcommand of the same name does (see
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from ferryman.core.control import Controls
 from ferryman.core.copy import ValuePolicy
 from ferryman.pipeline.differ import DiffObserver, DiffResult
 from ferryman.pipeline.mover import MoveObserver
-from ferryman.workflow import cutover, move, verify
+from ferryman.workflow import control, cutover, move, results, verify
 from ferryman.workflow.cutover import SwitchOptions
 from ferryman.workflow.session import MoveRef, MoveSpec
 from ferryman.workflow.state import StateStore
@@ -81,6 +92,7 @@ class Move:
         max_source_lag: float = 5.0,
         values: ValuePolicy | None = None,
         with_views: bool = False,
+        postpone_switch: bool = False,
         say: Say = _quiet,
     ) -> Move:
         """``move create``: check both sides, create the target tables, make the source keep
@@ -104,6 +116,7 @@ class Move:
             max_source_lag=max_source_lag,
             values=values,
             with_views=with_views,
+            postpone_switch=postpone_switch,
             say=say,
         )
         return cls(MoveRef(store, name, source_url, target_url))
@@ -138,10 +151,16 @@ class Move:
         max_source_lag: float | None = None,
         values: dict[str, str | None] | None = None,
         batch_rows: int | None = None,
+        postpone_switch: bool = False,
+        verify_interval: float | None = None,
+        verify_rows_per_second: float | None = None,
     ) -> dict[str, Any]:
         """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
-        move is completed or cancelled; resumes from the target's checkpoint. The last
-        status."""
+        move is completed or cancelled; resumes from the target's checkpoint, and follows the
+        runtime controls (the limits given here change them: None as they are, 0 none). The
+        last status. ``verify_interval`` (seconds): verify again and again in the background,
+        throttled to ``verify_rows_per_second``; a difference the stream did not deliver halts
+        the move (phase ``halted``; raises PreconditionFailed naming it)."""
         return move.start(
             self.ref,
             on_ddl=on_ddl,
@@ -153,7 +172,54 @@ class Move:
             stop=stop,
             observer=observer,
             batch_rows=batch_rows,
+            postpone_switch=postpone_switch,
+            verify_interval=verify_interval,
+            verify_rows_per_second=verify_rows_per_second,
         )
+
+    # -- runtime controls ---------------------------------------------------------------------
+
+    def controls(self) -> Controls:
+        """The runtime controls in force (paused, limits, postponed switch)."""
+        return control.current(self.ref.store, self.ref.name)
+
+    def pause(self, *, by: str | None = None) -> Controls:
+        """``move pause``: the runner stops applying at the next batch (copy: chunk) boundary
+        and holds, phase ``paused``, until :meth:`resume`; survives a runner restart.
+        Idempotent. ``by``: who asked, for the history (e.g. ``"http 10.0.0.5"``)."""
+        return control.pause(self.ref.store, self.ref.name, by=by)
+
+    def resume(self, *, by: str | None = None) -> Controls:
+        """``move resume``: the runner goes on. Idempotent."""
+        return control.resume(self.ref.store, self.ref.name, by=by)
+
+    def throttle(
+        self,
+        *,
+        max_rows_per_second: float | None = None,
+        max_source_lag: float | None = None,
+        lag_query: str | None = None,
+        clear: bool = False,
+        by: str | None = None,
+    ) -> Controls:
+        """``move throttle``: change the limits; the runner follows within a second. None
+        leaves a limit as it is, 0 (``""`` for ``lag_query``) removes it, ``clear`` removes
+        all first. ConfigError (exit 2) for a negative number."""
+        return control.throttle(
+            self.ref.store,
+            self.ref.name,
+            max_rows_per_second=max_rows_per_second,
+            max_source_lag=max_source_lag,
+            lag_query=lag_query,
+            clear=clear,
+            by=by,
+        )
+
+    def postpone(self, postponed: bool = True, *, by: str | None = None) -> Controls:
+        """``move postpone`` (``postponed`` False: ``--off``): while postponed, ``switch``
+        refuses with Postponed (exit 2) unless ``SwitchOptions(force=True)``, or waits with
+        ``SwitchOptions(wait=True)``. ``reverse`` is never held."""
+        return control.postpone(self.ref.store, self.ref.name, postponed=postponed, by=by)
 
     def verify(
         self,
@@ -163,12 +229,39 @@ class Move:
         dry_run: bool = False,
         observer: DiffObserver | None = None,
         log: Any = None,
+        resume: bool = False,
+        rows_per_second: float | None = None,
     ) -> DiffResult:
         """``move verify``: compare source and target while the move replicates (rows in
-        flight are looked at again); ``repair`` writes the minimal fix to the target."""
+        flight are looked at again); ``repair`` writes the minimal fix to the target. The
+        result is kept in the state store (``result.verify_id``); ``resume`` continues the
+        last interrupted verify without comparing again the tables it finished
+        (``result.carried_over``); ``rows_per_second`` throttles it."""
         return verify.verify(
-            self.ref, samples=samples, repair=repair, dry_run=dry_run, observer=observer, log=log
+            self.ref,
+            samples=samples,
+            repair=repair,
+            dry_run=dry_run,
+            observer=observer,
+            log=log,
+            resume=resume,
+            rows_per_second=rows_per_second,
         )
+
+    def verify_results(self) -> builtins.list[dict[str, Any]]:
+        """Every kept verify of the move, oldest first (``move verify --show ID --json``
+        each)."""
+        return [results.verify_doc(r) for r in self.ref.store.verify_runs(self.ref.name)]
+
+    def verify_result(self, verify_id: int | None = None) -> dict[str, Any]:
+        """The kept verify ``verify_id`` (None: the latest): kind, times, per-table counts,
+        differences by kind and samples of differing keys (NotFound when there is none)."""
+        return results.verify_doc(self.ref.store.verify_run(self.ref.name, verify_id))
+
+    def history(self) -> builtins.list[dict[str, Any]]:
+        """``move history``: phases, runner starts and stops, drift, verifies and cutover
+        steps, oldest first."""
+        return results.timeline(self.ref.store, self.ref.name)
 
     def switch(self, opts: SwitchOptions, *, say: Say = _quiet) -> dict[str, Any]:
         """``move switch``: writes to the target (or finish / roll back an interrupted one)."""

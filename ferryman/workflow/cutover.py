@@ -58,7 +58,7 @@ from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
 from ferryman.pipeline.movestate import MoveState
-from ferryman.workflow import fkeys
+from ferryman.workflow import control, fkeys
 from ferryman.workflow.session import (
     FORWARD,
     REVERSE,
@@ -111,6 +111,8 @@ class SwitchOptions:
     no_reverse: bool = False
     dry_run: bool = False
     release_timeout: float = 30.0
+    force: bool = False  # switch although postponed (``move postpone``)
+    wait: bool = False  # while postponed, wait until the postponement is lifted, then switch
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -272,6 +274,10 @@ class Cutover:
             if open_:
                 return self._resume(open_)
             self.op, self.opts = op, opts
+            if op == "switch" and not opts.dry_run:  # the way back is never held
+                control.hold_switch(
+                    self.store, self.name, force=opts.force, wait=opts.wait, say=self.say
+                )
             wf = self.store.get(self.name)
             spec = load_spec(wf)
             self._precheck(wf.phase, wf, spec)
@@ -409,6 +415,13 @@ class Cutover:
                 f"{name}` shows phase replicating, then switch",
                 obj=name,
             )
+        if control.current(self.store, name).paused:
+            raise PreconditionFailed(
+                f"move {name!r} is paused (ferryman move pause): its stream applies nothing",
+                hint=f"resume it with `ferryman move resume {name}`, then switch when its lag "
+                "is low",
+                obj=name,
+            )
         if phase in ("failed", "paused", "stopped"):
             raise PreconditionFailed(
                 f"move {name!r} is {phase}" + (f": {wf.error.splitlines()[0]}" if wf.error else ""),
@@ -494,7 +507,9 @@ class Cutover:
     def _verify(self) -> None:
         self.say("verifying before the switch (--require-verify)")
         result = verify(
-            MoveRef(self.store, self.name), urls=(self.urls["source"], self.urls["target"])
+            MoveRef(self.store, self.name),
+            urls=(self.urls["source"], self.urls["target"]),
+            kind="switch",
         )
         if not result.match:
             differing = sum(t.differing for t in result.tables)
@@ -809,6 +824,11 @@ class Cutover:
         kind, command = parse_fence(self.opts.fence)
         reverse = self.op == "reverse" or not self.opts.no_reverse
         plan = []
+        if self.op == "switch" and control.current(self.store, self.name).postpone_switch:
+            plan.append(
+                "postponed: refuse (or with --wait, wait) until `ferryman move postpone "
+                f"{self.name} --off`; --force goes ahead"
+            )
         if reverse:
             plan.append(f"prepare-reverse: change capture on the {self.new_side}")
         plan += [

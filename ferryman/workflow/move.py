@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from ferryman.core.cascade import cascade_links
+from ferryman.core.control import Controls
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import (
     ConfigError,
@@ -36,7 +37,9 @@ from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
-from ferryman.workflow import sync
+from ferryman.workflow import control, sync
+from ferryman.workflow.continuous import BackgroundVerify
+from ferryman.workflow.results import last_verify
 from ferryman.workflow.session import (
     FORWARD,
     OBJECT_PREFIXES,
@@ -89,10 +92,17 @@ def create(
     max_source_lag: float = 5.0,
     values: ValuePolicy | None = None,
     with_views: bool = False,
+    postpone_switch: bool = False,
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
-    """Check both sides, create the target tables, make the source keep changes, record it."""
+    """Check both sides, create the target tables, make the source keep changes, record it
+    (with its runtime controls: the limits given, and ``postpone_switch``)."""
     _check_new(store, name, on_ddl)
+    controls = Controls(postpone_switch=postpone_switch).with_limits(
+        max_rows_per_second=max_rows_per_second or 0,
+        max_source_lag=max_source_lag,
+        lag_query=lag_query or "",
+    )
     src_u, dst_u = parse_url(source_url), parse_url(target_url)
     with endpoint(src_u) as source, endpoint(dst_u) as target:
         src_engine, dst_engine = _check_sides(source, target, on_ddl)
@@ -159,6 +169,7 @@ def create(
                     with_views=with_views,
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
+                store.set_controls(name, controls)
             except BaseException:
                 change_source(source).drop_changes(name)
                 raise
@@ -300,8 +311,15 @@ def start(
     stop: threading.Event | None = None,
     observer: MoveObserver | None = None,
     batch_rows: int | None = None,
+    postpone_switch: bool = False,
+    verify_interval: float | None = None,
+    verify_rows_per_second: float | None = None,
 ) -> dict[str, Any]:
-    """Run the move in the foreground until ``stop`` is set; returns the last status."""
+    """Run the move in the foreground until ``stop`` is set; returns the last status. The
+    limits given (None: as they are, 0: none) and ``postpone_switch`` change the move's
+    runtime controls (:mod:`~ferryman.workflow.control`), which the runner follows. With
+    ``verify_interval`` (seconds) a background thread verifies the move again and again and
+    halts it on drift (:mod:`ferryman.workflow.continuous`)."""
     store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
@@ -311,15 +329,25 @@ def start(
         )
     if on_ddl is not None and on_ddl not in ON_DDL:
         raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    if verify_interval is not None and verify_interval <= 0:
+        raise ConfigError(
+            f"--verify-interval {verify_interval} is not a duration",
+            hint="give a positive duration such as 30s, 5m or 1h",
+        )
     changes: dict[str, Any] = {}
     if on_ddl is not None:
         changes["on_ddl"] = on_ddl
-    if max_rows_per_second is not None:
-        changes["max_rows_per_second"] = max_rows_per_second or None
-    if lag_query is not None:
-        changes["lag_query"] = lag_query or None
-    if max_source_lag is not None:
-        changes["max_source_lag"] = max_source_lag
+    # the start-time limits are the runtime controls' (``move throttle`` changes them later)
+    control.throttle(
+        store,
+        name,
+        max_rows_per_second=max_rows_per_second,
+        max_source_lag=max_source_lag,
+        lag_query=lag_query,
+        by="move start",
+    )
+    if postpone_switch:
+        control.postpone(store, name, by="move start")
     if values and any(v is not None for v in values.values()):
         changes["values"] = ValuePolicy.from_json(spec.values).updated(**values).to_json()
     if changes:
@@ -329,43 +357,75 @@ def start(
     stop = stop or threading.Event()
     with store.runner_lock(name):
         store.record(name, "start", f"pid {os.getpid()}")
-        last: dict[str, Any] = {}
-        while not stop.is_set():
-            wf = store.get(name)
-            spec = load_spec(wf)
-            if wf.phase in TERMINAL:
-                break
-            held = store.open_attempt(name)
-            if held:
-                _hold(store, name, held, stop)
-                continue
-            if spec.direction == REVERSE and not spec.reverse:
-                log.warning(
-                    "move %s was switched with --no-reverse: no stream to run; finish it with "
-                    "`ferryman move complete %s`",
-                    name,
-                    name,
-                )
-                break
-            last = _run_stream(
-                store,
-                name,
-                spec,
-                src_u,
-                dst_u,
-                stop=stop,
-                observer=observer,
-                batch_rows=batch_rows,
-                skip_ddl=skip_ddl,
-                lag_query=spec.lag_query if spec.direction == FORWARD else None,
-            )
-            skip_ddl = False
-        store.record(name, "stopped")
+        if wf.phase == "halted":  # starting again is the user's word that the target is right
+            store.update(name, phase="stopped")
+            store.record(name, "halt-cleared", wf.error or "")
+        checker, checker_stop = None, threading.Event()
+        if verify_interval is not None:
+            checker = BackgroundVerify(
+                ref, (src_u, dst_u), verify_interval, verify_rows_per_second, checker_stop
+            ).start()
+        try:
+            last = _run_loop(ref, src_u, dst_u, stop, observer, batch_rows, skip_ddl)
+        finally:
+            checker_stop.set()
+            if checker is not None:
+                checker.join(30.0)
+            store.record(name, "stopped")
+        wf = store.get(name)
+        if wf.phase == "halted":
+            raise PreconditionFailed(wf.error or f"move {name!r} halted", obj=name)
         return last
+
+
+def _run_loop(
+    ref: MoveRef,
+    src_u: DatabaseURL,
+    dst_u: DatabaseURL,
+    stop: threading.Event,
+    observer: MoveObserver | None,
+    batch_rows: int | None,
+    skip_ddl: bool,
+) -> dict[str, Any]:
+    """Run the streams until ``stop``, a terminal phase or a halt; the last status."""
+    store, name = ref.store, ref.name
+    last: dict[str, Any] = {}
+    while not stop.is_set():
+        wf = store.get(name)
+        spec = load_spec(wf)
+        if wf.phase in TERMINAL or wf.phase == "halted":
+            break
+        held = store.open_attempt(name)
+        if held:
+            _hold(store, name, held, stop)
+            continue
+        if spec.direction == REVERSE and not spec.reverse:
+            log.warning(
+                "move %s was switched with --no-reverse: no stream to run; finish it with "
+                "`ferryman move complete %s`",
+                name,
+                name,
+            )
+            break
+        last = _run_stream(
+            store,
+            name,
+            spec,
+            src_u,
+            dst_u,
+            stop=stop,
+            observer=observer,
+            batch_rows=batch_rows,
+            skip_ddl=skip_ddl,
+        )
+        skip_ddl = False
+    return last
 
 
 #: Phases a stream's own progress never overwrites (a cutover owns them).
 CUTOVER_PHASES = ("switching", "switched", "completed", "cancelled")
+#: ... nor these: a cutover's, or a halt on drift (which only the user lifts).
+HELD_PHASES = (*CUTOVER_PHASES, "halted")
 
 
 def _hold(store: StateStore, name: str, held: list[Any], stop: threading.Event) -> None:
@@ -388,21 +448,30 @@ def _run_stream(
     observer: MoveObserver | None,
     batch_rows: int | None,
     skip_ddl: bool,
-    lag_query: str | None,
 ) -> dict[str, Any]:
     """Run the stream of the move's current direction until ``stop`` is set or a cutover
-    (or ``complete``) asks for it; returns its last status."""
+    (or ``complete``) asks for it, following the runtime controls; returns its last status."""
     direction = spec.direction
     back = in_namespace(dst_u, spec.target_engine, spec.target_namespace)
     from_u, to_u = (src_u, dst_u) if direction == FORWARD else (back, src_u)
     roles = ("source", "target") if direction == FORWARD else ("target", "source")
     run_stop = threading.Event()
+    # the lag query runs on the move's source: the forward stream's only
+    follow = Follow(store, name, src_u if direction == FORWARD else None)
 
     def watch() -> None:
+        ticks = 0
         while not run_stop.wait(0.05):
             try:
-                if stop.is_set() or store.open_attempt(name) or store.get(name).phase in TERMINAL:
+                if (
+                    stop.is_set()
+                    or store.open_attempt(name)
+                    or store.get(name).phase in (*TERMINAL, "halted")
+                ):
                     run_stop.set()
+                ticks += 1
+                if ticks % 4 == 0:
+                    follow.poll()  # the operator's pause / throttle, five times a second
             except FerrymanError:  # the workflow is gone (cancelled)
                 run_stop.set()
 
@@ -413,7 +482,6 @@ def _run_stream(
             settings = stream_settings(spec, direction, src.namespace, skip_ddl=skip_ddl)
             if batch_rows:
                 settings = replace(settings, batch_rows=batch_rows)
-            probe = _lag_probe(src_u, lag_query) if lag_query else None
 
             def publish(phase: str, status: dict[str, Any]) -> None:
                 store.update(
@@ -421,18 +489,12 @@ def _run_stream(
                     phase=phase,
                     status={**status, "direction": direction},
                     error=None,
-                    keep_phases=CUTOVER_PHASES,
+                    keep_phases=HELD_PHASES,
                 )
 
             def make_mover() -> Mover:
-                return Mover(
-                    src,
-                    dst,
-                    settings,
-                    stop=run_stop,
-                    observer=observer,
-                    publish=publish,
-                    lag_probe=probe,
+                return follow.attach(
+                    Mover(src, dst, settings, stop=run_stop, observer=observer, publish=publish)
                 )
 
             mover = make_mover()
@@ -443,7 +505,7 @@ def _run_stream(
                     phase=phase,
                     error=text,
                     status=mover.status(False),
-                    keep_phases=CUTOVER_PHASES,
+                    keep_phases=HELD_PHASES,
                 )
 
             # partitions created on the source since the last run, then during this one: the
@@ -489,6 +551,7 @@ def _run_stream(
     finally:
         run_stop.set()
         watcher.join(1.0)
+        follow.close()
 
 
 def _watch_partitions(
@@ -550,25 +613,68 @@ def _sync_partitions(
     return created
 
 
-def _lag_probe(url: DatabaseURL, query: str) -> Callable[[], float | None]:
-    holder: dict[str, Any] = {}
+class Follow:
+    """The runner's side of the runtime controls: reads the move's controls (:meth:`poll`,
+    from the watch thread) and hands each change to the running Mover, with a probe for the
+    lag query on ``lag_url`` (None: no lag check, e.g. the reverse stream)."""
 
-    def probe() -> float | None:
-        ep = holder.get("ep")
-        if ep is None:
-            ep = holder["ep"] = open_endpoint(url)
+    def __init__(self, store: StateStore, name: str, lag_url: DatabaseURL | None) -> None:
+        self.store, self.name = store, name
+        self.probe = LagProbe(lag_url) if lag_url is not None else None
+        self.mover: Mover | None = None
+        self.seen: Controls | None = None
+        self.lock = threading.Lock()
+
+    def attach(self, mover: Mover) -> Mover:
+        """Follow the controls with ``mover`` from now on (they apply before it runs)."""
+        with self.lock:
+            self.mover, self.seen = mover, None
+        self.poll()
+        return mover
+
+    def poll(self) -> None:
+        with self.lock:
+            now = control.current(self.store, self.name)
+            if self.mover is None or now == self.seen:
+                return
+            self.seen = now
+            lag = self.probe.of(now.lag_query) if self.probe and now.lag_query else None
+            self.mover.control(now, lag)
+
+    def close(self) -> None:
+        if self.probe is not None:
+            self.probe.close()
+
+
+class LagProbe:
+    """Runs the user's lag query on the source (one connection, opened when first needed)."""
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self.ep: Endpoint | None = None
+
+    def of(self, query: str) -> Callable[[], float | None]:
+        """The probe of ``query``: its one number, or ConfigError naming the fix."""
+        return lambda: self.value(query)
+
+    def value(self, query: str) -> float | None:
+        if self.ep is None:
+            self.ep = open_endpoint(self.url)
         try:
-            value = scalar_number(ep, query)  # in the URL's database
+            return scalar_number(self.ep, query)  # in the URL's database
         except Exception as exc:
-            holder.pop("ep", None)
+            self.close()
             raise ConfigError(
-                f"the lag query failed on {url}: {exc}",
+                f"the lag query failed on {self.url}: {exc}",
                 hint="give a query that returns one number (seconds), e.g. "
-                "SELECT MAX(lag) FROM replicas",
+                "SELECT MAX(lag) FROM replicas, with ferryman move throttle NAME --lag-query",
             ) from None
-        return value
 
-    return probe
+    def close(self) -> None:
+        if self.ep is not None:
+            with contextlib.suppress(Exception):
+                self.ep.close()
+            self.ep = None
 
 
 # -- status / list --------------------------------------------------------------------------
@@ -591,10 +697,18 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
         for t in spec.tables
     ]
     running = bool(st.get("running")) and store.runner_alive(name)
+    controls = control.current(store, name)
+    phase = wf.phase
+    if controls.paused and phase in PAUSABLE:
+        phase = "paused"  # the operator's pause, before a runner has reported it
     return {
         "name": wf.name,
-        "phase": wf.phase,
+        "phase": phase,
         "running": running,
+        "paused": controls.paused,
+        "postpone_switch": controls.postpone_switch,
+        "throttle": controls.throttle_json(),
+        "throttle_error": st.get("throttle_error") if running else None,
         "source": spec.source,
         "target": spec.target,
         "tables": tables,
@@ -610,9 +724,15 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
         "switches": spec.switches,
         "cutover": _cutover_status(store, name),
         "error": wf.error,
+        "drift": [d.as_json() for d in store.drift(name)],
+        "last_verify": last_verify(store, name),
         "updated_at": wf.updated_at,
         "created_at": wf.created_at,
     }
+
+
+#: Phases an operator's pause shows as ``paused`` in (a runner, running or not, would hold).
+PAUSABLE = ("created", "copying", "replicating", "stopped")
 
 
 def _cutover_status(store: StateStore, name: str) -> dict[str, Any] | None:

@@ -111,7 +111,9 @@ def stream_settings(
     spec: MoveSpec, direction: str, source_namespace: str, *, skip_ddl: bool = False
 ) -> MoveSettings:
     """What the Mover of a direction runs: forward copies then replicates source → target;
-    reverse replicates target → source from the cutover's position, copying nothing."""
+    reverse replicates target → source from the cutover's position, copying nothing. No
+    limits: the runner follows the move's runtime controls (``Mover.control``), and a
+    switch's final catch-up runs unthrottled (the source is fenced: it is all downtime)."""
     if direction == FORWARD:
         return MoveSettings(
             workflow=spec.name,
@@ -126,9 +128,6 @@ def stream_settings(
             skip_ddl=skip_ddl,
             jobs=spec.jobs,
             chunk_rows=spec.chunk_rows,
-            max_rows_per_second=spec.max_rows_per_second,
-            lag_query=spec.lag_query,
-            max_source_lag=spec.max_source_lag,
             values=ValuePolicy.from_json(spec.values),
         )
     return MoveSettings(
@@ -143,7 +142,6 @@ def stream_settings(
         skip_ddl=skip_ddl,
         jobs=spec.jobs,
         chunk_rows=spec.chunk_rows,
-        max_rows_per_second=spec.max_rows_per_second,
         copy=False,
         values=ValuePolicy.from_json(spec.values),
     )

@@ -3,7 +3,9 @@
 A workflow record holds what ``move create`` decided (the spec: URLs *without passwords*, tables,
 filters, renames, options), the phase, the last error and the last status snapshot the runner
 wrote (progress, lag, position). The stream position itself lives with the data in the target
-(``_ferryman.checkpoints``), so the store never has to be exact about it.
+(``_ferryman.checkpoints``), so the store never has to be exact about it. Beside it, a
+move's runtime controls (pause, throttle, postponed switch: :mod:`ferryman.core.control`) in
+their own small table, which the runner polls.
 
 SQLite is the default store: one file (``--state PATH`` or ``sqlite:///PATH``, env
 ``FERRYMAN_STATE``, default ``<user state dir>/ferryman/state.db``), WAL mode so ``status`` reads
@@ -23,12 +25,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import platformdirs
 
+from ferryman.core.control import Controls
 from ferryman.core.errors import ConfigError, NotFound, PreconditionFailed
 from ferryman.core.redact import redact
 
@@ -43,6 +46,7 @@ PHASES = (
     "completed",
     "cancelled",
     "failed",
+    "halted",
 )
 
 
@@ -93,6 +97,28 @@ class StateStore(Protocol):
 
     def runner_alive(self, name: str) -> bool: ...
 
+    def controls(self, name: str) -> Controls | None: ...
+
+    def set_controls(self, name: str, controls: Controls) -> Controls: ...
+
+    def verify_begin(self, name: str, kind: str, tables: list[str]) -> int: ...
+
+    def verify_resume(self, verify_id: int) -> None: ...
+
+    def verify_table(self, verify_id: int, table: dict[str, Any]) -> None: ...
+
+    def verify_end(
+        self, verify_id: int, *, match: bool | None, error: str | None = None
+    ) -> None: ...
+
+    def verify_runs(self, name: str) -> list[VerifyRun]: ...
+
+    def verify_run(self, name: str, verify_id: int | None = None) -> VerifyRun: ...
+
+    def add_drift(self, name: str, events: list[DriftEvent]) -> None: ...
+
+    def drift(self, name: str) -> list[DriftEvent]: ...
+
     def close(self) -> None: ...
 
 
@@ -130,7 +156,26 @@ CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
   step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_workflow ON journal (workflow, id);
+CREATE TABLE IF NOT EXISTS controls (
+  name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, max_rows_per_second REAL,
+  max_source_lag REAL, lag_query TEXT, postpone INTEGER NOT NULL DEFAULT 0,
+  updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS verifies (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, kind TEXT NOT NULL,
+  pid INTEGER NOT NULL, tables TEXT NOT NULL, started_at REAL NOT NULL, ended_at REAL,
+  resumed TEXT NOT NULL DEFAULT '[]', match INTEGER, error TEXT);
+CREATE INDEX IF NOT EXISTS verifies_workflow ON verifies (workflow, id);
+CREATE TABLE IF NOT EXISTS verify_tables (
+  verify INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, done_at REAL NOT NULL,
+  result TEXT NOT NULL, PRIMARY KEY (verify, name));
+CREATE TABLE IF NOT EXISTS drift (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
+  tbl TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, expected TEXT, actual TEXT);
+CREATE INDEX IF NOT EXISTS drift_workflow ON drift (workflow, id);
 """
+
+#: At most this many differing keys of one table are kept with a stored verify.
+STORED_SAMPLES = 20
 
 
 @dataclass
@@ -143,6 +188,53 @@ class JournalEntry:
     state: str
     detail: dict[str, Any]
     at: float
+
+
+@dataclass
+class VerifyRun:
+    """One verify of a move as the store keeps it: ``kind`` manual | background | switch;
+    ``tables`` the tables it set out to compare, ``done`` the results of those finished (in
+    the order they finished, each :meth:`TableDiff.as_json` with bounded samples);
+    ``ended_at`` None while it runs or after it was interrupted."""
+
+    id: int
+    workflow: str
+    kind: str
+    pid: int
+    tables: list[str]
+    started_at: float
+    ended_at: float | None
+    resumed: list[float]
+    match: bool | None
+    error: str | None
+    done: list[dict[str, Any]]
+
+    @property
+    def finished(self) -> bool:
+        return self.ended_at is not None
+
+
+@dataclass
+class DriftEvent:
+    """A row of the target that is not what the source's changes made it: ``kind`` e.g.
+    ``missed`` (a difference a verify found that persisted after the stream passed it)."""
+
+    table: str
+    key: dict[str, Any]
+    kind: str
+    expected: Any = None
+    actual: Any = None
+    at: float = field(default_factory=time.time)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "key": self.key,
+            "kind": self.kind,
+            "expected": self.expected,
+            "actual": self.actual,
+            "at": self.at,
+        }
 
 
 class SQLiteStateStore:
@@ -245,7 +337,16 @@ class SQLiteStateStore:
             sets.append("spec = ?")
             args.append(_dump(spec))
         args.append(name)
+        before = self._phase(name) if phase is not None else None
         self.conn.execute(f"UPDATE workflows SET {', '.join(sets)} WHERE name = ?", args)
+        if before is not None:
+            after = self._phase(name)
+            if after is not None and after != before:
+                self.record(name, "phase", f"{before} → {after}")
+
+    def _phase(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT phase FROM workflows WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
 
     def record(self, name: str, kind: str, detail: str = "") -> None:
         self.conn.execute(
@@ -263,6 +364,52 @@ class SQLiteStateStore:
         self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
         self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM journal WHERE workflow = ?", (name,))
+        self.conn.execute("DELETE FROM controls WHERE name = ?", (name,))
+        self.conn.execute(
+            "DELETE FROM verify_tables WHERE verify IN "
+            "(SELECT id FROM verifies WHERE workflow = ?)",
+            (name,),
+        )
+        self.conn.execute("DELETE FROM verifies WHERE workflow = ?", (name,))
+        self.conn.execute("DELETE FROM drift WHERE workflow = ?", (name,))
+
+    def controls(self, name: str) -> Controls | None:
+        """The runtime controls of ``name`` (None: never set, e.g. a store from before them).
+        One primary-key read: the runner polls it several times a second."""
+        row = self.conn.execute(
+            "SELECT paused, max_rows_per_second, max_source_lag, lag_query, postpone, updated_at "
+            "FROM controls WHERE name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        paused, rate, lag, query, postpone, at = row
+        return Controls(
+            paused=bool(paused),
+            max_rows_per_second=float(rate) if rate is not None else None,
+            max_source_lag=float(lag) if lag is not None else None,
+            lag_query=str(query) if query is not None else None,
+            postpone_switch=bool(postpone),
+            updated_at=float(at),
+        )
+
+    def set_controls(self, name: str, controls: Controls) -> Controls:
+        """Replace the runtime controls of ``name``; they as stored (with ``updated_at``)."""
+        stored = replace(controls, updated_at=time.time())
+        self.conn.execute(
+            "INSERT OR REPLACE INTO controls (name, paused, max_rows_per_second, max_source_lag,"
+            " lag_query, postpone, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                int(stored.paused),
+                stored.max_rows_per_second,
+                stored.max_source_lag,
+                stored.lag_query,
+                int(stored.postpone_switch),
+                stored.updated_at,
+            ),
+        )
+        return stored
 
     def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None:
         """Append one journal line; durable when this returns (its own transaction)."""
@@ -304,6 +451,134 @@ class SQLiteStateStore:
         if any(e.step == "end" for e in entries):
             return []
         return entries
+
+    # -- verify results -------------------------------------------------------------------
+
+    def verify_begin(self, name: str, kind: str, tables: list[str]) -> int:
+        """A new verify of ``name`` that sets out to compare ``tables``; its id."""
+        cur = self.conn.execute(
+            "INSERT INTO verifies (workflow, kind, pid, tables, started_at) VALUES (?, ?, ?, ?, ?)",
+            (name, kind, os.getpid(), json.dumps(tables), time.time()),
+        )
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    def verify_resume(self, verify_id: int) -> None:
+        """An interrupted verify continues in this process."""
+        row = self.conn.execute(
+            "SELECT resumed FROM verifies WHERE id = ?", (verify_id,)
+        ).fetchone()
+        resumed = [*json.loads(row[0]), time.time()] if row else [time.time()]
+        self.conn.execute(
+            "UPDATE verifies SET pid = ?, resumed = ? WHERE id = ?",
+            (os.getpid(), json.dumps(resumed), verify_id),
+        )
+
+    def verify_table(self, verify_id: int, table: dict[str, Any]) -> None:
+        """One table of the verify is finished (durable when this returns): its result, with
+        at most :data:`STORED_SAMPLES` samples."""
+        kept = {**table, "samples": list(table.get("samples") or [])[:STORED_SAMPLES]}
+        kept.pop("statements", None)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO verify_tables (verify, seq, name, done_at, result) VALUES "
+            "(?, COALESCE((SELECT seq FROM verify_tables WHERE verify = ? AND name = ?), "
+            "(SELECT COUNT(*) FROM verify_tables WHERE verify = ?)), ?, ?, ?)",
+            (
+                verify_id,
+                verify_id,
+                str(table["table"]),
+                verify_id,
+                str(table["table"]),
+                time.time(),
+                _dump(kept),
+            ),
+        )
+
+    def verify_end(self, verify_id: int, *, match: bool | None, error: str | None = None) -> None:
+        self.conn.execute(
+            "UPDATE verifies SET ended_at = ?, match = ?, error = ? WHERE id = ?",
+            (
+                time.time(),
+                None if match is None else int(match),
+                redact(error) if error else None,
+                verify_id,
+            ),
+        )
+
+    def verify_runs(self, name: str) -> list[VerifyRun]:
+        """Every verify of ``name``, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_VERIFY_COLUMNS} FROM verifies WHERE workflow = ? ORDER BY id", (name,)
+        ).fetchall()
+        return [self._verify_run(r) for r in rows]
+
+    def verify_run(self, name: str, verify_id: int | None = None) -> VerifyRun:
+        """The verify ``verify_id`` of ``name`` (None: the latest); NotFound naming it."""
+        if verify_id is None:
+            row = self.conn.execute(
+                f"SELECT {_VERIFY_COLUMNS} FROM verifies WHERE workflow = ? ORDER BY id DESC "
+                "LIMIT 1",
+                (name,),
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                f"SELECT {_VERIFY_COLUMNS} FROM verifies WHERE workflow = ? AND id = ?",
+                (name, verify_id),
+            ).fetchone()
+        if row is None:
+            which = "no verify" if verify_id is None else f"no verify {verify_id}"
+            raise NotFound(
+                f"{which} of move {name!r} in {self.location}",
+                hint=f"run one with `ferryman move verify {name}`; list them with "
+                f"`ferryman move history {name}`",
+                obj=name,
+            )
+        return self._verify_run(row)
+
+    def _verify_run(self, row: Any) -> VerifyRun:
+        vid, wf, kind, pid, tables, started, ended, resumed, match, error = row
+        done = [
+            json.loads(r)
+            for (r,) in self.conn.execute(
+                "SELECT result FROM verify_tables WHERE verify = ? ORDER BY seq", (vid,)
+            )
+        ]
+        return VerifyRun(
+            id=int(vid),
+            workflow=str(wf),
+            kind=str(kind),
+            pid=int(pid),
+            tables=list(json.loads(tables)),
+            started_at=float(started),
+            ended_at=None if ended is None else float(ended),
+            resumed=list(json.loads(resumed)),
+            match=None if match is None else bool(match),
+            error=error,
+            done=done,
+        )
+
+    # -- drift ----------------------------------------------------------------------------
+
+    def add_drift(self, name: str, events: list[DriftEvent]) -> None:
+        self.conn.executemany(
+            "INSERT INTO drift (workflow, at, tbl, key, kind, expected, actual) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (name, e.at, e.table, _dump(e.key), e.kind, _dump(e.expected), _dump(e.actual))
+                for e in events
+            ],
+        )
+
+    def drift(self, name: str) -> list[DriftEvent]:
+        """The drift events of ``name``, oldest first."""
+        rows = self.conn.execute(
+            "SELECT tbl, key, kind, expected, actual, at FROM drift WHERE workflow = ? ORDER BY id",
+            (name,),
+        ).fetchall()
+        return [
+            DriftEvent(str(t), json.loads(k), str(kd), json.loads(e), json.loads(a), float(at))
+            for t, k, kd, e, a, at in rows
+        ]
 
     def _lock_path(self, name: str) -> Path:
         digest = hashlib.sha1(name.encode()).hexdigest()[:16]
@@ -348,6 +623,20 @@ class SQLiteStateStore:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
+
+
+def pid_alive(pid: int) -> bool:
+    """Does process ``pid`` (on this host) exist?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_VERIFY_COLUMNS = "id, workflow, kind, pid, tables, started_at, ended_at, resumed, match, error"
 
 
 def _dump(value: Any) -> str:

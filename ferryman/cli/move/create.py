@@ -36,9 +36,18 @@ from ferryman.workflow import move as moves
 )
 @click.option("--jobs", "-j", default=2, show_default=True, help="Parallel copy readers.")
 @click.option("--chunk-rows", default=10_000, show_default=True)
-@click.option("--max-rows-per-second", type=float, help="Throttle copy and apply.")
-@click.option("--lag-query", metavar="SQL", help="Pause while this source query > limit.")
+@click.option(
+    "--max-rows-per-second",
+    type=float,
+    help="Throttle copy and apply (0: no limit; `move throttle` changes it later).",
+)
+@click.option("--lag-query", metavar="SQL", help="Hold while this source query > limit.")
 @click.option("--max-source-lag", type=float, default=5.0, show_default=True)
+@click.option(
+    "--postpone-switch",
+    is_flag=True,
+    help="`move switch` refuses until `move postpone NAME --off` (or --force).",
+)
 @value_options(defaults=True)
 @click.option(
     "--with-views",
@@ -61,6 +70,7 @@ def create(
     max_rows_per_second: float | None,
     lag_query: str | None,
     max_source_lag: float,
+    postpone_switch: bool,
     with_views: bool,
     as_json: bool,
     **value_settings: str,
@@ -86,6 +96,7 @@ def create(
         max_source_lag=max_source_lag,
         values=value_policy(value_settings),
         with_views=with_views,
+        postpone_switch=postpone_switch,
         say=say_nothing if as_json else say_rich,
     )
     if as_json:

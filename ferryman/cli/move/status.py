@@ -9,7 +9,7 @@ from rich.table import Table as RichTable
 
 from ferryman.cli.context import state_store
 from ferryman.cli.options import json_option
-from ferryman.cli.output import echo_json, out
+from ferryman.cli.output import echo_json, esc, out
 from ferryman.workflow import move as moves
 
 
@@ -32,7 +32,18 @@ def status(ctx: click.Context, name: str, as_json: bool) -> None:
         f"  lag: {f'{lag:.1f}s' if lag is not None else 'n/a'}   events applied: "
         f"{doc['events_applied']:,}   position: {doc['position']}"
     )
+    _print_controls(doc, name)
     _print_switches(doc, name)
+    last = doc.get("last_verify")
+    if last:
+        verdict = "equal" if last["match"] else f"{last['differences']} difference(s)"
+        out.print(
+            f"  last verify: {last['id']} ({last['kind']}): {verdict}, "
+            f"{last['rows_compared']:,} rows in {last['tables_compared']} table(s)"
+        )
+    for d in doc.get("drift", [])[-5:]:
+        key = ", ".join(f"{k}={v}" for k, v in d["key"].items())
+        out.print(f"  drift ({d['kind']}): {d['table']} {key}", markup=False)
     if doc["error"]:
         out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
 
@@ -50,6 +61,25 @@ def _tables(doc: dict[str, Any]) -> RichTable:
             "done" if t["copy_done"] else "…",
         )
     return grid
+
+
+def _print_controls(doc: dict[str, Any], name: str) -> None:
+    """The operator's pause, limits and postponed switch, when any is set."""
+    if doc.get("paused"):
+        out.print(f"  [bold yellow]paused[/] by the operator; resume: ferryman move resume {name}")
+    limits = doc.get("throttle") or {}
+    shown = []
+    if limits.get("max_rows_per_second"):
+        shown.append(f"{limits['max_rows_per_second']:g} rows/s")
+    if limits.get("lag_query") and limits.get("max_source_lag"):
+        shown.append(f"source lag ≤ {limits['max_source_lag']:g}s")
+    if shown:
+        held = " (holding now)" if doc.get("throttled") else ""
+        out.print(f"  throttle: {', '.join(shown)}{held}")
+    if doc.get("throttle_error"):
+        out.print(f"  [bold red]lag query:[/] {esc(doc['throttle_error'])}", markup=True)
+    if doc.get("postpone_switch"):
+        out.print(f"  switch postponed; lift it: ferryman move postpone {name} --off")
 
 
 def _print_switches(doc: dict[str, Any], name: str) -> None:

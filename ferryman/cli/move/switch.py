@@ -21,9 +21,31 @@ SWITCH_HELP = """Switch the writes of move NAME to the target, with a way back.
 
     Before the point of no return any failure rolls back: the source is unfenced and the
     stream resumes. If the process dies, run the same command again: it finishes a switch
-    past its point of no return and rolls back one before it. `move start` must be running;
-    it streams target → source afterwards. Exit 0 switched, 1 refused or rolled back, 2 error.
+    past its point of no return and rolls back one before it. `move start` must be running
+    (and not paused); it streams target → source afterwards. While the switch is postponed
+    (`move postpone`) it refuses with exit 2, --wait waits for the postponement to be lifted,
+    --force goes ahead. Exit 0 switched, 1 refused or rolled back, 2 error.
     """
+
+
+def postpone_options(f: F) -> F:
+    """``move switch`` only: what a postponed switch does (``move postpone``)."""
+    return stack(
+        [
+            click.option(
+                "--force",
+                is_flag=True,
+                help="Switch although the switch is postponed (`move postpone`).",
+            ),
+            click.option(
+                "--wait",
+                is_flag=True,
+                help="While postponed, wait; switch the moment `move postpone NAME --off` "
+                "lifts it.",
+            ),
+        ],
+        f,
+    )
 
 
 def switch_options(f: F) -> F:
@@ -100,6 +122,8 @@ def switch_command(op: str, help_text: str) -> click.Command:
         no_reverse: bool,
         dry_run: bool,
         as_json: bool,
+        force: bool = False,
+        wait: bool = False,
     ) -> None:
         moved = open_move(ctx, name)
         doc = (moved.switch if op == "switch" else moved.reverse)(
@@ -113,6 +137,8 @@ def switch_command(op: str, help_text: str) -> click.Command:
                 require_verify=require_verify,
                 no_reverse=no_reverse,
                 dry_run=dry_run,
+                force=force,
+                wait=wait,
             ),
             say=say_nothing if as_json else say_plain,
         )
@@ -124,7 +150,10 @@ def switch_command(op: str, help_text: str) -> click.Command:
             raise SystemExit(1)
 
     command.__doc__ = help_text
-    return click.command(op)(switch_options(click.pass_context(command)))
+    decorated = switch_options(click.pass_context(command))
+    if op == "switch":  # the way back is never postponed
+        decorated = postpone_options(decorated)
+    return click.command(op)(decorated)
 
 
 def _print_outcome(doc: dict[str, Any], op: str, name: str) -> None:
