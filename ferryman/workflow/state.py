@@ -237,6 +237,23 @@ class DriftEvent:
         }
 
 
+def _set_up(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """WAL mode and the schema. Switching a new file to WAL does not wait on sqlite's busy
+    timeout: when two threads or processes open one new store at once, one of them gets
+    'database is locked' at once, so that step is retried here until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(_SCHEMA)
+
+
 class SQLiteStateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -248,9 +265,7 @@ class SQLiteStateStore:
             self.conn = sqlite3.connect(
                 str(path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
+            _set_up(self.conn)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the state store {path}: {exc}",
