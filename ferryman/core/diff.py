@@ -116,6 +116,33 @@ def _same(text: str) -> Any:
     return text
 
 
+def equal(domain: Domain) -> Callable[[str, str], bool]:
+    """Whether two non-NULL canonical texts of ``domain`` are equal values: the texts are
+    equal, or their normalized values are (JSON first tries a cheaper exact test)."""
+    if domain is Domain.JSON:
+        return _equal_json
+    norm = normalize(domain)
+    return lambda x, y: x == y or norm(x) == norm(y)
+
+
+# Numbers as the bytes of their spelling: bytes equal no JSON value but another number spelled
+# the same, so equal parses mean equal documents (``true`` never equals ``1`` as it does in
+# Python), with the C scanner only. Differently spelled equal numbers (1.0, 1.00) fail this
+# test and are compared by value by the exact normalizer.
+_SPELLED = json.JSONDecoder(parse_int=str.encode, parse_float=str.encode)
+
+
+def _equal_json(x: str, y: str) -> bool:
+    if x == y:
+        return True
+    try:
+        if _SPELLED.decode(x) == _SPELLED.decode(y):
+            return True
+    except ValueError:
+        pass
+    return bool(_json(x) == _json(y))
+
+
 def _float(text: str) -> Any:
     try:
         return repr(float(text) + 0.0)  # -0.0 + 0.0 is 0.0: MariaDB keeps no negative zero

@@ -14,7 +14,10 @@ Per table (see :mod:`ferryman.core.diff` for the canonical text and the hash):
 4. **Live.** With ``recheck`` (``move verify``), candidates are read again after the applier
    has passed the source position read before the comparison; only persistent ones count.
 
-Columns compared in Python only (JSON across engines) make every bucket go to step 2.
+Columns compared in Python only (JSON across engines: no SQL of both engines renders a
+document alike, and a per-row rendering in PostgreSQL costs more than the comparison) are left
+out of the bucket sums and read as rows where they are not NULL (range method; the hash method
+reads every row), compared with an exact test that parses with the C scanner only.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from ferryman.core.diff import (
     TableDiff,
     TablePair,
     choose_domain,
+    equal,
     normalize,
 )
 from ferryman.core.errors import ConfigError, NotFound, SchemaError
@@ -206,6 +210,34 @@ class _Side:
                 tuple(_text(v) for v in row[2 * k + 1 : 2 * k + 1 + c]),
             )
         return out
+
+    def client_rows(
+        self, cond: str
+    ) -> dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]]:
+        """Like :meth:`rows` (hash 0), for the rows where a client column is not NULL."""
+        k = len(self.key_exprs)
+        present = " OR ".join(f"{e} IS NOT NULL" for e in self.client)
+        sql = (
+            f"SELECT {', '.join(self.key_exprs)}, {', '.join(self.native_key)}, "
+            f"{', '.join(self.client)} FROM {self.from_}{self._where(f'{cond} AND ({present})')}"
+        )
+        return {
+            tuple(_text(v) for v in row[:k]): (
+                0,
+                tuple(row[k : 2 * k]),
+                tuple(_text(v) for v in row[2 * k :]),
+            )
+            for row in self.reader.query(sql)
+        }
+
+    def segment(
+        self, bucket: str, cond: str
+    ) -> tuple[
+        dict[int, tuple[int, int]],
+        dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]],
+    ]:
+        """Bucket sums of the hashed columns, and the client columns' rows (none without)."""
+        return self.sums(bucket, cond), self.client_rows(cond) if self.client else {}
 
     def fetch(self, natives: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """key text -> every column's canonical text, for rows with these native keys."""
@@ -447,7 +479,7 @@ class TableJob:
         self._scale = 1  # raw buckets per report cell
         self._width = 1  # key-range bucket width (range method)
         self.normalizers = [normalize(c.domain) for c in pair.columns]
-        self.client_norm = [normalize(c.domain) for c in pair.client]
+        self.client_equal = [equal(c.domain) for c in pair.client]
 
     def both(self, fa: Callable[[], T], fb: Callable[[], T]) -> tuple[T, T]:
         xa, xb = self.a.submit(fa), self.b.submit(fb)
@@ -479,9 +511,8 @@ class TableJob:
         counts = [0] * min(buckets, REPORT_CELLS)
         scale = math.ceil(buckets / len(counts))
         step = self.request.segment_buckets
-        if self.pair.client:  # rows travel: smaller segments keep memory flat
-            step = max(1, step // 10)
-        client = bool(self.pair.client)
+        if self.pair.client:  # client columns travel as rows: smaller segments keep memory flat
+            step = max(1, step // 4)
 
         def cond(lo_bucket: int, hi_bucket: int) -> tuple[str, str]:
             lo, hi = low + lo_bucket * width, low + hi_bucket * width
@@ -493,17 +524,15 @@ class TableJob:
 
         def submit(s0: int) -> tuple[Future[Any], Future[Any]]:
             ca, cb = cond(s0, min(buckets, s0 + step))
-            if client:
-                return self.a.submit(partial(self.a.rows, ca)), self.b.submit(
-                    partial(self.b.rows, cb)
-                )
             return (
-                self.a.submit(partial(self.a.sums, ba, ca)),
-                self.b.submit(partial(self.b.sums, bb, cb)),
+                self.a.submit(partial(self.a.segment, ba, ca)),
+                self.b.submit(partial(self.b.segment, bb, cb)),
             )
 
-        # a few segments in flight per side: the databases never wait for us, and rows of
-        # compared segments are freed at once (memory stays flat on any table size)
+        # a few segments in flight per side: the databases never wait for us, and what a
+        # compared segment read is freed at once (memory stays flat on any table size). The
+        # hashed columns travel as bucket sums; client columns (JSON across engines, which no
+        # SQL of both engines renders alike) travel as rows, only where they are not NULL.
         starts = iter(range(0, buckets, step))
         pending: deque[tuple[Future[Any], Future[Any]]] = deque(
             submit(s0) for s0 in itertools.islice(starts, SEGMENTS_AHEAD)
@@ -513,19 +542,15 @@ class TableJob:
             nxt = next(starts, None)
             if nxt is not None:
                 pending.append(submit(nxt))
-            xa, xb = fa.result(), fb.result()
-            if client:
-                rows = len(xa)
-                for _hash, native, _client in xa.values():
-                    counts[((int(native[0]) - low) // width) // scale] += 1
-                self._rows(xa, xb, self._range_bucket_of(low, width, xa, xb))
-            else:
-                rows = sum(n for n, _ in xa.values())
-                for bkt, (n, _h) in xa.items():
-                    counts[bkt // scale] += n
-                bad = sorted(b for b in set(xa) | set(xb) if xa.get(b) != xb.get(b))
-                for lo_b, hi_b in _runs(bad):
-                    self._zoom(low + lo_b * width, low + (hi_b + 1) * width, width, low)
+            (xa, ca_rows), (xb, cb_rows) = fa.result(), fb.result()
+            rows = sum(n for n, _ in xa.values())
+            for bkt, (n, _h) in xa.items():
+                counts[bkt // scale] += n
+            if ca_rows or cb_rows:
+                self._rows(ca_rows, cb_rows, self._range_bucket_of(low, width, ca_rows, cb_rows))
+            bad = sorted(b for b in set(xa) | set(xb) if xa.get(b) != xb.get(b))
+            for lo_b, hi_b in _runs(bad):
+                self._zoom(low + lo_b * width, low + (hi_b + 1) * width, width, low)
             self.result.rows_compared += rows
             self.differ.observer.advanced(self.pair.a.name, rows)
         r.bucket_rows = counts
@@ -615,8 +640,8 @@ class TableJob:
                 and eb is not None
                 and ea[0] == eb[0]
                 and all(
-                    x == y or (x is not None and y is not None and n(x) == n(y))
-                    for x, y, n in zip(ea[2], eb[2], self.client_norm, strict=True)
+                    x == y or (x is not None and y is not None and same(x, y))
+                    for x, y, same in zip(ea[2], eb[2], self.client_equal, strict=True)
                 )
             ):
                 continue
