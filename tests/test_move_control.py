@@ -319,3 +319,44 @@ def test_control_input_errors_exit_2_naming_the_fix(
     assert r.code == 2 and "not a limit" in r.err, r.text
     assert m.status()["throttle"]["max_rows_per_second"] is None  # nothing changed
     assert not [k for k, _ in _history(m) if k == "control"]
+
+
+def test_pause_during_the_copy_stops_at_a_chunk_boundary(
+    tmp_path: Path, databases: Databases, running: list[Any]
+) -> None:
+    direction = MARIADB_TO_POSTGRESQL
+    source, target = databases(direction)
+    m = Live(tmp_path, direction, source, target)
+    preload(source, "mysql", rows=6000)
+    # small chunks at 600 rows/s: a copy of ~10 s, long enough to pause in the middle
+    r = create_move(
+        m.state, m.name, source.url, target.url, "--chunk-rows", "100",
+        "--max-rows-per-second", "600",
+    )  # fmt: skip
+    assert r.code == 0, r.text
+    runner = m.runner()
+    running.append(runner)
+    writer = Writer(source, "mysql", rate=60).start()
+    running.append(writer)
+
+    def copied() -> int:
+        return sum(t["rows_copied"] for t in m.status()["tables"])
+
+    wait_for(lambda: copied() >= 600, "some rows copied", 60)
+    assert m.status()["phase"] == "copying"
+    m.ok("pause", m.name)
+    took = wait_for(lambda: m.status()["phase"] == "paused", "phase paused", 10)
+    print(f"paused the copy {took:.2f}s after `move pause` returned, at {copied()} rows")
+    time.sleep(0.5)
+    rows, written = copied(), writer.done
+    target_rows = len(target.execute(f'SELECT id FROM "{source.name}".acct'))
+    time.sleep(2.5)
+    assert copied() == rows and writer.done > written
+    assert len(target.execute(f'SELECT id FROM "{source.name}".acct')) == target_rows
+    assert m.status()["phase"] == "paused"
+
+    m.ok("throttle", m.name, "--clear")
+    m.ok("resume", m.name)
+    runner.wait_phase("replicating", timeout=120)
+    writer.stop()
+    wait_equal(m.differences, 90)

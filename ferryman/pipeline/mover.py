@@ -1026,7 +1026,9 @@ class Mover:
             "lag_seconds": round(self.lag, 3) if self.phase == "replicating" else None,
             "position": str(self.position) if self.position is not None else None,
             "events_applied": self.events,
-            "events_per_second": round(self.events_per_second(), 1),
+            "events_per_second": 0.0
+            if self.phase == "paused"
+            else round(self.events_per_second(), 1),
             "throttled": self.throttle.throttled,
             "throttle_error": self.throttle.error,
         }
