@@ -360,3 +360,28 @@ def test_pause_during_the_copy_stops_at_a_chunk_boundary(
     runner.wait_phase("replicating", timeout=120)
     writer.stop()
     wait_equal(m.differences, 90)
+
+
+def test_pause_on_an_idle_stream_holds_the_next_change(
+    live: Callable[[Direction], Live], running: list[Any]
+) -> None:
+    m = live(MARIADB_TO_POSTGRESQL)
+    runner = m.runner()
+    running.append(runner)
+    runner.wait_phase("replicating", timeout=120)
+    time.sleep(1.0)  # nothing is written: the stream idles
+    m.ok("pause", m.name)
+    took = wait_for(lambda: m.status()["phase"] == "paused", "phase paused", 10)
+    print(f"idle stream paused {took:.2f}s after `move pause` returned")
+    assert took <= 2.5, took
+    m.source.execute("INSERT INTO acct (id, k) VALUES (900001, 1)")
+    time.sleep(2.0)
+    acct = f'"{m.source.name}".acct'
+    assert m.target.execute(f"SELECT count(*) FROM {acct} WHERE id = 900001") == [(0,)]
+    m.ok("resume", m.name)
+    wait_for(
+        lambda: m.target.execute(f"SELECT count(*) FROM {acct} WHERE id = 900001") == [(1,)],
+        "the held change applied after resume",
+        30,
+    )
+    wait_equal(m.differences, 60)

@@ -1135,17 +1135,18 @@ def drain(
     stop: threading.Event,
     idle: Callable[[], None],
 ) -> Iterator[Transaction | None]:
-    """Transactions from the reader thread; None when none arrived for a moment (flush)."""
+    """Transactions from the reader thread; None when none arrived for a moment (flush), and
+    again every quarter second while none arrive (``idle`` called first), so the consumer can
+    stop between transactions on an idle stream too (an operator's pause)."""
     waiting = False
     while not stop.is_set():
         try:
-            item = items.get(timeout=0.02 if not waiting else 0.5)
+            item = items.get(timeout=0.02 if not waiting else 0.25)
         except queue.Empty:
-            if not waiting:
-                waiting = True
-                yield None
-            else:
+            if waiting:
                 idle()
+            waiting = True
+            yield None
             continue
         waiting = False
         if item is None:
