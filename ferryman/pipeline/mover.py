@@ -1026,7 +1026,9 @@ class Mover:
             "lag_seconds": round(self.lag, 3) if self.phase == "replicating" else None,
             "position": str(self.position) if self.position is not None else None,
             "events_applied": self.events,
-            "events_per_second": round(self.events_per_second(), 1),
+            "events_per_second": 0.0
+            if self.phase == "paused"
+            else round(self.events_per_second(), 1),
             "throttled": self.throttle.throttled,
             "throttle_error": self.throttle.error,
         }
@@ -1133,17 +1135,18 @@ def drain(
     stop: threading.Event,
     idle: Callable[[], None],
 ) -> Iterator[Transaction | None]:
-    """Transactions from the reader thread; None when none arrived for a moment (flush)."""
+    """Transactions from the reader thread; None when none arrived for a moment (flush), and
+    again every quarter second while none arrive (``idle`` called first), so the consumer can
+    stop between transactions on an idle stream too (an operator's pause)."""
     waiting = False
     while not stop.is_set():
         try:
-            item = items.get(timeout=0.02 if not waiting else 0.5)
+            item = items.get(timeout=0.02 if not waiting else 0.25)
         except queue.Empty:
-            if not waiting:
-                waiting = True
-                yield None
-            else:
+            if waiting:
                 idle()
+            waiting = True
+            yield None
             continue
         waiting = False
         if item is None:
