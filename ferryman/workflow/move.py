@@ -470,6 +470,7 @@ def _run_stream(
                     status={**status, "direction": direction},
                     error=None,
                     keep_phases=HELD_PHASES,
+                    keep_error_phases=("halted",),
                 )
 
             def make_mover() -> Mover:

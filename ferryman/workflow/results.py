@@ -90,7 +90,16 @@ def timeline(store: StateStore, name: str) -> list[dict[str, Any]]:
     for d in store.drift(name):
         key = ", ".join(f"{k}={v}" for k, v in d.key.items())
         events.append(
-            {"at": d.at, "kind": "drift", "detail": f"{d.kind}: {d.table} ({key})", **d.as_json()}
+            {
+                "at": d.at,
+                "kind": "drift",
+                "detail": f"{d.kind}: {d.table} ({key})",
+                "drift_kind": d.kind,
+                "table": d.table,
+                "key": d.key,
+                "expected": d.expected,
+                "actual": d.actual,
+            }
         )
     events.sort(key=lambda e: float(e["at"]))  # stable: same-instant events keep their order
     return events

@@ -76,6 +76,7 @@ class StateStore(Protocol):
         status: dict[str, Any] | None = None,
         spec: dict[str, Any] | None = None,
         keep_phases: tuple[str, ...] = (),
+        keep_error_phases: tuple[str, ...] = (),
     ) -> None: ...
 
     def record(self, name: str, kind: str, detail: str = "") -> None: ...
@@ -302,9 +303,11 @@ class SQLiteStateStore:
         status: dict[str, Any] | None = None,
         spec: dict[str, Any] | None = None,
         keep_phases: tuple[str, ...] = (),
+        keep_error_phases: tuple[str, ...] = (),
     ) -> None:
         """Set the given fields. ``keep_phases``: leave the phase alone while it is one of
-        these (a runner's progress must not overwrite a cutover's phase)."""
+        these (a runner's progress must not overwrite a cutover's phase);
+        ``keep_error_phases``: the same for the error (a halt's reason stays)."""
         sets: list[str] = ["updated_at = ?"]
         args: list[Any] = [time.time()]
         if phase is not None:
@@ -317,7 +320,12 @@ class SQLiteStateStore:
                 sets.append("phase = ?")
             args.append(phase)
         if error is not _Keep:
-            sets.append("error = ?")
+            if keep_error_phases:
+                marks = ", ".join("?" for _ in keep_error_phases)
+                sets.append(f"error = CASE WHEN phase IN ({marks}) THEN error ELSE ? END")
+                args.extend(keep_error_phases)
+            else:
+                sets.append("error = ?")
             args.append(redact(error) if isinstance(error, str) else None)
         if status is not None:
             sets.append("status = ?")
