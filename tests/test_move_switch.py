@@ -299,6 +299,8 @@ def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None
     story.target.db.execute("UPDATE acct SET v = 'changed on the target' WHERE id = 7")
     r = story.op("switch", "--require-verify")
     assert r.code == 1 and "verify found 1 differing row" in r.text, r.text
+    last = story.runner.status()["last_verify"]  # the switch's verify is kept
+    assert (last["kind"], last["match"], last["differences"]) == ("switch", False, 1), last
     story.target.db.execute("UPDATE acct SET v = 'v7' WHERE id = 7")
     story.source.db.execute("UPDATE acct SET v = 'v7' WHERE id = 7")
     writer.resume()
@@ -323,6 +325,17 @@ def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None
         "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
     )
     assert triggers == [(0,)]
+    # the history: the switch's verifies, its journal steps and the phases, in order
+    r = ferryman("move", "--state", str(story.state), "history", story.name, "--json")
+    assert r.code == 0, r.text
+    events = json.loads(r.out)["events"]
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    steps = [e["step"] for e in events if e["kind"] == "cutover"]
+    assert "point-of-no-return" in steps and "fence" in steps, steps
+    verifies = [(e["verify_kind"], e["match"]) for e in events if e["kind"] == "verify-ended"]
+    assert verifies == [("switch", False), ("switch", True)], verifies
+    phases = [e["detail"] for e in events if e["kind"] == "phase"]
+    assert "switching → switched" in phases and phases[-1] == "switched → completed", phases
 
 
 def test_switch_refused_before_copy_and_when_failed(
