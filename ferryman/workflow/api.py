@@ -17,6 +17,7 @@ Each call does what the ``ferryman move`` subcommand of the same name does (see
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -138,10 +139,13 @@ class Move:
         max_source_lag: float | None = None,
         values: dict[str, str | None] | None = None,
         batch_rows: int | None = None,
+        on_drift: str | None = None,
+        accept_drift: bool = False,
     ) -> dict[str, Any]:
         """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
         move is completed or cancelled; resumes from the target's checkpoint. The last
-        status."""
+        status. ``on_drift`` (halt | repair | log, kept with the move): what a write to the
+        target that ferryman did not make does; ``accept_drift`` restarts a halted move."""
         return move.start(
             self.ref,
             on_ddl=on_ddl,
@@ -153,7 +157,14 @@ class Move:
             stop=stop,
             observer=observer,
             batch_rows=batch_rows,
+            on_drift=on_drift,
+            accept_drift=accept_drift,
         )
+
+    def drift(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        """The drift guard's events, newest first: {table, key, kind, actual, expected,
+        columns, at, who, position, accepted}."""
+        return self.ref.store.drift(self.ref.name, limit)
 
     def verify(
         self,

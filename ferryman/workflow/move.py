@@ -35,6 +35,7 @@ from ferryman.core.tablecheck import fk_closure_findings
 from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
+from ferryman.pipeline.guard import ON_DRIFT, DriftHalted
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
 from ferryman.workflow import sync
 from ferryman.workflow.session import (
@@ -48,6 +49,7 @@ from ferryman.workflow.session import (
     checkpoint_key,
     connect,
     copy_target,
+    guard_name,
     in_namespace,
     lift_fence,
     load_spec,
@@ -300,8 +302,15 @@ def start(
     stop: threading.Event | None = None,
     observer: MoveObserver | None = None,
     batch_rows: int | None = None,
+    on_drift: str | None = None,
+    accept_drift: bool = False,
 ) -> dict[str, Any]:
-    """Run the move in the foreground until ``stop`` is set; returns the last status."""
+    """Run the move in the foreground until ``stop`` is set; returns the last status.
+
+    ``on_drift`` (kept with the move): what a write to the target that ferryman did not make
+    does (halt | repair | log). A move the drift guard halted starts again only with
+    ``accept_drift`` (the drift seen so far is accepted; fix the target first with
+    ``move verify --repair``)."""
     store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
@@ -311,7 +320,24 @@ def start(
         )
     if on_ddl is not None and on_ddl not in ON_DDL:
         raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    if on_drift is not None and on_drift not in ON_DRIFT:
+        raise ConfigError(
+            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair or log", obj=on_drift
+        )
+    if wf.phase == "halted" and not accept_drift:
+        raise PreconditionFailed(
+            f"move {name!r} is halted: someone else wrote to its target "
+            f"({len(store.drift(name))} change(s) recorded)",
+            hint=f"see `ferryman move status {name}`; fix the target with `ferryman move verify "
+            f"{name} --repair`, then `ferryman move start {name} --accept-drift`",
+            obj=name,
+        )
+    if accept_drift:
+        accepted = store.accept_drift(name)
+        store.record(name, "drift accepted", f"{accepted} change(s)")
     changes: dict[str, Any] = {}
+    if on_drift is not None:
+        changes["on_drift"] = on_drift
     if on_ddl is not None:
         changes["on_ddl"] = on_ddl
     if max_rows_per_second is not None:
@@ -433,6 +459,8 @@ def _run_stream(
                     observer=observer,
                     publish=publish,
                     lag_probe=probe,
+                    record_drift=lambda events: record_drift(store, name, events),
+                    note=lambda kind, detail: store.record(name, kind, detail),
                 )
 
             mover = make_mover()
@@ -469,6 +497,10 @@ def _run_stream(
                 fail("paused", exc.render())
                 store.record(name, "paused", exc.message)
                 raise
+            except DriftHalted as exc:
+                fail("halted", exc.render())
+                store.record(name, "halted", exc.message)
+                raise
             except FerrymanError as exc:
                 fail("failed", exc.render())
                 store.record(name, "failed", exc.message)
@@ -489,6 +521,47 @@ def _run_stream(
     finally:
         run_stop.set()
         watcher.join(1.0)
+
+
+def record_drift(store: StateStore, name: str, events: list[dict[str, Any]]) -> list[bool]:
+    """Store the drift guard's events (once each) and put each new one in the history."""
+    fresh = store.record_drift(name, events)
+    for event, new in zip(events, fresh, strict=True):
+        if new:
+            who = ", ".join(f"{k} {v}" for k, v in (event.get("who") or {}).items())
+            store.record(
+                name,
+                "drift",
+                f"{event['kind']} {event['table']} {event['key']}"
+                + (f" by {who}" if who else "")
+                + (f"; differs in {', '.join(event['columns'])}" if event["columns"] else ""),
+            )
+    return fresh
+
+
+#: ``move status`` shows at most this many drift events (newest first)
+DRIFT_SHOWN = 100
+DRIFT_KEYS = (
+    "table",
+    "key",
+    "kind",
+    "actual",
+    "expected",
+    "columns",
+    "at",
+    "who",
+    "position",
+    "accepted",
+)
+
+
+def _drop_guards(spec: MoveSpec, source: Endpoint, target: Endpoint) -> None:
+    """Remove the drift guards' change captures (the forward one on the target, the reverse
+    one on the source). Idempotent; a side without a change stream has none."""
+    for ep, direction in ((target, FORWARD), (source, REVERSE)):
+        changes = ep.change_source()
+        if changes is not None:
+            changes.drop_changes(guard_name(spec, direction))
 
 
 def _watch_partitions(
@@ -604,6 +677,8 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
         "events_per_second": st.get("events_per_second", 0.0) if running else 0.0,
         "throttled": bool(st.get("throttled")) and running,
         "on_ddl": spec.on_ddl,
+        "on_drift": spec.on_drift,
+        "drift": [{k: e.get(k) for k in DRIFT_KEYS} for e in store.drift(name, DRIFT_SHOWN)],
         "direction": spec.direction,
         "new_primary": spec.new_primary,
         "fences": {side: f["kind"] for side, f in spec.fences.items()},
@@ -677,6 +752,7 @@ def cancel(
         with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             say("removing change capture on the source")
             change_source(src).drop_changes(name)
+            _drop_guards(spec, src, dst)
             if spec.switches:  # switched and reversed: the way back's capture and checkpoint
                 change_source(dst).drop_changes(stream_name(spec, REVERSE))
                 back = move_target(src).open_applier()

@@ -37,6 +37,7 @@ PHASES = (
     "copying",
     "replicating",
     "paused",
+    "halted",  # the drift guard saw a write ferryman did not make (--on-drift halt)
     "stopped",
     "switching",
     "switched",
@@ -85,6 +86,19 @@ class StateStore(Protocol):
 
     def runner_lock(self, name: str) -> contextlib.AbstractContextManager[None]: ...
 
+    def record_drift(self, name: str, events: list[dict[str, Any]]) -> list[bool]:
+        """Store drift events (each with an ``id`` naming the write: the same write seen again
+        after a restart is stored once); per event, whether it is new or not yet accepted."""
+        ...
+
+    def drift(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The last ``limit`` drift events of ``name``, newest first."""
+        ...
+
+    def accept_drift(self, name: str) -> int:
+        """Mark every drift event of ``name`` accepted (``--accept-drift``); how many were not."""
+        ...
+
     def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None: ...
 
     def open_attempt(self, name: str) -> list[JournalEntry]: ...
@@ -130,6 +144,10 @@ CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
   step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_workflow ON journal (workflow, id);
+CREATE TABLE IF NOT EXISTS drift (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, ident TEXT NOT NULL,
+  at REAL NOT NULL, event TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (workflow, ident));
 """
 
 
@@ -259,7 +277,38 @@ class SQLiteStateStore:
         ).fetchall()
         return [(float(a), str(k), str(d)) for a, k, d in rows]
 
+    def record_drift(self, name: str, events: list[dict[str, Any]]) -> list[bool]:
+        out = []
+        for event in events:
+            ident = str(event["id"])
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO drift (workflow, ident, at, event) VALUES (?, ?, ?, ?)",
+                (name, ident, float(event.get("at") or time.time()), _dump(event)),
+            )
+            if cur.rowcount:
+                out.append(True)
+                continue
+            row = self.conn.execute(
+                "SELECT accepted FROM drift WHERE workflow = ? AND ident = ?", (name, ident)
+            ).fetchone()
+            out.append(row is None or not row[0])
+        return out
+
+    def drift(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT event, accepted FROM drift WHERE workflow = ? ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        ).fetchall()
+        return [{**json.loads(e), "accepted": bool(a)} for e, a in rows]
+
+    def accept_drift(self, name: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE drift SET accepted = 1 WHERE workflow = ? AND accepted = 0", (name,)
+        )
+        return int(cur.rowcount)
+
     def delete(self, name: str) -> None:
+        self.conn.execute("DELETE FROM drift WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
         self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM journal WHERE workflow = ?", (name,))
