@@ -21,7 +21,15 @@ from tests.conftest import (
     TempDatabase,
 )
 from tests.helpers import ferryman
-from tests.movekit import MoveRunner, Writer, create_move, differences, preload, wait_equal
+from tests.movekit import (
+    RACE_TABLES,
+    MoveRunner,
+    Writer,
+    create_move,
+    differences,
+    preload,
+    wait_equal,
+)
 
 QUIET_KEYS = (70001, 70002, 70003)
 
@@ -103,6 +111,26 @@ def test_background_verify_finds_changes_the_capture_missed_and_halts(
     kinds = [e["kind"] for e in history(state)]
     assert kinds.index("drift") < kinds.index("halted") < len(kinds) - kinds[::-1].index("stopped")
     assert "halted" in runner.output() and "quiet" in runner.output()
+
+    # a halted move starts again only once the drift is accepted; repair first
+    again = MoveRunner(state, "live", source.url, target.url)
+    refused = again.start()
+    assert refused.wait(60) == 1 and "--accept-drift" in refused.output()
+    r = ferryman(
+        "move", "--state", str(state), "verify", "live", "--repair",
+        "--source", source.url, "--target", target.url,
+    )  # fmt: skip
+    assert r.code == 0, r.text
+    again.start(None, "--accept-drift")
+    try:
+        again.wait_phase("replicating")
+        wait_equal(
+            lambda: differences(
+                source, direction.source, target, direction.target, ("quiet", *RACE_TABLES)
+            )
+        )
+    finally:
+        assert again.stop() == 0, again.output()[-3000:]
 
 
 @pytest.mark.parametrize("direction", [MARIADB_TO_MARIADB, MARIADB_TO_POSTGRESQL])

@@ -141,12 +141,16 @@ class Move:
         batch_rows: int | None = None,
         verify_interval: float | None = None,
         verify_rows_per_second: float | None = None,
+        on_drift: str | None = None,
+        accept_drift: bool = False,
     ) -> dict[str, Any]:
         """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
         move is completed or cancelled; resumes from the target's checkpoint. The last
         status. ``verify_interval`` (seconds): verify again and again in the background,
-        throttled to ``verify_rows_per_second``; a difference the stream did not deliver halts
-        the move (phase ``halted``; raises PreconditionFailed naming it)."""
+        throttled to ``verify_rows_per_second``; a difference the stream did not deliver is
+        drift of kind ``missed``. ``on_drift`` (halt | repair | log, kept with the move): what
+        drift does (halt: phase ``halted``, PreconditionFailed naming it); ``accept_drift``
+        restarts a halted move."""
         return move.start(
             self.ref,
             on_ddl=on_ddl,
@@ -160,7 +164,14 @@ class Move:
             batch_rows=batch_rows,
             verify_interval=verify_interval,
             verify_rows_per_second=verify_rows_per_second,
+            on_drift=on_drift,
+            accept_drift=accept_drift,
         )
+
+    def drift(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        """The drift guard's events, newest first: {table, key, kind, actual, expected,
+        columns, at, who, position, accepted}."""
+        return self.ref.store.drift(self.ref.name, limit)
 
     def verify(
         self,

@@ -65,9 +65,9 @@ def last_verify(store: StateStore, name: str) -> dict[str, Any] | None:
 
 def timeline(store: StateStore, name: str) -> list[dict[str, Any]]:
     """Every event of ``name`` oldest first, each ``{at, kind, detail, ...}``: the recorded
-    history (created, phase, start, stopped, paused, failed, …), the cutover journals
-    (``cutover``), the verifies (``verify-started``, ``verify-resumed``, ``verify-ended``) and
-    drift (``drift``)."""
+    history (created, phase, start, stopped, paused, failed, drift, halted, …), the cutover
+    journals (``cutover``) and the verifies (``verify-started``, ``verify-resumed``,
+    ``verify-ended``)."""
     events: list[dict[str, Any]] = [
         {"at": at, "kind": kind, "detail": detail} for at, kind, detail in store.history(name)
     ]
@@ -87,20 +87,6 @@ def timeline(store: StateStore, name: str) -> list[dict[str, Any]]:
             )
     for run in store.verify_runs(name):
         events.extend(_verify_events(run))
-    for d in store.drift(name):
-        key = ", ".join(f"{k}={v}" for k, v in d.key.items())
-        events.append(
-            {
-                "at": d.at,
-                "kind": "drift",
-                "detail": f"{d.kind}: {d.table} ({key})",
-                "drift_kind": d.kind,
-                "table": d.table,
-                "key": d.key,
-                "expected": d.expected,
-                "actual": d.actual,
-            }
-        )
     events.sort(key=lambda e: float(e["at"]))  # stable: same-instant events keep their order
     return events
 

@@ -37,13 +37,13 @@ PHASES = (
     "copying",
     "replicating",
     "paused",
+    "halted",  # drift: a write ferryman did not make, or a change it missed (--on-drift halt)
     "stopped",
     "switching",
     "switched",
     "completed",
     "cancelled",
     "failed",
-    "halted",
 )
 
 
@@ -87,6 +87,19 @@ class StateStore(Protocol):
 
     def runner_lock(self, name: str) -> contextlib.AbstractContextManager[None]: ...
 
+    def record_drift(self, name: str, events: list[dict[str, Any]]) -> list[bool]:
+        """Store drift events (each with an ``id`` naming the write: the same write seen again
+        after a restart is stored once); per event, whether it is new or not yet accepted."""
+        ...
+
+    def drift(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The last ``limit`` drift events of ``name``, newest first."""
+        ...
+
+    def accept_drift(self, name: str) -> int:
+        """Mark every drift event of ``name`` accepted (``--accept-drift``); how many were not."""
+        ...
+
     def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None: ...
 
     def open_attempt(self, name: str) -> list[JournalEntry]: ...
@@ -108,10 +121,6 @@ class StateStore(Protocol):
     def verify_runs(self, name: str) -> list[VerifyRun]: ...
 
     def verify_run(self, name: str, verify_id: int | None = None) -> VerifyRun: ...
-
-    def add_drift(self, name: str, events: list[DriftEvent]) -> None: ...
-
-    def drift(self, name: str) -> list[DriftEvent]: ...
 
     def close(self) -> None: ...
 
@@ -159,9 +168,9 @@ CREATE TABLE IF NOT EXISTS verify_tables (
   verify INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, done_at REAL NOT NULL,
   result TEXT NOT NULL, PRIMARY KEY (verify, name));
 CREATE TABLE IF NOT EXISTS drift (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
-  tbl TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, expected TEXT, actual TEXT);
-CREATE INDEX IF NOT EXISTS drift_workflow ON drift (workflow, id);
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, ident TEXT NOT NULL,
+  at REAL NOT NULL, event TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (workflow, ident));
 """
 
 #: At most this many differing keys of one table are kept with a stored verify.
@@ -202,29 +211,6 @@ class VerifyRun:
     @property
     def finished(self) -> bool:
         return self.ended_at is not None
-
-
-@dataclass
-class DriftEvent:
-    """A row of the target that is not what the source's changes made it: ``kind`` e.g.
-    ``missed`` (a difference a verify found that persisted after the stream passed it)."""
-
-    table: str
-    key: dict[str, Any]
-    kind: str
-    expected: Any = None
-    actual: Any = None
-    at: float = field(default_factory=time.time)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "key": self.key,
-            "kind": self.kind,
-            "expected": self.expected,
-            "actual": self.actual,
-            "at": self.at,
-        }
 
 
 class SQLiteStateStore:
@@ -357,7 +343,38 @@ class SQLiteStateStore:
         ).fetchall()
         return [(float(a), str(k), str(d)) for a, k, d in rows]
 
+    def record_drift(self, name: str, events: list[dict[str, Any]]) -> list[bool]:
+        out = []
+        for event in events:
+            ident = str(event["id"])
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO drift (workflow, ident, at, event) VALUES (?, ?, ?, ?)",
+                (name, ident, float(event.get("at") or time.time()), _dump(event)),
+            )
+            if cur.rowcount:
+                out.append(True)
+                continue
+            row = self.conn.execute(
+                "SELECT accepted FROM drift WHERE workflow = ? AND ident = ?", (name, ident)
+            ).fetchone()
+            out.append(row is None or not row[0])
+        return out
+
+    def drift(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT event, accepted FROM drift WHERE workflow = ? ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        ).fetchall()
+        return [{**json.loads(e), "accepted": bool(a)} for e, a in rows]
+
+    def accept_drift(self, name: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE drift SET accepted = 1 WHERE workflow = ? AND accepted = 0", (name,)
+        )
+        return int(cur.rowcount)
+
     def delete(self, name: str) -> None:
+        self.conn.execute("DELETE FROM drift WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
         self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM journal WHERE workflow = ?", (name,))
@@ -367,7 +384,6 @@ class SQLiteStateStore:
             (name,),
         )
         self.conn.execute("DELETE FROM verifies WHERE workflow = ?", (name,))
-        self.conn.execute("DELETE FROM drift WHERE workflow = ?", (name,))
 
     def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None:
         """Append one journal line; durable when this returns (its own transaction)."""
@@ -514,29 +530,6 @@ class SQLiteStateStore:
             error=error,
             done=done,
         )
-
-    # -- drift ----------------------------------------------------------------------------
-
-    def add_drift(self, name: str, events: list[DriftEvent]) -> None:
-        self.conn.executemany(
-            "INSERT INTO drift (workflow, at, tbl, key, kind, expected, actual) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (name, e.at, e.table, _dump(e.key), e.kind, _dump(e.expected), _dump(e.actual))
-                for e in events
-            ],
-        )
-
-    def drift(self, name: str) -> list[DriftEvent]:
-        """The drift events of ``name``, oldest first."""
-        rows = self.conn.execute(
-            "SELECT tbl, key, kind, expected, actual, at FROM drift WHERE workflow = ? ORDER BY id",
-            (name,),
-        ).fetchall()
-        return [
-            DriftEvent(str(t), json.loads(k), str(kd), json.loads(e), json.loads(a), float(at))
-            for t, k, kd, e, a, at in rows
-        ]
 
     def _lock_path(self, name: str) -> Path:
         digest = hashlib.sha1(name.encode()).hexdigest()[:16]
