@@ -471,21 +471,7 @@ def _run_stream(
     from_u, to_u = (src_u, dst_u) if direction == FORWARD else (back, src_u)
     roles = ("source", "target") if direction == FORWARD else ("target", "source")
     run_stop = threading.Event()
-
-    def watch() -> None:
-        while not run_stop.wait(0.05):
-            try:
-                if (
-                    stop.is_set()
-                    or store.open_attempt(name)
-                    or store.get(name).phase in (*TERMINAL, "halted")
-                ):
-                    run_stop.set()
-            except FerrymanError:  # the workflow is gone (cancelled)
-                run_stop.set()
-
-    watcher = threading.Thread(target=watch, name="ferryman-watch", daemon=True)
-    watcher.start()
+    watcher = _watcher(store, name, stop, run_stop)
     try:
         with connect(from_u, roles[0]) as src, connect(to_u, roles[1]) as dst:
             settings = stream_settings(spec, direction, src.namespace, skip_ddl=skip_ddl)
@@ -615,6 +601,29 @@ def _drop_guards(spec: MoveSpec, source: Endpoint, target: Endpoint) -> None:
         changes = ep.change_source()
         if changes is not None:
             changes.drop_changes(guard_name(spec, direction))
+
+
+def _watcher(
+    store: StateStore, name: str, stop: threading.Event, run_stop: threading.Event
+) -> threading.Thread:
+    """A thread that sets ``run_stop`` when ``stop`` is set, a cutover begins, or the move is
+    completed, cancelled or halted; it ends with ``run_stop``."""
+
+    def watch() -> None:
+        while not run_stop.wait(0.05):
+            try:
+                if (
+                    stop.is_set()
+                    or store.open_attempt(name)
+                    or store.get(name).phase in (*TERMINAL, "halted")
+                ):
+                    run_stop.set()
+            except FerrymanError:  # the workflow is gone (cancelled)
+                run_stop.set()
+
+    watcher = threading.Thread(target=watch, name="ferryman-watch", daemon=True)
+    watcher.start()
+    return watcher
 
 
 def _watch_partitions(
