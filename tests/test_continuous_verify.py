@@ -173,3 +173,37 @@ def test_background_verify_under_a_write_load_reports_no_drift(
     )
     assert runner.stop() == 0, runner.output()[-3000:]
     assert runner.status()["phase"] != "halted"
+
+
+def test_with_on_drift_log_missed_changes_are_recorded_once_and_the_move_goes_on(
+    tmp_path: Path, databases: Databases
+) -> None:
+    source, target = databases(MARIADB_TO_MARIADB)
+    preload(source, "mysql", rows=1000)
+    source.execute("CREATE TABLE quiet (id INT PRIMARY KEY, v VARCHAR(40))")
+    source.execute("INSERT INTO quiet VALUES " + ", ".join(f"({i}, 'q{i}')" for i in range(1, 11)))
+    state = tmp_path / "state.db"
+    assert create_move(state, "live", source.url, target.url).code == 0
+    runner = MoveRunner(
+        state, "live", source.url, target.url, args=("--verify-interval", "1s", "--on-drift", "log")
+    ).start()
+    writer = Writer(source, "mysql", rate=100).start()
+    try:
+        runner.wait_phase("replicating")
+        lose_changes(MARIADB_TO_MARIADB, source)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            unequal = [p for p in background_passes(state) if p["match"] is False]
+            if len(unequal) >= 3:  # seen again and again, recorded once
+                break
+            assert runner.proc is not None and runner.proc.poll() is None, runner.output()
+            time.sleep(0.5)
+        assert len(unequal) >= 3, background_passes(state)
+        st = runner.status()
+        assert st["phase"] == "replicating" and st["running"] and st["error"] is None
+        assert sorted(d["key"]["id"] for d in st["drift"]) == ["5", *map(str, QUIET_KEYS)]
+        assert {(d["kind"], d["table"]) for d in st["drift"]} == {("missed", "quiet")}
+        assert len([e for e in history(state) if e["kind"] == "drift"]) == 4
+    finally:
+        writer.stop()
+        assert runner.stop() == 0, runner.output()[-3000:]

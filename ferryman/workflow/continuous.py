@@ -14,6 +14,7 @@ rows equal the source's (a repairing verify).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -57,6 +58,7 @@ class BackgroundVerify:
         self.rows_per_second = rows_per_second
         self.stop = stop
         self.passes = 0
+        self.reported: set[str] = set()
         self.thread = threading.Thread(target=self._run, name="ferryman-verify", daemon=True)
 
     def start(self) -> BackgroundVerify:
@@ -92,7 +94,10 @@ class BackgroundVerify:
             self.passes += 1
             if result.match:
                 continue
-            self.record_drift(drift_events(result))
+            fresh = [e for e in drift_events(result) if e["id"] not in self.reported]
+            self.reported.update(e["id"] for e in fresh)
+            if fresh:  # (with --on-drift log the same rows differ again at every pass)
+                self.record_drift(fresh)
             policy = load_spec(store.get(name)).on_drift
             if policy == "halt":
                 halt(store, name, result)
@@ -110,10 +115,10 @@ class BackgroundVerify:
 
 def drift_events(result: DiffResult) -> list[dict[str, Any]]:
     """The differing rows a verify kept as drift events of kind ``missed`` (the drift store's
-    shape: ``id`` names the verify, table and key, so each is stored once)."""
+    shape: ``id`` names the table, key and both rows, so each is stored once)."""
     return [
         {
-            "id": f"verify {result.verify_id} {t.table} {json.dumps(s.key, sort_keys=True)}",
+            "id": _drift_id(t.table, s.key, s.source, s.target),
             "table": t.table,
             "key": dict(s.key),
             "kind": "missed",
@@ -127,6 +132,12 @@ def drift_events(result: DiffResult) -> list[dict[str, Any]]:
         for t in result.tables
         for s in t.samples
     ]
+
+
+def _drift_id(table: str, key: Any, expected: Any, actual: Any) -> str:
+    """The same row differing the same way is the same drift, whichever pass saw it."""
+    text = json.dumps([table, key, expected, actual], sort_keys=True, default=str)
+    return "missed " + hashlib.sha1(text.encode()).hexdigest()
 
 
 def halt(store: StateStore, name: str, result: DiffResult) -> None:
