@@ -265,3 +265,25 @@ def test_verify_interval_takes_durations(text: str, seconds: float) -> None:
 def test_a_bad_verify_interval_is_refused(tmp_path: Path) -> None:
     r = ferryman("move", "--state", str(tmp_path / "s.db"), "start", "x", "--verify-interval", "0s")
     assert r.code == 2 and "not a duration" in r.text
+
+
+def test_equal_background_verifies_are_kept_to_the_newest_hundred(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "s.db")
+    try:
+        odd = store.verify_begin("m", "background", ["a"])
+        store.verify_end(odd, match=False)  # a difference is kept, however old
+        manual = store.verify_begin("m", "manual", ["a"])
+        store.verify_end(manual, match=True)
+        for _ in range(130):
+            vid = store.verify_begin("m", "background", ["a"])
+            store.verify_table(vid, {"table": "a", "rows_compared": 1})
+            store.verify_end(vid, match=True)
+        runs = store.verify_runs("m")
+        background = [r for r in runs if r.kind == "background" and r.match]
+        assert len(background) == 100 and background[-1].id == vid
+        assert [r.id for r in runs[:2]] == [odd, manual]
+        assert store.last_verify_run("m") is not None
+        kept = store.conn.execute("SELECT COUNT(DISTINCT verify) FROM verify_tables").fetchone()
+        assert kept == (100,)
+    finally:
+        store.close()

@@ -48,10 +48,10 @@ def verify_doc(run: VerifyRun) -> dict[str, Any]:
 
 def last_verify(store: StateStore, name: str) -> dict[str, Any] | None:
     """The latest verify of ``name`` that finished (``last_verify`` of ``move status``)."""
-    runs = [r for r in store.verify_runs(name) if r.match is not None]
-    if not runs:
+    run = store.last_verify_run(name)
+    if run is None:
         return None
-    doc = verify_doc(runs[-1])
+    doc = verify_doc(run)
     return {
         "id": doc["id"],
         "kind": doc["kind"],

@@ -120,6 +120,8 @@ class StateStore(Protocol):
 
     def verify_runs(self, name: str) -> list[VerifyRun]: ...
 
+    def last_verify_run(self, name: str) -> VerifyRun | None: ...
+
     def verify_run(self, name: str, verify_id: int | None = None) -> VerifyRun: ...
 
     def close(self) -> None: ...
@@ -175,6 +177,8 @@ CREATE TABLE IF NOT EXISTS drift (
 
 #: At most this many differing keys of one table are kept with a stored verify.
 STORED_SAMPLES = 20
+#: Equal background verifies kept per move (the newest; the others are forgotten).
+KEEP_BACKGROUND = 100
 
 
 @dataclass
@@ -429,13 +433,35 @@ class SQLiteStateStore:
     # -- verify results -------------------------------------------------------------------
 
     def verify_begin(self, name: str, kind: str, tables: list[str]) -> int:
-        """A new verify of ``name`` that sets out to compare ``tables``; its id."""
+        """A new verify of ``name`` that sets out to compare ``tables``; its id. A background
+        verify forgets the oldest equal background verifies beyond :data:`KEEP_BACKGROUND`
+        (a move verified every few seconds for weeks)."""
+        if kind == "background":
+            self._prune_background(name)
         cur = self.conn.execute(
             "INSERT INTO verifies (workflow, kind, pid, tables, started_at) VALUES (?, ?, ?, ?, ?)",
             (name, kind, os.getpid(), json.dumps(tables), time.time()),
         )
         assert cur.lastrowid is not None
         return int(cur.lastrowid)
+
+    def _prune_background(self, name: str) -> None:
+        old = (
+            "SELECT id FROM verifies WHERE workflow = ? AND kind = 'background' AND match = 1 "
+            "ORDER BY id DESC LIMIT -1 OFFSET ?"
+        )
+        args = (name, KEEP_BACKGROUND - 1)
+        self.conn.execute(f"DELETE FROM verify_tables WHERE verify IN ({old})", args)
+        self.conn.execute(f"DELETE FROM verifies WHERE id IN ({old})", args)
+
+    def last_verify_run(self, name: str) -> VerifyRun | None:
+        """The latest verify of ``name`` that finished (equal or not), if any."""
+        row = self.conn.execute(
+            f"SELECT {_VERIFY_COLUMNS} FROM verifies WHERE workflow = ? AND match IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (name,),
+        ).fetchone()
+        return None if row is None else self._verify_run(row)
 
     def verify_resume(self, verify_id: int) -> None:
         """An interrupted verify continues in this process."""
