@@ -134,6 +134,7 @@ def verify(
                     renames={t: r for t, r in spec.renames.items() if t in remaining},
                     target_namespace=spec.target_namespace,
                     samples=samples,
+                    moving_targets_in_flight=kind == "background",
                 )
                 differ = Differ(src, dst, request, recorder, recheck=settle)
                 result = differ.run()
