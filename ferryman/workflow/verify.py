@@ -119,7 +119,7 @@ def verify(
         vid, attempt, carried = store.verify_begin(name, kind, list(spec.tables)), 1, []
     done = {t.table for t in carried}
     remaining = [t for t in spec.tables if t not in done]
-    recorder = _Recorder(store, vid, attempt, observer, rows_per_second, stop)
+    recorder = _Recorder(store, name, vid, attempt, observer, rows_per_second, stop)
     try:
         with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             if spec.direction == REVERSE:  # switched: the stream runs target → source
@@ -183,6 +183,7 @@ class _Recorder:
     def __init__(
         self,
         store: StateStore,
+        name: str,
         verify_id: int,
         attempt: int,
         inner: DiffObserver | None,
@@ -190,6 +191,7 @@ class _Recorder:
         stop: threading.Event | None,
     ) -> None:
         self.store = store
+        self.name = name
         self.verify_id = verify_id
         self.attempt = attempt
         self.inner: DiffObserver = inner or NullDiffObserver()
@@ -213,8 +215,8 @@ class _Recorder:
                     time.sleep(delay)
         if self.stop is not None and self.stop.is_set():
             raise VerifyStopped(
-                f"verify {self.verify_id} stopped at table {table}",
-                hint="resume it with `ferryman move verify NAME --resume`",
+                f"verify {self.verify_id} of move {self.name!r} stopped at table {table}",
+                hint=f"resume it with `ferryman move verify {self.name} --resume`",
             )
 
     def table_done(self, result: TableDiff) -> None:
