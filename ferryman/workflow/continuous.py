@@ -75,6 +75,7 @@ class BackgroundVerify:
                 wf = store.get(name)
                 if wf.phase not in VERIFIED_PHASES or store.open_attempt(name):
                     continue
+                began = self._cutover_mark()
                 result = verify(
                     self.ref,
                     samples=STORED_SAMPLES,
@@ -94,6 +95,15 @@ class BackgroundVerify:
             self.passes += 1
             if result.match:
                 continue
+            if self._cutover_mark() != began or store.open_attempt(name):
+                # a switch or reverse began during the pass: writes moved sides, so what
+                # differed may be in flight the other way; the next pass looks again
+                log.warning(
+                    "background verify %s of %s overlapped a cutover; not taken as drift",
+                    result.verify_id,
+                    name,
+                )
+                continue
             fresh = [e for e in drift_events(result) if e["id"] not in self.reported]
             self.reported.update(e["id"] for e in fresh)
             if fresh:  # (with --on-drift log the same rows differ again at every pass)
@@ -104,6 +114,11 @@ class BackgroundVerify:
                 return
             if policy == "repair":
                 self._repair()
+
+    def _cutover_mark(self) -> tuple[int, str]:
+        """What changes when a switch or reverse is tried: (cutover attempts, direction)."""
+        store, name = self.ref.store, self.ref.name
+        return len(store.attempts(name)), load_spec(store.get(name)).direction
 
     def _repair(self) -> None:
         """``--on-drift repair``: a repairing verify makes the target rows right."""
