@@ -83,7 +83,9 @@ def test_verify_results_are_kept_shown_and_in_status_and_history(
         (acct,) = [t for t in doc["tables"] if t["table"] == "acct"]
         assert [s["key"] for s in acct["samples"]] == [{"id": "900001"}]
         assert acct["samples"][0]["target"]["v"] == "changed on target"
-        text = move_cmd(state, "verify", "live", "--show")
+        page = tmp_path / "kept.html"
+        text = move_cmd(state, "verify", "live", "--show", "--report", str(page))
+        assert "900001" in page.read_text() and "changed on target" in page.read_text()
         assert text.code == 1 and f"verify {second['id']}" in text.out
         assert "DIFFERENT" in text.out and "900001" in text.out
         missing = move_cmd(state, "verify", "live", "--show", "999")
