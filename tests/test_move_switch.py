@@ -263,11 +263,26 @@ def test_switch_crash_postgres(
 # -- refusals --------------------------------------------------------------------------------
 
 
-def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None:
+def test_switch_refusals_and_hook_fence(
+    tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]
+) -> None:
     """Every refusal names the move and the fix and changes nothing; a failing or hanging
     fence hook rolls the switch back and the stream goes on; `complete` before a switch and
     `cancel` after one are refused."""
-    story = story_mm
+    # the test's own write to the target (for --require-verify) is drift: logged, not halted
+    story = Story(
+        tmp_path,
+        Side("source", mysql_db, "mysql"),
+        Side("target", mysql_db2, "mysql"),
+        runner_args=("--on-drift", "log"),
+    )
+    try:
+        _refusals(story, tmp_path)
+    finally:
+        story.close()
+
+
+def _refusals(story: Story, tmp_path: Path) -> None:
     writer = story.writer.start()
     time.sleep(1.0)
 
