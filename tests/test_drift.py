@@ -1,0 +1,117 @@
+"""The drift guard end to end: while a move replicates (an application writing to the source),
+an intruder inserts, updates and deletes rows of moved tables on the target. ``--on-drift
+halt`` stops the move within seconds naming exactly the intruder's keys; ``repair`` re-copies
+them so the target converges; ``log`` records them and replication goes on."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import DIRECTIONS, Databases, Direction
+from tests.movekit import MoveRunner, Writer, create_move, differences, preload, wait_equal
+from tests.switchkit import Side, sides
+
+pytestmark = pytest.mark.slow
+
+INTRUDER_KEYS = {("insert", 900001), ("update", 4500), ("delete", 4600)}
+
+
+def intrude(target: Side) -> float:
+    """Insert, update and delete acct rows on the target (one transaction each)."""
+    conn = target.connect()
+    try:
+        cur = conn.cursor()
+        for sql, args in (
+            ("INSERT INTO acct (id, k, v) VALUES (%s, %s, %s)", (900001, 1, "intruder")),
+            ("UPDATE acct SET v = %s WHERE id = %s", ("intruder", 4500)),
+            ("DELETE FROM acct WHERE id = %s", (4600,)),
+        ):
+            cur.execute(sql, args)
+            conn.commit()
+        cur.close()
+    finally:
+        conn.close()
+    return time.time()
+
+
+def drift_keys(status: dict[str, Any]) -> set[tuple[str, int]]:
+    return {(e["kind"], int(e["key"]["id"])) for e in status["drift"]}
+
+
+def wait_for(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {timeout}s")
+
+
+@pytest.mark.parametrize("mode", ["halt", "repair", "log"])
+@pytest.mark.parametrize("direction", DIRECTIONS, ids=lambda d: d.id)
+def test_intruder_writes_on_the_target_are_seen(
+    direction: Direction, mode: str, tmp_path: Path, databases: Databases
+) -> None:
+    source, target = sides(direction, databases)
+    preload(source.db, source.engine, rows=5000)
+    state = tmp_path / "state.db"
+    r = create_move(state, "g", source.db.url, target.db.url)
+    assert r.code == 0, r.text
+    runner = MoveRunner(state, "g", source.db.url, target.db.url, args=("--on-drift", mode))
+    runner.start()
+    writer = Writer(source.db, source.engine, rate=100, key_space=4000)
+    try:
+        runner.wait_phase("replicating")
+        writer.start()
+        time.sleep(1.0)
+        at = intrude(target)
+        if mode == "halt":
+            st = runner.wait_phase("halted", timeout=30)
+            halted_after = st["updated_at"] - at  # when the runner set the phase
+            print(f"{direction.id}: halted {halted_after:.2f}s after the intruder's last write")
+            assert halted_after <= 2.5, halted_after
+            assert runner.wait(30) == 1, runner.output()[-2000:]
+            st = runner.status()
+            assert drift_keys(st) == INTRUDER_KEYS, st["drift"]
+            by_kind = {e["kind"]: e for e in st["drift"]}
+            assert by_kind["insert"]["expected"] is None
+            assert by_kind["insert"]["actual"]["v"] == "intruder"
+            assert by_kind["delete"]["actual"] is None and by_kind["delete"]["expected"]
+            assert by_kind["update"]["actual"]["v"] == "intruder"
+            assert "v" in by_kind["update"]["columns"]
+            assert all(e["who"] for e in st["drift"]), st["drift"]
+            assert "fenced" not in st["error"] and "--accept-drift" in st["error"]
+            # start refuses without --accept-drift; with it the move goes on
+            again = MoveRunner(state, "g", source.db.url, target.db.url).start()
+            assert again.wait(60) == 1 and "accept-drift" in again.output()
+            runner = MoveRunner(state, "g", source.db.url, target.db.url)
+            runner.start(None, "--accept-drift")
+            runner.wait_phase("replicating")
+        else:
+            st = wait_for(
+                lambda: (s := runner.status()) and drift_keys(s) == INTRUDER_KEYS and s,
+                30,
+                "the intruder's writes were not recorded",
+            )
+            assert st["phase"] == "replicating", st
+        writer.stop()
+        if mode == "repair":
+            wait_equal(
+                lambda: differences(
+                    source.db, source.engine, target.db, target.engine, target_schema=target.schema
+                )
+            )
+        else:
+            time.sleep(1.0)
+            assert runner.status()["phase"] == "replicating"
+            assert runner.status()["events_applied"] > 0
+        assert runner.stop() == 0, runner.output()[-2000:]
+    finally:
+        writer.stop()
+        if runner.proc is not None and runner.proc.poll() is None:
+            runner.kill()
