@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DIRECTIONS, Databases, Direction
+from tests.conftest import (
+    DIRECTIONS,
+    MARIADB_TO_MARIADB,
+    POSTGRESQL_TO_POSTGRESQL,
+    Databases,
+    Direction,
+)
+from tests.helpers import ferryman
 from tests.movekit import MoveRunner, Writer, create_move, differences, preload, wait_equal
 from tests.switchkit import Side, sides
 
@@ -110,6 +117,87 @@ def test_intruder_writes_on_the_target_are_seen(
             time.sleep(1.0)
             assert runner.status()["phase"] == "replicating"
             assert runner.status()["events_applied"] > 0
+        assert runner.stop() == 0, runner.output()[-2000:]
+    finally:
+        writer.stop()
+        if runner.proc is not None and runner.proc.poll() is None:
+            runner.kill()
+
+
+def bypass_write(side: Side) -> None:
+    """A privileged write to a fenced side: the session sets ferryman's own fence bypass."""
+    conn = side.connect()
+    try:
+        cur = conn.cursor()
+        if side.engine == "mysql":
+            cur.execute("SET @ferryman_fence_bypass = 1")
+        else:
+            cur.execute("SET ferryman.fence_bypass = 'on'")
+        cur.execute("UPDATE acct SET v = %s WHERE id = %s", ("bypass", 4700))
+        conn.commit()
+        cur.close()
+    finally:
+        conn.close()
+
+
+def cut(state: Path, op: str, source: Side, target: Side) -> None:
+    r = ferryman(
+        "move", "--state", str(state), op, "g", "--source", source.db.url,
+        "--target", target.db.url, "--timeout", "60",
+    )  # fmt: skip
+    assert r.code == 0, r.text
+
+
+@pytest.mark.parametrize(
+    "direction", [MARIADB_TO_MARIADB, POSTGRESQL_TO_POSTGRESQL], ids=lambda d: d.id
+)
+def test_no_false_drift_through_kills_and_switches_and_the_fenced_side_is_watched(
+    direction: Direction, tmp_path: Path, databases: Databases
+) -> None:
+    """Under a steady write load, with the runner SIGKILLed during the copy and the stream,
+    through a switch and a reverse: no drift but the one write that bypassed the old primary's
+    fence after the switch."""
+    source, target = sides(direction, databases)
+    preload(source.db, source.engine, rows=20000)
+    state = tmp_path / "state.db"
+    r = create_move(state, "g", source.db.url, target.db.url, "--chunk-rows", "500")
+    assert r.code == 0, r.text
+    writer = Writer(source.db, source.engine, rate=150, key_space=4000).start()
+    args = ("--on-drift", "log")
+    runner = MoveRunner(state, "g", source.db.url, target.db.url, args=args).start()
+    try:
+        for pause in (1.5, 1.0):  # kills during the copy (and catch-up) and the stream
+            time.sleep(pause)
+            runner.kill()
+            runner = MoveRunner(state, "g", source.db.url, target.db.url, args=args).start()
+        runner.wait_phase("replicating")
+        time.sleep(1.0)
+        runner.kill()
+        runner = MoveRunner(state, "g", source.db.url, target.db.url, args=args).start()
+        runner.wait_phase("replicating")
+        time.sleep(2.0)
+        writer.stop()
+        wait_equal(
+            lambda: differences(
+                source.db, source.engine, target.db, target.engine, target_schema=target.schema
+            )
+        )
+        assert runner.status()["drift"] == []
+        cut(state, "switch", source, target)
+        Writer(target.db, target.engine, rate=50, key_space=4000).start().stop()
+        bypass_write(source)
+        st = wait_for(
+            lambda: (s := runner.status())["drift"] and s,
+            30,
+            "the write that bypassed the fence was not reported",
+        )
+        assert [(e["kind"], e["key"]) for e in st["drift"]] == [("update", {"id": 4700})], st
+        assert st["drift"][0]["actual"]["v"] == "bypass"
+        assert st["drift"][0]["who"], st["drift"]
+        cut(state, "reverse", source, target)
+        runner.wait_phase("replicating")
+        time.sleep(2.0)
+        assert len(runner.status()["drift"]) == 1, runner.status()["drift"]
         assert runner.stop() == 0, runner.output()[-2000:]
     finally:
         writer.stop()
