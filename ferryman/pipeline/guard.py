@@ -50,7 +50,8 @@ from ferryman.pipeline.repair import repair_result
 
 log = logging.getLogger("ferryman.guard")
 
-ON_DRIFT = ("halt", "repair", "log")
+#: ``off``: no guard (benchmarks, a target whose log is not kept)
+ON_DRIFT = ("halt", "repair", "log", "off")
 #: a halt waits at most this long for the guard to read the rest of the target's log
 HALT_DRAIN_SECONDS = 1.0
 #: at most this many keys of one transaction are looked up and recorded (the rest counted)

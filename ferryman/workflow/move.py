@@ -322,7 +322,7 @@ def start(
         raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
     if on_drift is not None and on_drift not in ON_DRIFT:
         raise ConfigError(
-            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair or log", obj=on_drift
+            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair, log or off", obj=on_drift
         )
     if wf.phase == "halted" and not accept_drift:
         raise PreconditionFailed(
