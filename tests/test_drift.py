@@ -93,7 +93,12 @@ def test_intruder_writes_on_the_target_are_seen(
             assert "v" in by_kind["update"]["columns"]
             assert all(e["who"] for e in st["drift"]), st["drift"]
             assert "fenced" not in st["error"] and "--accept-drift" in st["error"]
-            # start refuses without --accept-drift; with it the move goes on
+            # the printed fix: verify --repair, then start --accept-drift (refused without it)
+            fix = ferryman(
+                "move", "--state", str(state), "verify", "g", "--repair",
+                "--source", source.db.url, "--target", target.db.url,
+            )  # fmt: skip
+            assert fix.code in (0, 1), fix.text
             again = MoveRunner(state, "g", source.db.url, target.db.url).start()
             assert again.wait(60) == 1 and "accept-drift" in again.output()
             runner = MoveRunner(state, "g", source.db.url, target.db.url)
@@ -107,7 +112,7 @@ def test_intruder_writes_on_the_target_are_seen(
             )
             assert st["phase"] == "replicating", st
         writer.stop()
-        if mode == "repair":
+        if mode in ("repair", "halt"):  # halt: after the printed fix
             wait_equal(
                 lambda: differences(
                     source.db, source.engine, target.db, target.engine, target_schema=target.schema
