@@ -50,7 +50,10 @@ from ferryman.pipeline.repair import repair_result
 
 log = logging.getLogger("ferryman.guard")
 
-ON_DRIFT = ("halt", "repair", "log")
+#: ``off``: no guard (benchmarks, a target whose log is not kept)
+ON_DRIFT = ("halt", "repair", "log", "off")
+#: a halt waits at most this long for the guard to read the rest of the target's log
+HALT_DRAIN_SECONDS = 1.0
 #: at most this many keys of one transaction are looked up and recorded (the rest counted)
 MAX_KEYS_PER_TX = 200
 
@@ -171,6 +174,7 @@ class DriftGuard:
         """At a batch boundary (the applier's thread): raise :class:`DriftHalted` when a
         drift halts the move; re-copy the keys queued for repair."""
         if self.halted:
+            self._drain(HALT_DRAIN_SECONDS)
             first = self.halted[0]
             raise DriftHalted(
                 f"someone else wrote to the target: {len(self.halted)} change(s) ferryman did "
@@ -185,6 +189,26 @@ class DriftGuard:
             pending, self.repairs = self.repairs, {}
         for table, natives in pending.items():
             self._repair(table, sorted(natives, key=repr))
+
+    def _drain(self, timeout: float) -> None:
+        """Before halting: let the guard read the target's log up to its end now (briefly), so
+        that the drift written together with the first is recorded too."""
+        try:
+            with self.lock:
+                end = self.changes.current_position()
+        except FerrymanError:
+            return
+        deadline = time.monotonic() + timeout
+        last, still = self.position, time.monotonic()
+        while time.monotonic() < deadline:
+            position = self.position
+            if position is not None and not position < end:
+                return
+            if position != last:
+                last, still = position, time.monotonic()
+            elif time.monotonic() - still > 0.3:
+                return  # nothing more came (the end may be WAL of no transaction)
+            time.sleep(0.02)
 
     def _repair(self, table: str, natives: list[tuple[Any, ...]]) -> None:
         with self.lock:

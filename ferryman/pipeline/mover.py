@@ -420,7 +420,7 @@ class Mover:
     def _start_guard(self) -> None:
         """Watch the target for writes ferryman does not make (``on_drift``); a target whose
         log cannot be read moves on unguarded, with a warning."""
-        if not self.s.on_drift or self.record_drift is None or not self.s.guard_stream:
+        if self.s.on_drift in (None, "off") or self.record_drift is None or not self.s.guard_stream:
             return
         request = GuardRequest(
             workflow=self.s.workflow,

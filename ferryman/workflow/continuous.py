@@ -9,7 +9,8 @@ not deliver (written with the binlog off, a table left out of the publication, a
 target): it is recorded as drift of kind ``missed`` (in the same drift store as the drift
 guard's events) and, with ``--on-drift halt`` (the default), the move halts (phase ``halted``)
 naming the tables and keys; ``log`` only records it, ``repair`` records it and makes the target
-rows equal the source's (a repairing verify).
+rows equal the source's (a repairing verify); ``off`` (no drift guard) records it as ``log``
+does: the background verify was asked for.
 """
 
 from __future__ import annotations

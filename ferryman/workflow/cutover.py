@@ -410,7 +410,7 @@ class Cutover:
                 f"{name}` shows phase replicating, then switch",
                 obj=name,
             )
-        if phase in ("failed", "paused", "stopped"):
+        if phase in ("failed", "paused", "halted", "stopped"):
             raise PreconditionFailed(
                 f"move {name!r} is {phase}" + (f": {wf.error.splitlines()[0]}" if wf.error else ""),
                 hint=f"fix what `ferryman move status {name}` reports and start it again; "

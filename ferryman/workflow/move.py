@@ -333,7 +333,7 @@ def start(
         )
     if on_drift is not None and on_drift not in ON_DRIFT:
         raise ConfigError(
-            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair or log", obj=on_drift
+            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair, log or off", obj=on_drift
         )
     if wf.phase == "halted" and not accept_drift:
         raise PreconditionFailed(

@@ -104,7 +104,7 @@ def verify(
             observer=observer,
         )
     spec = load_spec(wf)
-    if wf.phase not in ("replicating", "paused", "switched", "halted"):
+    if wf.phase not in ("replicating", "paused", "halted", "switched"):
         raise PreconditionFailed(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
             hint="run `ferryman move start` until `move status` shows phase replicating",

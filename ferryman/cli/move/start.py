@@ -26,8 +26,8 @@ from ferryman.workflow import move as moves
 @click.option(
     "--on-drift",
     type=click.Choice(ON_DRIFT),
-    help="A write to the target ferryman did not make: halt (default), repair or log "
-    "(kept with the move).",
+    help="A write to the target ferryman did not make: halt (default), repair or log; off: "
+    "no drift guard (kept with the move).",
 )
 @click.option("--accept-drift", is_flag=True, help="Accept the drift a halted move saw and go on.")
 @click.option("--max-rows-per-second", type=float, help="Throttle (0: no limit).")
