@@ -281,6 +281,7 @@ class Runner:
         }
         self.env.update(FERRYMAN_STATE=str(self.state), COLUMNS="200")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []  # more `move start` options (the guard scenarios)
         self.probe: MemoryProbe | None = None
         self._sampler: threading.Thread | None = None
         self._done = threading.Event()
@@ -299,7 +300,7 @@ class Runner:
 
     def start(self, source: Side, target: Side) -> None:
         argv = [*self.ferryman, "move", "start", self.name, "--source", source.url()]
-        argv += ["--target", target.url()]
+        argv += ["--target", target.url(), *self.args]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 argv,
@@ -406,11 +407,21 @@ LIVE_SCENARIOS = (
     LiveScenario("move-lag-pp", "ferryman move: lag at 2,000 rows/s", "pp"),
     LiveScenario("bulk-txn-mp", "ferryman move: one big source transaction", "mp"),
     LiveScenario("bulk-txn-pm", "ferryman move: one big source transaction", "pm"),
+    # the drift guard's cost: the same apply burst and 2,000 rows/s lag with it on and off
+    LiveScenario("guard-apply-mm-off", "drift guard off: apply burst", "mm"),
+    LiveScenario("guard-apply-mm-on", "drift guard on (log): apply burst", "mm"),
+    LiveScenario("guard-lag-mm-off", "drift guard off: lag at 2,000 rows/s", "mm"),
+    LiveScenario("guard-lag-mm-on", "drift guard on (log): lag at 2,000 rows/s", "mm"),
+    LiveScenario("guard-apply-pp-off", "drift guard off: apply burst", "pp"),
+    LiveScenario("guard-apply-pp-on", "drift guard on (log): apply burst", "pp"),
+    LiveScenario("guard-lag-pp-off", "drift guard off: lag at 2,000 rows/s", "pp"),
+    LiveScenario("guard-lag-pp-on", "drift guard on (log): lag at 2,000 rows/s", "pp"),
 )
 LIVE_GROUPS = {
     "live": [s.name for s in LIVE_SCENARIOS],
     "move": [s.name for s in LIVE_SCENARIOS if s.name.startswith("move-")],
     "bulk-txn": [s.name for s in LIVE_SCENARIOS if s.name.startswith("bulk-txn")],
+    "guard": [s.name for s in LIVE_SCENARIOS if s.name.startswith("guard-")],
 }
 
 
@@ -437,6 +448,7 @@ class LiveBench:
         self.decode_rows = decode_rows
         self.decode_repeat = decode_repeat
         self.bulk_rows = bulk_rows
+        self.start_args: list[str] = []  # `move start` options of the scenario running
 
     def sides(self, direction: str) -> tuple[Side, Side]:
         if direction == "mm":
@@ -449,10 +461,16 @@ class LiveBench:
 
     def run(self, scenario: LiveScenario) -> LiveResult:
         result = LiveResult(scenario.name, scenario.label, scenario.direction)
+        # guard-*: the same scenarios with the drift guard on (--on-drift log) or off
+        self.start_args = (
+            ["--on-drift", "log" if scenario.name.endswith("-on") else "off"]
+            if scenario.name.startswith("guard-")
+            else []
+        )
         try:
             if scenario.name == "binlog-decode":
                 self._decode(result)
-            elif scenario.name.startswith("move-apply"):
+            elif scenario.name.startswith(("move-apply", "guard-apply")):
                 self._apply(scenario, result)
             elif scenario.name.startswith("bulk-txn"):
                 self._bulk(scenario, result)
@@ -499,6 +517,7 @@ class LiveBench:
         with source.connection() as conn:
             source.insert_range(conn, 1, BASE_ROWS)
         runner = Runner(self.ferryman, self.workdir, scenario.name)
+        runner.args = list(self.start_args)
         runner.create(source, target)
         target.ensure_seq_index()
         return source, target, runner

@@ -68,7 +68,13 @@ class Story:
     """One move with a runner and a routed application."""
 
     def __init__(
-        self, tmp_path: Path, source: Side, target: Side, name: str = "cut", rows: int = 2000
+        self,
+        tmp_path: Path,
+        source: Side,
+        target: Side,
+        name: str = "cut",
+        rows: int = 2000,
+        runner_args: tuple[str, ...] = (),
     ) -> None:
         self.state = tmp_path / "state.db"
         self.router = tmp_path / "router"
@@ -77,7 +83,9 @@ class Story:
         load_app(source.db, source.engine, rows)
         r = create_move(self.state, name, source.db.url, target.db.url)
         assert r.code == 0, r.text
-        self.runner = MoveRunner(self.state, name, source.db.url, target.db.url).start()
+        self.runner = MoveRunner(
+            self.state, name, source.db.url, target.db.url, args=runner_args
+        ).start()
         self.runner.wait_phase("replicating")
         write_route(self.router, source.db.url)
         self.writer = RoutedWriter(self.router, [source, target])
@@ -255,11 +263,26 @@ def test_switch_crash_postgres(
 # -- refusals --------------------------------------------------------------------------------
 
 
-def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None:
+def test_switch_refusals_and_hook_fence(
+    tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]
+) -> None:
     """Every refusal names the move and the fix and changes nothing; a failing or hanging
     fence hook rolls the switch back and the stream goes on; `complete` before a switch and
     `cancel` after one are refused."""
-    story = story_mm
+    # the test's own write to the target (for --require-verify) is drift: logged, not halted
+    story = Story(
+        tmp_path,
+        Side("source", mysql_db, "mysql"),
+        Side("target", mysql_db2, "mysql"),
+        runner_args=("--on-drift", "log"),
+    )
+    try:
+        _refusals(story, tmp_path)
+    finally:
+        story.close()
+
+
+def _refusals(story: Story, tmp_path: Path) -> None:
     writer = story.writer.start()
     time.sleep(1.0)
 
@@ -299,6 +322,8 @@ def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None
     story.target.db.execute("UPDATE acct SET v = 'changed on the target' WHERE id = 7")
     r = story.op("switch", "--require-verify")
     assert r.code == 1 and "verify found 1 differing row" in r.text, r.text
+    last = story.runner.status()["last_verify"]  # the switch's verify is kept
+    assert (last["kind"], last["match"], last["differences"]) == ("switch", False, 1), last
     story.target.db.execute("UPDATE acct SET v = 'v7' WHERE id = 7")
     story.source.db.execute("UPDATE acct SET v = 'v7' WHERE id = 7")
     writer.resume()
@@ -323,6 +348,17 @@ def test_switch_refusals_and_hook_fence(story_mm: Story, tmp_path: Path) -> None
         "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
     )
     assert triggers == [(0,)]
+    # the history: the switch's verifies, its journal steps and the phases, in order
+    r = ferryman("move", "--state", str(story.state), "history", story.name, "--json")
+    assert r.code == 0, r.text
+    events = json.loads(r.out)["events"]
+    assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+    steps = [e["step"] for e in events if e["kind"] == "cutover"]
+    assert "point-of-no-return" in steps and "fence" in steps, steps
+    verifies = [(e["verify_kind"], e["match"]) for e in events if e["kind"] == "verify-ended"]
+    assert verifies == [("switch", False), ("switch", True)], verifies
+    phases = [e["detail"] for e in events if e["kind"] == "phase"]
+    assert "switching → switched" in phases and phases[-1] == "switched → completed", phases
 
 
 def test_switch_refused_before_copy_and_when_failed(
@@ -427,3 +463,43 @@ def test_no_way_back_warned_at_create_refused_at_switch(
                 runner.kill()
     finally:
         server.execute('DROP DATABASE IF EXISTS "noback" WITH (FORCE)')
+
+
+def test_background_verify_goes_on_across_switch_and_reverse_without_drift(
+    tmp_path: Path, mysql_db: TempDatabase[Any], mysql_db2: TempDatabase[Any]
+) -> None:
+    story = Story(
+        tmp_path,
+        Side("source", mysql_db, "mysql"),
+        Side("target", mysql_db2, "mysql"),
+        runner_args=("--verify-interval", "1s"),
+    )
+
+    def passes() -> list[dict[str, Any]]:
+        r = ferryman("move", "--state", str(story.state), "history", story.name, "--json")
+        assert r.code == 0, r.text
+        events = json.loads(r.out)["events"]
+        return [
+            e for e in events if e["kind"] == "verify-ended" and e["verify_kind"] == "background"
+        ]
+
+    def two_more(after: int, phase: str) -> None:
+        deadline = time.monotonic() + 180
+        while len(passes()) < after + 2 and time.monotonic() < deadline:
+            assert story.runner.proc is not None and story.runner.proc.poll() is None
+            time.sleep(0.5)
+        done = passes()
+        assert len(done) >= after + 2, done
+        assert [p["match"] for p in done[-2:]] == [True, True], done
+        st = story.runner.status()
+        assert st["phase"] == phase and st["running"] and st["drift"] == [], st
+
+    try:
+        story.writer.start()
+        two_more(0, "replicating")
+        story.switch()
+        two_more(len(passes()), "switched")  # verifying the replication back
+        story.switch("reverse")
+        two_more(len(passes()), "replicating")
+    finally:
+        story.close()

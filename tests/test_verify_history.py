@@ -49,7 +49,8 @@ def test_verify_results_are_kept_shown_and_in_status_and_history(
     source.execute("INSERT INTO acct VALUES (900001, -5, 'kept', 1.25, NULL, NULL, 0.5)")
     state = tmp_path / "state.db"
     assert create_move(state, "live", source.url, target.url).code == 0
-    runner = MoveRunner(state, "live", source.url, target.url).start()
+    # the test's own write to the target below is drift: logged, so the move keeps running
+    runner = MoveRunner(state, "live", source.url, target.url, args=("--on-drift", "log")).start()
     writer = Writer(source, "mysql", rate=200).start()
     try:
         runner.wait_phase("replicating")
@@ -82,7 +83,9 @@ def test_verify_results_are_kept_shown_and_in_status_and_history(
         (acct,) = [t for t in doc["tables"] if t["table"] == "acct"]
         assert [s["key"] for s in acct["samples"]] == [{"id": "900001"}]
         assert acct["samples"][0]["target"]["v"] == "changed on target"
-        text = move_cmd(state, "verify", "live", "--show")
+        page = tmp_path / "kept.html"
+        text = move_cmd(state, "verify", "live", "--show", "--report", str(page))
+        assert "900001" in page.read_text() and "changed on target" in page.read_text()
         assert text.code == 1 and f"verify {second['id']}" in text.out
         assert "DIFFERENT" in text.out and "900001" in text.out
         missing = move_cmd(state, "verify", "live", "--show", "999")
@@ -264,3 +267,25 @@ def test_verify_interval_takes_durations(text: str, seconds: float) -> None:
 def test_a_bad_verify_interval_is_refused(tmp_path: Path) -> None:
     r = ferryman("move", "--state", str(tmp_path / "s.db"), "start", "x", "--verify-interval", "0s")
     assert r.code == 2 and "not a duration" in r.text
+
+
+def test_equal_background_verifies_are_kept_to_the_newest_hundred(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "s.db")
+    try:
+        odd = store.verify_begin("m", "background", ["a"])
+        store.verify_end(odd, match=False)  # a difference is kept, however old
+        manual = store.verify_begin("m", "manual", ["a"])
+        store.verify_end(manual, match=True)
+        for _ in range(130):
+            vid = store.verify_begin("m", "background", ["a"])
+            store.verify_table(vid, {"table": "a", "rows_compared": 1})
+            store.verify_end(vid, match=True)
+        runs = store.verify_runs("m")
+        background = [r for r in runs if r.kind == "background" and r.match]
+        assert len(background) == 100 and background[-1].id == vid
+        assert [r.id for r in runs[:2]] == [odd, manual]
+        assert store.last_verify_run("m") is not None
+        kept = store.conn.execute("SELECT COUNT(DISTINCT verify) FROM verify_tables").fetchone()
+        assert kept == (100,)
+    finally:
+        store.close()

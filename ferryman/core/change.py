@@ -79,6 +79,11 @@ class Transaction:
     and, as ``position``, where the stream resumes *before* the transaction (a transaction is
     resumed whole or not at all, so a consumer must commit nothing before the last piece, which
     carries the real position, ``commit_time`` and ``more`` False).
+
+    A feed opened with ``own_marks`` (the drift guard) sets ``own`` on every transaction
+    ferryman wrote (its changes are then left out) and ``who`` on the others: what the log
+    records of the writer (MySQL/MariaDB ``server_id``, ``thread_id``, ``gtid``; PostgreSQL
+    ``xid``, ``origin``).
     """
 
     position: Position
@@ -86,3 +91,5 @@ class Transaction:
     xid: str | None = None
     commit_time: float | None = None
     more: bool = False  # more pieces of this source transaction follow
+    own: bool = False  # written by ferryman itself (a feed opened with ``own_marks``)
+    who: dict[str, str | int] | None = None  # what the log says of the writer (``own_marks``)

@@ -393,13 +393,20 @@ class ChangeSource(Protocol):
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
         piece_changes: int | None = None,
+        own_marks: bool = False,
     ) -> ChangeFeed:
         """A feed of the changes to ``tables`` after ``start``. With ``stop_at`` it ends once
         every transaction at or before ``stop_at`` was delivered (transactions after it are not
         yielded). ``on_relation(namespace, table, columns)`` is called when the stream announces
         a table's columns (PostgreSQL); raise from it to stop. ``piece_changes``: hand a
         transaction of more changes over in pieces of about that many (``Transaction.more``),
-        each yielded before the next is read: memory stays bounded whatever its size."""
+        each yielded before the next is read: memory stays bounded whatever its size.
+        ``own_marks`` (the drift guard reading a move's target): set ``Transaction.own`` on
+        the transactions ferryman wrote and ``Transaction.who`` on the others. Every
+        transaction ferryman writes to a target (applier batches and parts, copy chunk loads,
+        ``delete_above``, diff repairs) begins with the engine's own mark (MySQL/MariaDB: a row
+        of ``_ferryman.marks``; PostgreSQL: a transactional logical message ``ferryman.own``),
+        so the feed skips the rest of such a transaction undecoded."""
         ...
 
     def current_position(self) -> Position: ...

@@ -74,6 +74,7 @@ from ferryman.core.protocols import (
 )
 from ferryman.core.schema import Kind, Table
 from ferryman.pipeline.copier import Copier, CopyObserver, CopyRequest, NullObserver
+from ferryman.pipeline.guard import DriftGuard, DriftHalted, GuardedTable, GuardRequest
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.movestate import MoveState, TableState
 
@@ -112,6 +113,9 @@ class MoveSettings:
     values: ValuePolicy = field(default_factory=ValuePolicy)  # values the target cannot hold
     reconnect_attempts: int = 8
     max_backoff: float = 15.0
+    on_drift: str | None = None  # the drift guard: halt | repair | log (None: no guard)
+    guard_stream: str = ""  # the target's change capture the guard reads
+    guard_start: dict[str, Any] | None = None  # where this direction's guard starts
 
 
 class MoveObserver(CopyObserver, Protocol):
@@ -248,6 +252,8 @@ class Mover:
         observer: MoveObserver | None = None,
         publish: Callable[[str, dict[str, Any]], None] | None = None,
         lag_probe: Callable[[], float | None] | None = None,
+        record_drift: Callable[[list[dict[str, Any]]], list[bool]] | None = None,
+        note: Callable[[str, str], None] | None = None,
     ) -> None:
         self.source = source
         self.target = target
@@ -292,6 +298,9 @@ class Mover:
         self._skip_ddl = settings.skip_ddl
         self._first_round = True
         self.key = settings.checkpoint_key or settings.workflow
+        self.record_drift = record_drift
+        self.note = note or (lambda kind, detail: None)
+        self.guard: DriftGuard | None = None
 
     # -- runtime controls (``move pause`` / ``resume`` / ``throttle``) -------------------------
 
@@ -433,6 +442,7 @@ class Mover:
         self.applier = self.dst.open_applier()
         try:
             self._load_checkpoint()
+            self._start_guard()
             self._first_round = True
             while not self._all_copied() and not self.stop.is_set():
                 self._hold_while_paused()
@@ -505,7 +515,47 @@ class Mover:
         """Move the target's identity/serial sequences past its rows (before it takes writes)."""
         self._sync_identities()
 
+    def _start_guard(self) -> None:
+        """Watch the target for writes ferryman does not make (``on_drift``); a target whose
+        log cannot be read moves on unguarded, with a warning."""
+        if self.s.on_drift in (None, "off") or self.record_drift is None or not self.s.guard_stream:
+            return
+        request = GuardRequest(
+            workflow=self.s.workflow,
+            mode=self.s.on_drift,
+            stream=self.s.guard_stream,
+            start=self.s.guard_start,
+            tables=tuple(
+                GuardedTable(t.source.name, t.target.namespace, t.target.table, t.target.key)
+                for t in self.tables
+            ),
+            target_namespace=self.s.target_namespace or self.target.namespace,
+            wheres=self.s.wheres,
+            renames=self.s.renames,
+        )
+        try:
+            guard = DriftGuard(self.source, self.target, request, self.record_drift, self.note)
+        except FerrymanError as exc:
+            log.warning("drift guard off: %s", exc.message)
+            self.note("drift guard off", exc.message)
+            return
+        try:
+            guard.start(self.state.guard)
+        except FerrymanError as exc:
+            guard.close()
+            log.warning("drift guard off: %s", exc.message)
+            self.note("drift guard off", exc.message)
+            return
+        self.guard = guard
+
+    def _guard_check(self) -> None:
+        if self.guard is not None:
+            self.guard.check()
+
     def close(self) -> None:
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
         for t in self.tables:
             if t.filter is not None:
                 t.filter.close()
@@ -595,6 +645,7 @@ class Mover:
         pause_point("before_checkpoint")
         self.position = s_pos
         self._commit(ApplyBatch([], self._checkpoint()))
+        self._guard_check()
 
     def _copy_from(self, snapshot: Any, pending: list[_Table]) -> None:
         copies = [t.copy for t in pending]
@@ -629,6 +680,7 @@ class Mover:
         def keep_issuing() -> bool:
             self.throttle.source_lag()
             self._publish()
+            self._guard_check()
             return time.monotonic() < deadline and not self.stop.is_set() and not self.paused
 
         self.copier.copy_rows(
@@ -760,6 +812,7 @@ class Mover:
         self.lag = 0.0
         self.throttle.source_lag()
         self._publish()
+        self._guard_check()
 
     def _consume(
         self,
@@ -811,6 +864,7 @@ class Mover:
             pending_tx, last = 0, None
             started = time.monotonic()
             self._publish()
+            self._guard_check()  # a batch boundary: halt or repair here
 
         def write_part() -> None:
             """The pieces so far of the open source transaction, into the open target
@@ -908,6 +962,8 @@ class Mover:
     def _checkpoint(self) -> Checkpoint:
         assert self.position is not None
         self.state.events = self.events
+        if self.guard is not None:
+            self.state.guard = self.guard.state()
         return Checkpoint(self.key, self.position.to_json(), self.state.to_json())
 
     # -- DDL ------------------------------------------------------------------------------------
@@ -1031,6 +1087,7 @@ class Mover:
             else round(self.events_per_second(), 1),
             "throttled": self.throttle.throttled,
             "throttle_error": self.throttle.error,
+            "drift_guard": self.s.on_drift if self.guard is not None else None,
         }
 
     def _publish(self, force: bool = False, running: bool = True) -> None:
@@ -1052,7 +1109,16 @@ def _transient(exc: FerrymanError) -> bool:
     """Worth a reconnect and another try: anything but a logic or configuration error (a lost
     connection, a restarting server, a replication protocol error after a restart)."""
     return not isinstance(
-        exc, (SchemaError, ConfigError, PermissionDenied, PreconditionFailed, PositionLost, DdlSeen)
+        exc,
+        (
+            SchemaError,
+            ConfigError,
+            PermissionDenied,
+            PreconditionFailed,
+            PositionLost,
+            DdlSeen,
+            DriftHalted,
+        ),
     )
 
 

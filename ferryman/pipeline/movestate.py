@@ -48,6 +48,9 @@ class MoveState(BaseModel):
     """Change events applied so far (status)."""
     identity_synced: bool = False
     """The target's identity/auto-increment counters were moved past its rows."""
+    guard: dict[str, Any] | None = None
+    """Where the drift guard got to in the target's own log (``{"from", "at"}``, see
+    :mod:`ferryman.pipeline.guard`); None: no guard ran yet."""
 
     @classmethod
     def load(cls, data: dict[str, Any], key: str) -> MoveState:
@@ -80,5 +83,9 @@ class MoveState(BaseModel):
         return self.tables.setdefault(name, TableState())
 
     def to_json(self) -> dict[str, Any]:
-        """A new JSON-able dict (what :attr:`Checkpoint.state` holds)."""
-        return self.model_dump()
+        """A new JSON-able dict (what :attr:`Checkpoint.state` holds); ``guard`` only once a
+        drift guard ran (an unguarded state reads as it always did)."""
+        out = self.model_dump()
+        if out.get("guard") is None:
+            out.pop("guard", None)
+        return out

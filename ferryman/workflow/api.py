@@ -154,13 +154,17 @@ class Move:
         postpone_switch: bool = False,
         verify_interval: float | None = None,
         verify_rows_per_second: float | None = None,
+        on_drift: str | None = None,
+        accept_drift: bool = False,
     ) -> dict[str, Any]:
         """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
         move is completed or cancelled; resumes from the target's checkpoint, and follows the
         runtime controls (the limits given here change them: None as they are, 0 none). The
         last status. ``verify_interval`` (seconds): verify again and again in the background,
-        throttled to ``verify_rows_per_second``; a difference the stream did not deliver halts
-        the move (phase ``halted``; raises PreconditionFailed naming it)."""
+        throttled to ``verify_rows_per_second``; a difference the stream did not deliver
+        is drift of kind ``missed``. ``on_drift`` (halt | repair | log | off, kept with the
+        move): what drift does (halt: phase ``halted``, PreconditionFailed naming it);
+        ``accept_drift`` restarts a halted move."""
         return move.start(
             self.ref,
             on_ddl=on_ddl,
@@ -175,6 +179,8 @@ class Move:
             postpone_switch=postpone_switch,
             verify_interval=verify_interval,
             verify_rows_per_second=verify_rows_per_second,
+            on_drift=on_drift,
+            accept_drift=accept_drift,
         )
 
     # -- runtime controls ---------------------------------------------------------------------
@@ -220,6 +226,11 @@ class Move:
         refuses with Postponed (exit 2) unless ``SwitchOptions(force=True)``, or waits with
         ``SwitchOptions(wait=True)``. ``reverse`` is never held."""
         return control.postpone(self.ref.store, self.ref.name, postponed=postponed, by=by)
+
+    def drift(self, limit: int = 100) -> builtins.list[dict[str, Any]]:
+        """The drift guard's events, newest first: {table, key, kind, actual, expected,
+        columns, at, who, position, accepted}."""
+        return self.ref.store.drift(self.ref.name, limit)
 
     def verify(
         self,

@@ -67,6 +67,7 @@ from ferryman.workflow.session import (
     change_source,
     connect,
     fence_of,
+    guard_name,
     in_namespace,
     lift_fence,
     load_spec,
@@ -422,7 +423,7 @@ class Cutover:
                 "is low",
                 obj=name,
             )
-        if phase in ("failed", "paused", "stopped"):
+        if phase in ("failed", "paused", "halted", "stopped"):
             raise PreconditionFailed(
                 f"move {name!r} is {phase}" + (f": {wf.error.splitlines()[0]}" if wf.error else ""),
                 hint=f"fix what `ferryman move status {name}` reports and start it again; "
@@ -528,7 +529,19 @@ class Cutover:
             changes = change_source(ep)
             changes.drop_changes(stream)
             start = changes.prepare_changes(stream, tables)
-        return {"stream": stream, "start": start.to_json()}
+        # the drift guard of the way back watches the old primary from its final position on:
+        # its change capture is made now, before the fence (and the downtime)
+        guard = guard_name(spec, self.new_direction)
+        _, old_tables = self._where(spec, self.old_side)
+        try:
+            with connect(self.urls[self.old_side], self.old_side) as ep:
+                old = change_source(ep)
+                old.drop_changes(guard)
+                old.prepare_changes(guard, old_tables)
+        except FerrymanError as exc:
+            self.say(f"warning: the way back runs without a drift guard: {exc.message}")
+            guard = ""
+        return {"stream": stream, "start": start.to_json(), "guard": guard}
 
     def _release_runner(self) -> dict[str, Any]:
         if not self.store.runner_alive(self.name):
@@ -623,6 +636,11 @@ class Cutover:
                 connect(self.urls[self.new_side], self.new_side) as ep,
             ):
                 change_source(ep).drop_changes(stream_name(spec, self.new_direction))
+            with (
+                contextlib.suppress(FerrymanError),
+                connect(self.urls[self.old_side], self.old_side) as ep,
+            ):
+                change_source(ep).drop_changes(guard_name(spec, self.new_direction))
         if problems:
             # the fence may still be up: keep the attempt open so a rerun tries again
             raise PreconditionFailed(
@@ -655,6 +673,12 @@ class Cutover:
                 applier.close()
         if self.new_direction == REVERSE:
             self._save(reverse_start=position.to_json())
+        final = self._done("final-position")
+        prepared = self._done("prepare-reverse")
+        if final is not None and prepared is not None and prepared.detail.get("guard"):
+            # the way back's drift guard starts where the old primary was fenced
+            starts = {**self.spec.guard_starts, self.new_direction: final.detail["position"]}
+            self._save(guard_starts=starts)
         return {"position": position.to_json()}
 
     def _foreign_keys(self) -> dict[str, Any]:
@@ -767,6 +791,13 @@ class Cutover:
         if self.op == "switch":
             changes["reverse"] = reverse
         self._save(**changes)
+        # the old direction's drift guard is over: its change capture on the new primary
+        # (PostgreSQL: a slot) must not keep the WAL
+        with (
+            contextlib.suppress(FerrymanError),
+            connect(self.urls[self.new_side], self.new_side) as ep,
+        ):
+            change_source(ep).drop_changes(guard_name(spec, self.cur_direction))
         self._journal("end", "done", outcome="done", downtime_seconds=record["downtime_seconds"])
         self.store.update(
             self.name, phase="switched" if self.op == "switch" else "replicating", error=None
@@ -932,6 +963,9 @@ def complete(
                 say(f"removing the {direction} stream's change capture on the {side}")
                 with connect(cut.urls[side], side) as ep:
                     change_source(ep).drop_changes(stream_name(spec, direction))
+                    # the drift guard of the other direction watched this side
+                    other_direction = REVERSE if direction == FORWARD else FORWARD
+                    change_source(ep).drop_changes(guard_name(spec, other_direction))
                 other = "target" if side == "source" else "source"
                 with connect(cut.urls[other], other) as ep:
                     applier = move_target(ep).open_applier()

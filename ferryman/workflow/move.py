@@ -36,6 +36,7 @@ from ferryman.core.tablecheck import fk_closure_findings
 from ferryman.core.translate import unreplicated_generated
 from ferryman.core.url import DatabaseURL, parse_url
 from ferryman.pipeline.copier import Copier, CopyRequest
+from ferryman.pipeline.guard import ON_DRIFT, DriftHalted
 from ferryman.pipeline.mover import DdlSeen, MoveObserver, Mover, MoveSettings
 from ferryman.workflow import control, sync
 from ferryman.workflow.continuous import BackgroundVerify
@@ -51,6 +52,7 @@ from ferryman.workflow.session import (
     checkpoint_key,
     connect,
     copy_target,
+    guard_name,
     in_namespace,
     lift_fence,
     load_spec,
@@ -314,12 +316,19 @@ def start(
     postpone_switch: bool = False,
     verify_interval: float | None = None,
     verify_rows_per_second: float | None = None,
+    on_drift: str | None = None,
+    accept_drift: bool = False,
 ) -> dict[str, Any]:
     """Run the move in the foreground until ``stop`` is set; returns the last status. The
     limits given (None: as they are, 0: none) and ``postpone_switch`` change the move's
-    runtime controls (:mod:`~ferryman.workflow.control`), which the runner follows. With
-    ``verify_interval`` (seconds) a background thread verifies the move again and again and
-    halts it on drift (:mod:`ferryman.workflow.continuous`)."""
+    runtime controls (:mod:`~ferryman.workflow.control`), which the runner follows.
+
+    ``on_drift`` (kept with the move): what a write to the target that ferryman did not make
+    does (halt | repair | log | off). A move halted on drift starts again only with
+    ``accept_drift`` (the drift seen so far is accepted; fix the target first with
+    ``move verify --repair``). With ``verify_interval`` (seconds) a background thread verifies
+    the move again and again; what the stream did not deliver is drift too
+    (:mod:`ferryman.workflow.continuous`)."""
     store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
@@ -334,7 +343,24 @@ def start(
             f"--verify-interval {verify_interval} is not a duration",
             hint="give a positive duration such as 30s, 5m or 1h",
         )
+    if on_drift is not None and on_drift not in ON_DRIFT:
+        raise ConfigError(
+            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair, log or off", obj=on_drift
+        )
+    if wf.phase == "halted" and not accept_drift:
+        raise PreconditionFailed(
+            f"move {name!r} is halted: its target drifted from its source "
+            f"({len(store.drift(name))} change(s) recorded)",
+            hint=f"see `ferryman move status {name}`; fix the target with `ferryman move verify "
+            f"{name} --repair`, then `ferryman move start {name} --accept-drift`",
+            obj=name,
+        )
+    if accept_drift:
+        accepted = store.accept_drift(name)
+        store.record(name, "drift accepted", f"{accepted} change(s)")
     changes: dict[str, Any] = {}
+    if on_drift is not None:
+        changes["on_drift"] = on_drift
     if on_ddl is not None:
         changes["on_ddl"] = on_ddl
     # the start-time limits are the runtime controls' (``move throttle`` changes them later)
@@ -357,13 +383,17 @@ def start(
     stop = stop or threading.Event()
     with store.runner_lock(name):
         store.record(name, "start", f"pid {os.getpid()}")
-        if wf.phase == "halted":  # starting again is the user's word that the target is right
-            store.update(name, phase="stopped")
-            store.record(name, "halt-cleared", wf.error or "")
+        if wf.phase == "halted":  # --accept-drift: the user's word that the target is right
+            store.update(name, phase="stopped", error=None)
         checker, checker_stop = None, threading.Event()
         if verify_interval is not None:
             checker = BackgroundVerify(
-                ref, (src_u, dst_u), verify_interval, verify_rows_per_second, checker_stop
+                ref,
+                (src_u, dst_u),
+                verify_interval,
+                verify_rows_per_second,
+                checker_stop,
+                record_drift=lambda events: record_drift(store, name, events),
             ).start()
         try:
             last = _run_loop(ref, src_u, dst_u, stop, observer, batch_rows, skip_ddl)
@@ -458,25 +488,7 @@ def _run_stream(
     run_stop = threading.Event()
     # the lag query runs on the move's source: the forward stream's only
     follow = Follow(store, name, src_u if direction == FORWARD else None)
-
-    def watch() -> None:
-        ticks = 0
-        while not run_stop.wait(0.05):
-            try:
-                if (
-                    stop.is_set()
-                    or store.open_attempt(name)
-                    or store.get(name).phase in (*TERMINAL, "halted")
-                ):
-                    run_stop.set()
-                ticks += 1
-                if ticks % 4 == 0:
-                    follow.poll()  # the operator's pause / throttle, five times a second
-            except FerrymanError:  # the workflow is gone (cancelled)
-                run_stop.set()
-
-    watcher = threading.Thread(target=watch, name="ferryman-watch", daemon=True)
-    watcher.start()
+    watcher = _watcher(store, name, stop, run_stop, follow)
     try:
         with connect(from_u, roles[0]) as src, connect(to_u, roles[1]) as dst:
             settings = stream_settings(spec, direction, src.namespace, skip_ddl=skip_ddl)
@@ -490,11 +502,21 @@ def _run_stream(
                     status={**status, "direction": direction},
                     error=None,
                     keep_phases=HELD_PHASES,
+                    keep_error_phases=("halted",),
                 )
 
             def make_mover() -> Mover:
                 return follow.attach(
-                    Mover(src, dst, settings, stop=run_stop, observer=observer, publish=publish)
+                    Mover(
+                        src,
+                        dst,
+                        settings,
+                        stop=run_stop,
+                        observer=observer,
+                        publish=publish,
+                        record_drift=lambda events: record_drift(store, name, events),
+                        note=lambda kind, detail: store.record(name, kind, detail),
+                    )
                 )
 
             mover = make_mover()
@@ -531,6 +553,10 @@ def _run_stream(
                 fail("paused", exc.render())
                 store.record(name, "paused", exc.message)
                 raise
+            except DriftHalted as exc:
+                fail("halted", exc.render())
+                store.record(name, "halted", exc.message)
+                raise
             except FerrymanError as exc:
                 fail("failed", exc.render())
                 store.record(name, "failed", exc.message)
@@ -552,6 +578,79 @@ def _run_stream(
         run_stop.set()
         watcher.join(1.0)
         follow.close()
+
+
+def record_drift(store: StateStore, name: str, events: list[dict[str, Any]]) -> list[bool]:
+    """Store the drift guard's events (once each) and put each new one in the history."""
+    fresh = store.record_drift(name, events)
+    for event, new in zip(events, fresh, strict=True):
+        if new:
+            who = ", ".join(f"{k} {v}" for k, v in (event.get("who") or {}).items())
+            store.record(
+                name,
+                "drift",
+                f"{event['kind']} {event['table']} {event['key']}"
+                + (f" by {who}" if who else "")
+                + (f"; differs in {', '.join(event['columns'])}" if event["columns"] else ""),
+            )
+    return fresh
+
+
+#: ``move status`` shows at most this many drift events (newest first)
+DRIFT_SHOWN = 100
+DRIFT_KEYS = (
+    "table",
+    "key",
+    "kind",
+    "actual",
+    "expected",
+    "columns",
+    "at",
+    "who",
+    "position",
+    "accepted",
+)
+
+
+def _drop_guards(spec: MoveSpec, source: Endpoint, target: Endpoint) -> None:
+    """Remove the drift guards' change captures (the forward one on the target, the reverse
+    one on the source). Idempotent; a side without a change stream has none."""
+    for ep, direction in ((target, FORWARD), (source, REVERSE)):
+        changes = ep.change_source()
+        if changes is not None:
+            changes.drop_changes(guard_name(spec, direction))
+
+
+def _watcher(
+    store: StateStore,
+    name: str,
+    stop: threading.Event,
+    run_stop: threading.Event,
+    follow: Follow,
+) -> threading.Thread:
+    """A thread that sets ``run_stop`` when ``stop`` is set, a cutover begins, or the move is
+    completed, cancelled or halted, and hands the operator's runtime controls to ``follow``
+    five times a second; it ends with ``run_stop``."""
+
+    def watch() -> None:
+        ticks = 0
+        while not run_stop.wait(0.05):
+            try:
+                if (
+                    stop.is_set()
+                    or store.open_attempt(name)
+                    or store.get(name).phase in (*TERMINAL, "halted")
+                ):
+                    run_stop.set()
+                ticks += 1
+                if ticks % 4 == 0:
+                    follow.poll()  # the operator's pause / throttle
+            except FerrymanError:  # the workflow is gone (cancelled)
+                run_stop.set()
+
+    watcher = threading.Thread(target=watch, name="ferryman-watch", daemon=True)
+    watcher.start()
+    return watcher
 
 
 def _watch_partitions(
@@ -718,13 +817,14 @@ def status(store: StateStore, name: str) -> dict[str, Any]:
         "events_per_second": st.get("events_per_second", 0.0) if running else 0.0,
         "throttled": bool(st.get("throttled")) and running,
         "on_ddl": spec.on_ddl,
+        "on_drift": spec.on_drift,
+        "drift": [{k: e.get(k) for k in DRIFT_KEYS} for e in store.drift(name, DRIFT_SHOWN)],
         "direction": spec.direction,
         "new_primary": spec.new_primary,
         "fences": {side: f["kind"] for side, f in spec.fences.items()},
         "switches": spec.switches,
         "cutover": _cutover_status(store, name),
         "error": wf.error,
-        "drift": [d.as_json() for d in store.drift(name)],
         "last_verify": last_verify(store, name),
         "updated_at": wf.updated_at,
         "created_at": wf.created_at,
@@ -797,6 +897,7 @@ def cancel(
         with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             say("removing change capture on the source")
             change_source(src).drop_changes(name)
+            _drop_guards(spec, src, dst)
             if spec.switches:  # switched and reversed: the way back's capture and checkpoint
                 change_source(dst).drop_changes(stream_name(spec, REVERSE))
                 back = move_target(src).open_applier()

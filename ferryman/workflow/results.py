@@ -48,10 +48,10 @@ def verify_doc(run: VerifyRun) -> dict[str, Any]:
 
 def last_verify(store: StateStore, name: str) -> dict[str, Any] | None:
     """The latest verify of ``name`` that finished (``last_verify`` of ``move status``)."""
-    runs = [r for r in store.verify_runs(name) if r.match is not None]
-    if not runs:
+    run = store.last_verify_run(name)
+    if run is None:
         return None
-    doc = verify_doc(runs[-1])
+    doc = verify_doc(run)
     return {
         "id": doc["id"],
         "kind": doc["kind"],
@@ -65,9 +65,9 @@ def last_verify(store: StateStore, name: str) -> dict[str, Any] | None:
 
 def timeline(store: StateStore, name: str) -> list[dict[str, Any]]:
     """Every event of ``name`` oldest first, each ``{at, kind, detail, ...}``: the recorded
-    history (created, phase, start, stopped, paused, failed, …), the cutover journals
-    (``cutover``), the verifies (``verify-started``, ``verify-resumed``, ``verify-ended``) and
-    drift (``drift``)."""
+    history (created, phase, start, stopped, paused, failed, drift, halted, …), the cutover
+    journals (``cutover``) and the verifies (``verify-started``, ``verify-resumed``,
+    ``verify-ended``)."""
     events: list[dict[str, Any]] = [
         {"at": at, "kind": kind, "detail": detail} for at, kind, detail in store.history(name)
     ]
@@ -87,11 +87,6 @@ def timeline(store: StateStore, name: str) -> list[dict[str, Any]]:
             )
     for run in store.verify_runs(name):
         events.extend(_verify_events(run))
-    for d in store.drift(name):
-        key = ", ".join(f"{k}={v}" for k, v in d.key.items())
-        events.append(
-            {"at": d.at, "kind": "drift", "detail": f"{d.kind}: {d.table} ({key})", **d.as_json()}
-        )
     events.sort(key=lambda e: float(e["at"]))  # stable: same-instant events keep their order
     return events
 

@@ -76,6 +76,9 @@ class MoveSpec(BaseModel):
     fences: dict[str, dict[str, Any]] = Field(default_factory=dict)  # side -> fence in place
     new_primary: str | None = None  # where writes go after the last switch (no password)
     switches: list[dict[str, Any]] = Field(default_factory=list)  # finished cutovers
+    # -- the drift guard (``move start --on-drift``) --
+    on_drift: str = "halt"  # halt | repair | log: a write to the target ferryman did not make
+    guard_starts: dict[str, dict[str, Any]] = Field(default_factory=dict)  # direction -> position
 
 
 FORWARD, REVERSE = "forward", "reverse"
@@ -86,6 +89,12 @@ OBJECT_PREFIXES = ("type:", "sequence:", "domain:", "view:", "matview:", "functi
 def stream_name(spec: MoveSpec, direction: str) -> str:
     """The change capture of a direction (PostgreSQL: slot and publication ferryman_<this>)."""
     return spec.name if direction == FORWARD else f"{spec.name}_rev"
+
+
+def guard_name(spec: MoveSpec, direction: str) -> str:
+    """The change capture the drift guard of a direction reads on that direction's target
+    (PostgreSQL: slot and publication ferryman_<this>; nothing on MySQL/MariaDB)."""
+    return f"{spec.name}_guard" if direction == FORWARD else f"{spec.name}_rguard"
 
 
 def stream_key(spec: MoveSpec, direction: str) -> str:
@@ -129,6 +138,9 @@ def stream_settings(
             jobs=spec.jobs,
             chunk_rows=spec.chunk_rows,
             values=ValuePolicy.from_json(spec.values),
+            on_drift=spec.on_drift,
+            guard_stream=guard_name(spec, FORWARD),
+            guard_start=spec.guard_starts.get(FORWARD),
         )
     return MoveSettings(
         workflow=spec.name,
@@ -144,6 +156,9 @@ def stream_settings(
         chunk_rows=spec.chunk_rows,
         copy=False,
         values=ValuePolicy.from_json(spec.values),
+        on_drift=spec.on_drift,
+        guard_stream=guard_name(spec, REVERSE),
+        guard_start=spec.guard_starts.get(REVERSE),
     )
 
 

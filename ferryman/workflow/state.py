@@ -40,13 +40,13 @@ PHASES = (
     "copying",
     "replicating",
     "paused",
+    "halted",  # drift: a write ferryman did not make, or a change it missed (--on-drift halt)
     "stopped",
     "switching",
     "switched",
     "completed",
     "cancelled",
     "failed",
-    "halted",
 )
 
 
@@ -79,6 +79,7 @@ class StateStore(Protocol):
         status: dict[str, Any] | None = None,
         spec: dict[str, Any] | None = None,
         keep_phases: tuple[str, ...] = (),
+        keep_error_phases: tuple[str, ...] = (),
     ) -> None: ...
 
     def record(self, name: str, kind: str, detail: str = "") -> None: ...
@@ -88,6 +89,19 @@ class StateStore(Protocol):
     def delete(self, name: str) -> None: ...
 
     def runner_lock(self, name: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def record_drift(self, name: str, events: list[dict[str, Any]]) -> list[bool]:
+        """Store drift events (each with an ``id`` naming the write: the same write seen again
+        after a restart is stored once); per event, whether it is new or not yet accepted."""
+        ...
+
+    def drift(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The last ``limit`` drift events of ``name``, newest first."""
+        ...
+
+    def accept_drift(self, name: str) -> int:
+        """Mark every drift event of ``name`` accepted (``--accept-drift``); how many were not."""
+        ...
 
     def journal(self, name: str, attempt: int, step: str, state: str, **detail: Any) -> None: ...
 
@@ -113,11 +127,9 @@ class StateStore(Protocol):
 
     def verify_runs(self, name: str) -> list[VerifyRun]: ...
 
+    def last_verify_run(self, name: str) -> VerifyRun | None: ...
+
     def verify_run(self, name: str, verify_id: int | None = None) -> VerifyRun: ...
-
-    def add_drift(self, name: str, events: list[DriftEvent]) -> None: ...
-
-    def drift(self, name: str) -> list[DriftEvent]: ...
 
     def close(self) -> None: ...
 
@@ -169,13 +181,15 @@ CREATE TABLE IF NOT EXISTS verify_tables (
   verify INTEGER NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, done_at REAL NOT NULL,
   result TEXT NOT NULL, PRIMARY KEY (verify, name));
 CREATE TABLE IF NOT EXISTS drift (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
-  tbl TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, expected TEXT, actual TEXT);
-CREATE INDEX IF NOT EXISTS drift_workflow ON drift (workflow, id);
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, ident TEXT NOT NULL,
+  at REAL NOT NULL, event TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (workflow, ident));
 """
 
 #: At most this many differing keys of one table are kept with a stored verify.
 STORED_SAMPLES = 20
+#: Equal background verifies kept per move (the newest; the others are forgotten).
+KEEP_BACKGROUND = 100
 
 
 @dataclass
@@ -212,29 +226,6 @@ class VerifyRun:
     @property
     def finished(self) -> bool:
         return self.ended_at is not None
-
-
-@dataclass
-class DriftEvent:
-    """A row of the target that is not what the source's changes made it: ``kind`` e.g.
-    ``missed`` (a difference a verify found that persisted after the stream passed it)."""
-
-    table: str
-    key: dict[str, Any]
-    kind: str
-    expected: Any = None
-    actual: Any = None
-    at: float = field(default_factory=time.time)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "key": self.key,
-            "kind": self.kind,
-            "expected": self.expected,
-            "actual": self.actual,
-            "at": self.at,
-        }
 
 
 def _set_up(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
@@ -328,9 +319,11 @@ class SQLiteStateStore:
         status: dict[str, Any] | None = None,
         spec: dict[str, Any] | None = None,
         keep_phases: tuple[str, ...] = (),
+        keep_error_phases: tuple[str, ...] = (),
     ) -> None:
         """Set the given fields. ``keep_phases``: leave the phase alone while it is one of
-        these (a runner's progress must not overwrite a cutover's phase)."""
+        these (a runner's progress must not overwrite a cutover's phase);
+        ``keep_error_phases``: the same for the error (a halt's reason stays)."""
         sets: list[str] = ["updated_at = ?"]
         args: list[Any] = [time.time()]
         if phase is not None:
@@ -343,7 +336,12 @@ class SQLiteStateStore:
                 sets.append("phase = ?")
             args.append(phase)
         if error is not _Keep:
-            sets.append("error = ?")
+            if keep_error_phases:
+                marks = ", ".join("?" for _ in keep_error_phases)
+                sets.append(f"error = CASE WHEN phase IN ({marks}) THEN error ELSE ? END")
+                args.extend(keep_error_phases)
+            else:
+                sets.append("error = ?")
             args.append(redact(error) if isinstance(error, str) else None)
         if status is not None:
             sets.append("status = ?")
@@ -375,7 +373,38 @@ class SQLiteStateStore:
         ).fetchall()
         return [(float(a), str(k), str(d)) for a, k, d in rows]
 
+    def record_drift(self, name: str, events: list[dict[str, Any]]) -> list[bool]:
+        out = []
+        for event in events:
+            ident = str(event["id"])
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO drift (workflow, ident, at, event) VALUES (?, ?, ?, ?)",
+                (name, ident, float(event.get("at") or time.time()), _dump(event)),
+            )
+            if cur.rowcount:
+                out.append(True)
+                continue
+            row = self.conn.execute(
+                "SELECT accepted FROM drift WHERE workflow = ? AND ident = ?", (name, ident)
+            ).fetchone()
+            out.append(row is None or not row[0])
+        return out
+
+    def drift(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT event, accepted FROM drift WHERE workflow = ? ORDER BY id DESC LIMIT ?",
+            (name, limit),
+        ).fetchall()
+        return [{**json.loads(e), "accepted": bool(a)} for e, a in rows]
+
+    def accept_drift(self, name: str) -> int:
+        cur = self.conn.execute(
+            "UPDATE drift SET accepted = 1 WHERE workflow = ? AND accepted = 0", (name,)
+        )
+        return int(cur.rowcount)
+
     def delete(self, name: str) -> None:
+        self.conn.execute("DELETE FROM drift WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM workflows WHERE name = ?", (name,))
         self.conn.execute("DELETE FROM history WHERE workflow = ?", (name,))
         self.conn.execute("DELETE FROM journal WHERE workflow = ?", (name,))
@@ -386,7 +415,6 @@ class SQLiteStateStore:
             (name,),
         )
         self.conn.execute("DELETE FROM verifies WHERE workflow = ?", (name,))
-        self.conn.execute("DELETE FROM drift WHERE workflow = ?", (name,))
 
     def controls(self, name: str) -> Controls | None:
         """The runtime controls of ``name`` (None: never set, e.g. a store from before them).
@@ -470,13 +498,35 @@ class SQLiteStateStore:
     # -- verify results -------------------------------------------------------------------
 
     def verify_begin(self, name: str, kind: str, tables: list[str]) -> int:
-        """A new verify of ``name`` that sets out to compare ``tables``; its id."""
+        """A new verify of ``name`` that sets out to compare ``tables``; its id. A background
+        verify forgets the oldest equal background verifies beyond :data:`KEEP_BACKGROUND`
+        (a move verified every few seconds for weeks)."""
+        if kind == "background":
+            self._prune_background(name)
         cur = self.conn.execute(
             "INSERT INTO verifies (workflow, kind, pid, tables, started_at) VALUES (?, ?, ?, ?, ?)",
             (name, kind, os.getpid(), json.dumps(tables), time.time()),
         )
         assert cur.lastrowid is not None
         return int(cur.lastrowid)
+
+    def _prune_background(self, name: str) -> None:
+        old = (
+            "SELECT id FROM verifies WHERE workflow = ? AND kind = 'background' AND match = 1 "
+            "ORDER BY id DESC LIMIT -1 OFFSET ?"
+        )
+        args = (name, KEEP_BACKGROUND - 1)
+        self.conn.execute(f"DELETE FROM verify_tables WHERE verify IN ({old})", args)
+        self.conn.execute(f"DELETE FROM verifies WHERE id IN ({old})", args)
+
+    def last_verify_run(self, name: str) -> VerifyRun | None:
+        """The latest verify of ``name`` that finished (equal or not), if any."""
+        row = self.conn.execute(
+            f"SELECT {_VERIFY_COLUMNS} FROM verifies WHERE workflow = ? AND match IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1",
+            (name,),
+        ).fetchone()
+        return None if row is None else self._verify_run(row)
 
     def verify_resume(self, verify_id: int) -> None:
         """An interrupted verify continues in this process."""
@@ -571,29 +621,6 @@ class SQLiteStateStore:
             error=error,
             done=done,
         )
-
-    # -- drift ----------------------------------------------------------------------------
-
-    def add_drift(self, name: str, events: list[DriftEvent]) -> None:
-        self.conn.executemany(
-            "INSERT INTO drift (workflow, at, tbl, key, kind, expected, actual) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (name, e.at, e.table, _dump(e.key), e.kind, _dump(e.expected), _dump(e.actual))
-                for e in events
-            ],
-        )
-
-    def drift(self, name: str) -> list[DriftEvent]:
-        """The drift events of ``name``, oldest first."""
-        rows = self.conn.execute(
-            "SELECT tbl, key, kind, expected, actual, at FROM drift WHERE workflow = ? ORDER BY id",
-            (name,),
-        ).fetchall()
-        return [
-            DriftEvent(str(t), json.loads(k), str(kd), json.loads(e), json.loads(a), float(at))
-            for t, k, kd, e, a, at in rows
-        ]
 
     def _lock_path(self, name: str) -> Path:
         digest = hashlib.sha1(name.encode()).hexdigest()[:16]

@@ -105,7 +105,7 @@ def verify(
             observer=observer,
         )
     spec = load_spec(wf)
-    if wf.phase not in ("replicating", "paused", "switched", "halted"):
+    if wf.phase not in ("replicating", "paused", "halted", "switched"):
         raise PreconditionFailed(
             f"move {name!r} is {wf.phase}: verify compares a move that has finished its copy",
             hint="run `ferryman move start` until `move status` shows phase replicating",
@@ -120,7 +120,7 @@ def verify(
         vid, attempt, carried = store.verify_begin(name, kind, list(spec.tables)), 1, []
     done = {t.table for t in carried}
     remaining = [t for t in spec.tables if t not in done]
-    recorder = _Recorder(store, vid, attempt, observer, rows_per_second, stop)
+    recorder = _Recorder(store, name, vid, attempt, observer, rows_per_second, stop)
     try:
         with connect(src_u, "source") as src, connect(dst_u, "target") as dst:
             if spec.direction == REVERSE:  # switched: the stream runs target → source
@@ -135,6 +135,7 @@ def verify(
                     renames={t: r for t, r in spec.renames.items() if t in remaining},
                     target_namespace=spec.target_namespace,
                     samples=samples,
+                    moving_targets_in_flight=kind == "background",
                 )
                 differ = Differ(src, dst, request, recorder, recheck=settle)
                 result = differ.run()
@@ -183,6 +184,7 @@ class _Recorder:
     def __init__(
         self,
         store: StateStore,
+        name: str,
         verify_id: int,
         attempt: int,
         inner: DiffObserver | None,
@@ -190,6 +192,7 @@ class _Recorder:
         stop: threading.Event | None,
     ) -> None:
         self.store = store
+        self.name = name
         self.verify_id = verify_id
         self.attempt = attempt
         self.inner: DiffObserver = inner or NullDiffObserver()
@@ -213,8 +216,8 @@ class _Recorder:
                     time.sleep(delay)
         if self.stop is not None and self.stop.is_set():
             raise VerifyStopped(
-                f"verify {self.verify_id} stopped at table {table}",
-                hint="resume it with `ferryman move verify NAME --resume`",
+                f"verify {self.verify_id} of move {self.name!r} stopped at table {table}",
+                hint=f"resume it with `ferryman move verify {self.name} --resume`",
             )
 
     def table_done(self, result: TableDiff) -> None:

@@ -12,6 +12,7 @@ from ferryman.cli.context import open_move
 from ferryman.cli.options import Duration, connection_options, json_option, value_options
 from ferryman.cli.output import echo_json, err
 from ferryman.cli.progress import move_observer
+from ferryman.pipeline.guard import ON_DRIFT
 from ferryman.workflow import move as moves
 
 
@@ -20,6 +21,13 @@ from ferryman.workflow import move as moves
 @connection_options()
 @click.option("--on-ddl", type=click.Choice(moves.ON_DDL), help="Change the DDL policy.")
 @click.option("--skip-ddl", is_flag=True, help="Go past the DDL the move paused at.")
+@click.option(
+    "--on-drift",
+    type=click.Choice(ON_DRIFT),
+    help="A write to the target ferryman did not make: halt (default), repair or log; off: "
+    "no drift guard (kept with the move).",
+)
+@click.option("--accept-drift", is_flag=True, help="Accept the drift a halted move saw and go on.")
 @click.option(
     "--max-rows-per-second",
     type=float,
@@ -54,6 +62,8 @@ def start(
     name: str,
     on_ddl: str | None,
     skip_ddl: bool,
+    on_drift: str | None,
+    accept_drift: bool,
     max_rows_per_second: float | None,
     lag_query: str | None,
     max_source_lag: float | None,
@@ -78,6 +88,8 @@ def start(
         final = open_move(ctx, name).start(
             on_ddl=on_ddl,
             skip_ddl=skip_ddl,
+            on_drift=on_drift,
+            accept_drift=accept_drift,
             max_rows_per_second=max_rows_per_second,
             lag_query=lag_query,
             max_source_lag=max_source_lag,

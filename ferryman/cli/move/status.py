@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import click
@@ -41,9 +43,7 @@ def status(ctx: click.Context, name: str, as_json: bool) -> None:
             f"  last verify: {last['id']} ({last['kind']}): {verdict}, "
             f"{last['rows_compared']:,} rows in {last['tables_compared']} table(s)"
         )
-    for d in doc.get("drift", [])[-5:]:
-        key = ", ".join(f"{k}={v}" for k, v in d["key"].items())
-        out.print(f"  drift ({d['kind']}): {d['table']} {key}", markup=False)
+    _print_drift(doc, name)
     if doc["error"]:
         out.print(f"  [bold red]error:[/] {doc['error']}", markup=True)
 
@@ -80,6 +80,43 @@ def _print_controls(doc: dict[str, Any], name: str) -> None:
         out.print(f"  [bold red]lag query:[/] {esc(doc['throttle_error'])}", markup=True)
     if doc.get("postpone_switch"):
         out.print(f"  switch postponed; lift it: ferryman move postpone {name} --off")
+
+
+def _print_drift(doc: dict[str, Any], name: str) -> None:
+    """The drift events (the guard's and the background verify's, newest first) and, for a
+    halted move, the fix."""
+    drift = doc.get("drift") or []
+    if not drift:
+        return
+    out.print(
+        f"  drift (writes to the target ferryman did not make, or source changes the stream "
+        f"missed; newest first; on-drift "
+        f"{doc.get('on_drift')}):"
+    )
+    for e in drift[:20]:
+        who = ", ".join(f"{k} {v}" for k, v in (e.get("who") or {}).items()) or "unknown"
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"])) if e.get("at") else "?"
+        out.print(
+            f"    {when} {e['kind']} {e['table']} key {json.dumps(e['key'], default=str)} "
+            f"by {who}" + (" (accepted)" if e.get("accepted") else ""),
+            markup=False,
+        )
+        out.print(f"      on the target: {_row(e.get('actual'))}", markup=False)
+        out.print(f"      expected:      {_row(e.get('expected'))}", markup=False)
+        if e.get("columns"):
+            out.print(f"      differs in:    {', '.join(e['columns'])}", markup=False)
+    if len(drift) > 20:
+        out.print(f"    … {len(drift) - 20} more (--json shows up to 100)")
+    if doc["phase"] == "halted":
+        out.print(
+            f"  fix: ferryman move verify {name} --repair, then "
+            f"ferryman move start {name} --accept-drift",
+            markup=False,
+        )
+
+
+def _row(row: dict[str, Any] | None) -> str:
+    return "absent" if row is None else json.dumps(row, default=str)
 
 
 def _print_switches(doc: dict[str, Any], name: str) -> None:

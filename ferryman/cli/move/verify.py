@@ -4,6 +4,7 @@ verify (``--show [ID]``) or continue an interrupted one (``--resume``)."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,6 +16,7 @@ from ferryman.cli.output import echo_json, err, out
 from ferryman.cli.progress import diff_observer
 from ferryman.core.diff import TableDiff
 from ferryman.pipeline.differ import DiffResult
+from ferryman.report import write_html
 from ferryman.workflow.api import Move
 
 LATEST = "latest"
@@ -71,7 +73,7 @@ def verify(
     if show is not None:
         if resume or repair:
             raise click.BadParameter("--show prints a kept verify: no --resume or --repair")
-        _show(Move.open(state_store(ctx), name), name, show, as_json)
+        _show(Move.open(state_store(ctx), name), name, show, as_json, report)
         return
     observer = diff_observer(err, as_json)
     try:
@@ -95,9 +97,9 @@ def verify(
     raise SystemExit(exit_code(result, repair and not dry_run))
 
 
-def _show(move: Move, name: str, which: str, as_json: bool) -> None:
-    """Print the kept verify ``which`` (an id or ``latest``); exit 0 equal, 1 not (or not
-    finished)."""
+def _show(move: Move, name: str, which: str, as_json: bool, report: str | None) -> None:
+    """Print the kept verify ``which`` (an id or ``latest``), and its ``--report`` page; exit
+    0 equal, 1 not (or not finished)."""
     if which == LATEST:
         verify_id = None
     else:
@@ -106,11 +108,29 @@ def _show(move: Move, name: str, which: str, as_json: bool) -> None:
         except ValueError:
             raise click.BadParameter(f"{which!r} is not a verify id (a number)") from None
     doc = move.verify_result(verify_id)
+    spec = move.spec
+    result = _as_result(doc, spec.source, spec.target)
+    if report:
+        write_html(result.as_json(), Path(report))
+        err.print(f"report written to {report}")
     if as_json:
         echo_json(doc, default=str)
     else:
-        _render(doc, name)
+        _render(doc, name, result)
     raise SystemExit(0 if doc["match"] else 1)
+
+
+def _as_result(doc: dict[str, Any], source: str, target: str) -> DiffResult:
+    """A kept verify as the comparison result the table and the HTML report show."""
+    return DiffResult(
+        tables=[TableDiff.from_json(t) for t in doc["tables"]],
+        seconds=sum(float(t.get("seconds", 0.0)) for t in doc["tables"]),
+        source=source,
+        target=target,
+        started_at=_when(doc["started_at"]),
+        verify_id=doc["id"],
+        carried_over=doc["carried_over"],
+    )
 
 
 def _when(at: float | None) -> str:
@@ -119,7 +139,7 @@ def _when(at: float | None) -> str:
     return datetime.datetime.fromtimestamp(at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _render(doc: dict[str, Any], name: str) -> None:
+def _render(doc: dict[str, Any], name: str, result: DiffResult) -> None:
     verdict = {True: "EQUAL", False: "DIFFERENT", None: doc["state"]}[doc["match"]]
     out.print(
         f"[bold]verify {doc['id']}[/] of {name} ({doc['kind']}): {verdict}; started "
@@ -134,11 +154,4 @@ def _render(doc: dict[str, Any], name: str) -> None:
         out.print(f"  not compared yet: {', '.join(doc['tables_left'])}")
     if doc["error"]:
         out.print(f"  error: {doc['error']}", markup=False)
-    result = DiffResult(
-        tables=[TableDiff.from_json(t) for t in doc["tables"]],
-        seconds=sum(float(t.get("seconds", 0.0)) for t in doc["tables"]),
-        source="",
-        target="",
-        started_at=_when(doc["started_at"]),
-    )
     render(result, out, title=f"verify {doc['id']}")

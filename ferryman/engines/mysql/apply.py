@@ -28,6 +28,7 @@ from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect
 from ferryman.engines.mysql.connection import quote_ident as qi
 from ferryman.engines.mysql.connection import quote_ident_fmt as qp
+from ferryman.engines.mysql.own import MARK, create_marks
 
 CHECKPOINT_DB = "_ferryman"
 CHECKPOINT_DDL = (
@@ -54,6 +55,11 @@ class MySQLApplier:
         cur = self.conn.cursor()
         for ddl in CHECKPOINT_DDL:
             cur.execute(ddl)
+        if create_marks(cur) is None:
+            raise ConnectError(
+                f"cannot create {CHECKPOINT_DB}.marks on {url}",
+                hint=f"GRANT ALL ON {CHECKPOINT_DB}.* TO the target user",
+            )
         cur.execute(APPLY_SESSION)
         cur.close()
         # mysqlclient formats every datetime in Python (str.format, ~1/4 of the client's time
@@ -94,6 +100,7 @@ class MySQLApplier:
         try:
             if not self._open:
                 cur.execute("START TRANSACTION")
+                cur.execute(MARK)  # first: the drift guard skips the rest undecoded
             self._open = False  # whatever happens now ends the transaction
             for tb in batch.tables:
                 current = f"{tb.target.namespace}.{tb.target.table}"
@@ -128,6 +135,7 @@ class MySQLApplier:
         try:
             if not self._open:
                 cur.execute("START TRANSACTION")
+                cur.execute(MARK)
                 self._open = True
             for tb in tables:
                 current = f"{tb.target.namespace}.{tb.target.table}"
@@ -230,6 +238,8 @@ class MySQLApplier:
         target = f"{qi(namespace)}.{qi(table)}"
         cur = self.conn.cursor()
         try:
+            cur.execute("START TRANSACTION")
+            cur.execute(MARK)
             if not cursor:
                 cur.execute(f"DELETE FROM {target}".replace("%", "%%"))
             else:
@@ -239,7 +249,13 @@ class MySQLApplier:
                     f"DELETE FROM {target.replace('%', '%%')} WHERE ({cols}) > ({marks})",
                     list(cursor),
                 )
-            return int(cur.rowcount)
+            removed = int(cur.rowcount)
+            cur.execute("COMMIT")
+            return removed
+        except BaseException:
+            with contextlib.suppress(MySQLdb.Error):
+                cur.execute("ROLLBACK")
+            raise
         finally:
             cur.close()
 

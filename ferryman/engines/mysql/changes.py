@@ -15,6 +15,7 @@ from ferryman.core.position import BinlogPosition, Position
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.binlog.stream import BinlogStream
 from ferryman.engines.mysql.binlog.stream import current_position as binlog_position
+from ferryman.engines.mysql.own import MARK_DB, MARK_TABLE
 
 
 def current_position(url: DatabaseURL) -> BinlogPosition:
@@ -31,6 +32,7 @@ class MySQLChangeFeed:
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
         piece_changes: int | None = None,
+        own_marks: bool = False,
     ) -> None:
         assert isinstance(start, BinlogPosition)
         assert stop_at is None or isinstance(stop_at, BinlogPosition)
@@ -43,6 +45,7 @@ class MySQLChangeFeed:
             stop_at=stop_at,
             blocking=True,
             piece_changes=piece_changes,
+            own_table=(MARK_DB, MARK_TABLE) if own_marks else None,
         )
 
     def transactions(self) -> Iterator[Transaction]:

@@ -21,6 +21,7 @@ from ferryman.core.errors import ConfigError, ConnectError
 from ferryman.core.schema import BINARY_KINDS, TEXTUAL, Column, Kind
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect, quote_ident_fmt, quote_literal
+from ferryman.engines.mysql.own import create_marks
 
 _LOST = {2006, 2013, 2055}
 
@@ -178,7 +179,10 @@ class MySQLDiffReader:
     def run(self, statements: Sequence[str]) -> None:
         cur = self._conn.cursor()
         try:
+            mark = create_marks(cur)
             cur.execute("START TRANSACTION")
+            if mark:
+                cur.execute(mark)  # a repair is ferryman's own write (the drift guard)
             for sql in statements:
                 cur.execute(sql.replace("%%", "%"))
             cur.execute("COMMIT")

@@ -229,6 +229,7 @@ class MySQLEndpoint(AllCapabilities):
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
         piece_changes: int | None = None,
+        own_marks: bool = False,
     ) -> ChangeFeed:
         return MySQLChangeFeed(
             self.url,
@@ -236,6 +237,7 @@ class MySQLEndpoint(AllCapabilities):
             [(self.namespace, t) for t in tables],
             stop_at=stop_at,
             piece_changes=piece_changes,
+            own_marks=own_marks,
         )
 
     def current_position(self) -> Position:

@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import MySQLdb
 
@@ -28,6 +29,7 @@ from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.mysql.connection import connect, quote_literal
 from ferryman.engines.mysql.connection import quote_ident as q
+from ferryman.engines.mysql.own import create_marks
 
 LOADER_SESSION = (
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
@@ -84,6 +86,7 @@ class MySQLChunkWriter:
         cur = self.conn.cursor()
         cur.execute(LOADER_SESSION)
         cur.execute(LOADER_ISOLATION)
+        self._mark = create_marks(cur)
         cur.close()
         shm = Path("/dev/shm")
         fd, name = tempfile.mkstemp(
@@ -115,6 +118,9 @@ class MySQLChunkWriter:
     def _load(self, tc: TableCopy, statement: str, rows: int) -> None:
         cur = self.conn.cursor()
         try:
+            cur.execute("START TRANSACTION")
+            if self._mark:
+                cur.execute(self._mark)  # ferryman's own write (the drift guard)
             cur.execute(statement)
             loaded = cur.rowcount
             if self.conn.warning_count():
@@ -126,26 +132,37 @@ class MySQLChunkWriter:
                     "(--type-override) and rerun",
                     obj=tc.target_label,
                 )
+            if loaded != rows:
+                raise SchemaError(
+                    f"MySQL loaded {loaded} rows into {tc.target_label}, expected {rows}",
+                    hint="check the target table for triggers or a different definition",
+                    obj=tc.target_label,
+                )
+            cur.execute("COMMIT")
         except MySQLdb.OperationalError as exc:
+            _rollback(cur)
             if exc.args and exc.args[0] in _RETRYABLE:
                 raise
             raise load_error(tc, exc) from None
         except MySQLdb.Error as exc:
+            _rollback(cur)
             raise load_error(tc, exc) from None
+        except BaseException:
+            _rollback(cur)
+            raise
         finally:
             cur.close()
-        if loaded != rows:
-            raise SchemaError(
-                f"MySQL loaded {loaded} rows into {tc.target_label}, expected {rows}",
-                hint="check the target table for triggers or a different definition",
-                obj=tc.target_label,
-            )
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.unlink(self.path)
         with contextlib.suppress(MySQLdb.Error):
             self.conn.close()
+
+
+def _rollback(cur: Any) -> None:
+    with contextlib.suppress(MySQLdb.Error):
+        cur.execute("ROLLBACK")
 
 
 def load_error(tc: TableCopy, exc: Exception) -> FerrymanError:

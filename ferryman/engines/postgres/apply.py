@@ -29,6 +29,7 @@ from ferryman.core.cascade import run_cascade
 from ferryman.core.errors import ConnectError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
+from ferryman.engines.postgres.own import MARK
 from ferryman.engines.postgres.partitions import missing_partition
 
 log = logging.getLogger("ferryman.move")
@@ -88,6 +89,7 @@ class PostgresApplier:
             if not self._open:
                 self.conn.execute("BEGIN")
                 self._open = True
+                self.conn.execute(MARK)  # first: the drift guard skips the rest undecoded
             with self.conn.cursor() as cur:
                 for tb in batch.tables:
                     where[0] = f"{tb.target.namespace}.{tb.target.table}"
@@ -115,6 +117,7 @@ class PostgresApplier:
             if not self._open:
                 self.conn.execute("BEGIN")
                 self._open = True
+                self.conn.execute(MARK)  # first: the drift guard skips the rest undecoded
             with self.conn.cursor() as cur:
                 for tb in tables:
                     where[0] = f"{tb.target.namespace}.{tb.target.table}"
@@ -255,16 +258,18 @@ class PostgresApplier:
 
     def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
         target = sql.SQL("{}.{}").format(sql.Identifier(namespace), sql.Identifier(table))
-        if not cursor:
-            cur = self.conn.execute(sql.SQL("DELETE FROM {}").format(target))
-        else:
-            cols = sql.SQL(", ").join(sql.Identifier(k) for k in key)
-            marks = sql.SQL(", ").join(sql.Placeholder() for _ in key)
-            cur = self.conn.execute(
-                sql.SQL("DELETE FROM {} WHERE ({}) > ({})").format(target, cols, marks),
-                list(cursor),
-            )
-        return cur.rowcount
+        with self.conn.transaction():
+            self.conn.execute(MARK)
+            if not cursor:
+                cur = self.conn.execute(sql.SQL("DELETE FROM {}").format(target))
+            else:
+                cols = sql.SQL(", ").join(sql.Identifier(k) for k in key)
+                marks = sql.SQL(", ").join(sql.Placeholder() for _ in key)
+                cur = self.conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE ({}) > ({})").format(target, cols, marks),
+                    list(cursor),
+                )
+            return cur.rowcount
 
     def drop_checkpoint(self, workflow: str) -> None:
         self.conn.execute(

@@ -31,6 +31,7 @@ from ferryman.engines.postgres.logical.stream import (
     drop_publication,
     drop_slot,
 )
+from ferryman.engines.postgres.own import OWN_PREFIX
 
 _MARK_PREFIX = "ferryman.mark"
 
@@ -82,6 +83,7 @@ class PostgresChangeFeed:
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
         piece_changes: int | None = None,
+        own_marks: bool = False,
     ) -> None:
         assert isinstance(start, LSN)
         assert stop_at is None or isinstance(stop_at, LSN)
@@ -101,6 +103,7 @@ class PostgresChangeFeed:
             on_relation=relation,
             poll_interval=0.2,
             piece_changes=piece_changes,
+            own_prefix=OWN_PREFIX if own_marks else None,
         )
 
     def transactions(self) -> Iterator[Transaction]:

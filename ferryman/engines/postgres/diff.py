@@ -21,6 +21,7 @@ from ferryman.core.errors import ConfigError, ConnectError
 from ferryman.core.schema import Column, Kind
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect, quote_ident, quote_literal
+from ferryman.engines.postgres.own import MARK
 
 _SESSION = (
     "SET DateStyle = ISO, YMD",
@@ -159,6 +160,7 @@ class PostgresDiffReader:
         assert self._conn is not None
         try:
             with self._conn.transaction():
+                self._conn.execute(MARK)  # a repair is ferryman's own write (the drift guard)
                 for sql in statements:
                     self._conn.execute(sql.replace("%%", "%").encode())
         except psycopg.Error as exc:

@@ -283,6 +283,7 @@ class PostgresEndpoint(AllCapabilities):
         stop_at: Position | None = None,
         on_relation: Callable[[str, str, tuple[str, ...]], None] | None = None,
         piece_changes: int | None = None,
+        own_marks: bool = False,
     ) -> ChangeFeed:
         return PostgresChangeFeed(
             self.url,
@@ -291,6 +292,7 @@ class PostgresEndpoint(AllCapabilities):
             stop_at=stop_at,
             on_relation=on_relation,
             piece_changes=piece_changes,
+            own_marks=own_marks,
         )
 
     def current_position(self) -> Position:

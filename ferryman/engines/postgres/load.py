@@ -16,6 +16,7 @@ from ferryman.core.copy import (
 from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
+from ferryman.engines.postgres.own import MARK
 
 
 def copy_statement(tc: TableCopy) -> sql.Composed:
@@ -44,8 +45,10 @@ class PostgresChunkWriter:
         if statement is None:
             statement = self._statements[key] = copy_statement(tc)
         try:
-            with self.conn.cursor() as cur, cur.copy(statement) as cp:
-                cp.write(chunk.data)
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(MARK)  # ferryman's own write (the drift guard)
+                with cur.copy(statement) as cp:
+                    cp.write(chunk.data)
         except psycopg.Error as exc:
             raise load_error(tc, exc) from None
 

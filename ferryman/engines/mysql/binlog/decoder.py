@@ -224,6 +224,7 @@ class Query(Event):
     schema: str
     sql: str
     error_code: int
+    thread_id: int = 0  # the session that ran it (slave_proxy_id)
 
 
 @dataclass(slots=True)
@@ -922,7 +923,8 @@ class BinlogDecoder:
         p = body + self._post_header_len(QUERY_EVENT, 13) + status_len
         schema = buf[p : p + db_len].decode("utf-8")
         sql = buf[p + db_len + 1 : end].decode("utf-8", "surrogateescape")
-        return Query(h, schema, sql, error_code)
+        thread_id = int.from_bytes(buf[body : body + 4], "little")
+        return Query(h, schema, sql, error_code, thread_id)
 
     def _gtid_list(self, buf: bytes, body: int) -> tuple[str, ...]:
         count = int.from_bytes(buf[body : body + 4], "little") & 0x0FFFFFFF

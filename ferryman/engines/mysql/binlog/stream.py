@@ -150,7 +150,10 @@ class BinlogStream(Closing):
     skipped undecoded. ``stop_at``: stop after the transaction that reaches this position.
     ``blocking``: wait for new events (heartbeats every ``heartbeat`` seconds keep the connection
     checked), or stop at the current end of the log. ``piece_changes``: yield transactions of more
-    row changes than this in pieces (``Transaction.more``).
+    row changes than this in pieces (``Transaction.more``). ``own_table``: a transaction whose
+    rows touch this (namespace, table) — ferryman's own mark, its first write — is yielded
+    with ``own`` set and no changes, the rest of it skipped undecoded; the others carry
+    ``who`` (server id, thread id when the log has a BEGIN, GTID).
 
     ``position`` is always where the stream would resume: after the last yielded transaction.
     """
@@ -170,6 +173,7 @@ class BinlogStream(Closing):
         max_backoff: float = 30.0,
         verify_checksum: bool = True,
         piece_changes: int | None = None,
+        own_table: tuple[str, str] | None = None,
     ) -> None:
         if use_gtid and not start.gtid:
             raise ValueError("use_gtid needs a start position with a gtid")
@@ -185,6 +189,9 @@ class BinlogStream(Closing):
         self.max_backoff = max_backoff
         self.verify_checksum = verify_checksum
         self.piece_changes = piece_changes
+        self.own_table = own_table
+        if own_table is not None and self.tables is not None:
+            self.tables = self.tables | {own_table}
         # changes of the current transaction already yielded in pieces: a reconnect re-reads
         # the transaction from its start and skips them
         self._yielded_in_tx = 0
@@ -393,6 +400,9 @@ class BinlogStream(Closing):
         stop = self.stop_at
         piece = self.piece_changes or 0
         skip = self._yielded_in_tx  # a reconnect inside a transaction yielded in pieces
+        own_table = self.own_table
+        own = False  # the open transaction began with ferryman's own mark: skip its rows
+        who: dict[str, str | int] = {}
 
         def begins_after_stop(h: EventHeader) -> bool:
             """With pieces, a transaction is not begun past ``stop_at`` (it could not be
@@ -405,7 +415,7 @@ class BinlogStream(Closing):
             return False
 
         def finish(end: int, ts: int, xid: str | None) -> Transaction:
-            nonlocal tx, tx_gtid, mysql_gtid
+            nonlocal tx, tx_gtid, mysql_gtid, own, who
             if tx_gtid is not None:
                 if self._mariadb:
                     state[tx_gtid.domain] = tx_gtid.gtid
@@ -416,6 +426,11 @@ class BinlogStream(Closing):
             self.position = position
             out = Transaction(position, tx or [], xid or (tx_gtid.gtid if tx_gtid else None))
             out.commit_time = float(ts)
+            if own_table is not None:
+                out.own = own
+                if not own:
+                    out.who = {**who, **({"gtid": tx_gtid.gtid} if tx_gtid else {})}
+                own, who = False, {}
             tx, tx_gtid = None, None
             self._yielded_in_tx = 0
             return out
@@ -431,11 +446,20 @@ class BinlogStream(Closing):
             data = read_packet().get_all_data()
             if data[0] == 0xFE and len(data) < 9:  # EOF: end of log (non-blocking)
                 return
+            if own and data[5] in _ROWS_OR_MAP:  # ferryman's own transaction: not decoded
+                continue
             ev: Event = decode(data, 1)
             h = ev.header
             if isinstance(ev, RowsEvent):
                 if tx is None:
                     tx = []
+                if own_table is not None:
+                    if not who:
+                        who["server_id"] = h.server_id
+                    if ev.changes and (ev.changes[0].namespace, ev.changes[0].table) == own_table:
+                        own = True
+                        tx.clear()
+                        continue
                 if skip:
                     n = min(skip, len(ev.changes))
                     skip -= n
@@ -452,6 +476,8 @@ class BinlogStream(Closing):
                 if tx is None and begins_after_stop(h):
                     return
                 tx, tx_gtid, standalone = [], ev, ev.standalone
+                if own_table is not None:
+                    own, who = False, {"server_id": h.server_id}
                 continue
             if isinstance(ev, Query):
                 sql = ev.sql.strip()
@@ -460,6 +486,8 @@ class BinlogStream(Closing):
                     if tx is None and begins_after_stop(h):
                         return
                     tx, standalone = [], False
+                    if own_table is not None:
+                        own, who = False, {"server_id": h.server_id, "thread_id": ev.thread_id}
                     continue
                 if upper in ("COMMIT", "ROLLBACK") and not standalone:
                     yield finish(h.log_pos, h.timestamp, None)
@@ -498,6 +526,11 @@ class BinlogStream(Closing):
             ):
                 self._reached_stop = True
                 return
+
+
+#: event types skipped undecoded inside ferryman's own transactions (rows and table maps: every
+#: statement's rows events follow table maps of their own, so nothing later needs these)
+_ROWS_OR_MAP = frozenset({19, 23, 24, 25, 30, 31, 32})
 
 
 def _parse_gtid_state(text: str) -> dict[int, str]:

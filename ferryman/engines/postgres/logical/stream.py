@@ -54,9 +54,13 @@ from ferryman.engines.postgres.logical.pgoutput import (
     Commit,
     Decoder,
     LogicalMessage,
+    Origin,
     Relation,
     Truncate,
 )
+
+#: pgoutput messages with rows ('I', 'U', 'D', 'T'): skipped in ferryman's own transactions
+_ROW_MESSAGES = frozenset(b"IUDT")
 
 __all__ = [
     "SESSION_OPTIONS",
@@ -240,6 +244,8 @@ def current_lsn(url: DatabaseURL) -> LSN:
 class _Pending:
     begin: Begin
     changes: list[Change]
+    own: bool = False  # began with ferryman's own mark (``own_prefix``)
+    origin: str | None = None
 
 
 class PgOutputStream(Closing):
@@ -275,9 +281,11 @@ class PgOutputStream(Closing):
         on_relation_change: Callable[[Relation, Relation], None] | None = None,
         on_relation: Callable[[Relation], None] | None = None,
         piece_changes: int | None = None,
+        own_prefix: str | None = None,
     ) -> None:
         self.url = url
         self.piece_changes = piece_changes
+        self.own_prefix = own_prefix
         self.current_commit: LSN | None = None
         self.on_relation = on_relation
         self.slot = slot
@@ -397,6 +405,7 @@ class PgOutputStream(Closing):
         delivered = self.start.value if self.start is not None else 0
         last_status = time.monotonic()
         piece = self.piece_changes or 0
+        own_prefix = self.own_prefix
         while not self._stopping:
             try:
                 self._send_confirmed(cursor)
@@ -417,7 +426,10 @@ class PgOutputStream(Closing):
                 with contextlib.suppress(InterruptedError):
                     select.select([cursor], [], [], timeout)
                 continue
-            event = decoder.decode(message.payload)
+            payload = message.payload
+            if pending is not None and pending.own and payload[0] in _ROW_MESSAGES:
+                continue  # ferryman's own transaction: its rows are not decoded
+            event = decoder.decode(payload)
             if isinstance(event, Change):
                 if pending is None:
                     raise FerrymanError(f"pgoutput {event.op} outside a transaction")
@@ -431,12 +443,19 @@ class PgOutputStream(Closing):
                 if pending is None:
                     raise FerrymanError("pgoutput COMMIT without BEGIN")
                 delivered = event.end_lsn
-                yield Transaction(
+                out = Transaction(
                     LSN(event.end_lsn),
                     pending.changes,
                     xid=str(pending.begin.xid),
                     commit_time=event.commit_time,
                 )
+                if own_prefix is not None:
+                    out.own = pending.own
+                    if not pending.own:
+                        out.who = {"xid": pending.begin.xid}
+                        if pending.origin:
+                            out.who["origin"] = pending.origin
+                yield out
                 pending = None
                 self.current_commit = None
                 if self.stop_at is not None and event.end_lsn >= self.stop_at.value:
@@ -451,11 +470,17 @@ class PgOutputStream(Closing):
                     yield self._part(pending, delivered)
             elif isinstance(event, LogicalMessage):
                 if event.transactional and pending is not None:
+                    if own_prefix is not None and event.prefix == own_prefix:
+                        pending.own = True
+                        pending.changes = []
+                        continue
                     pending.changes.append(event.change())
                 else:
                     yield Transaction(LSN(delivered), [event.change()])
             elif isinstance(event, Relation) and self.on_relation is not None:
                 self.on_relation(event)
+            elif isinstance(event, Origin) and pending is not None:
+                pending.origin = event.name
             # Origin, TypeInfo, Relation: the decoder keeps what it needs.
 
     @staticmethod
