@@ -1,6 +1,7 @@
 """`ferryman check` and `move create` on foreign keys: a table set that is not closed under
 foreign keys is warned about by name (both directions of the reference) with the fix; a closed
-set is an info line; a cascaded UPDATE/SET NULL into a --where table is refused by name."""
+set is an info line; a cascaded UPDATE/SET NULL into a --where table, and a child whose
+cascading parent is left out, are refused by name."""
 
 from __future__ import annotations
 
@@ -76,9 +77,20 @@ def test_create_warns_on_closure_and_refuses_a_cascaded_update_into_a_where_tabl
     ), r.text
     assert "leave --where off for child" in r.text
     assert list(mysql_db2.execute("SHOW TABLES")) == []  # nothing half-written
+    # the child alone: InnoDB's ON UPDATE CASCADE changes it without a binlog row, and the
+    # parent (whose change ferryman would repeat) is not in the move
     r = create_move(state, "c", mysql_db.url, mysql_db2.url, "--tables", "child")
+    assert r.code == 2, r.text
+    assert "table child: its foreign key child_p on parent is ON UPDATE CASCADE" in r.text
+    assert "add parent to the move with --tables" in r.text, r.text
+    assert list(mysql_db2.execute("SHOW TABLES")) == []
+    mysql_db.execute(
+        "CREATE TABLE plain (id INT PRIMARY KEY, p INT, "
+        "CONSTRAINT plain_p FOREIGN KEY (p) REFERENCES parent (id))"
+    )
+    r = create_move(state, "c", mysql_db.url, mysql_db2.url, "--tables", "plain")
     assert r.code == 0, r.text
-    assert "warning: table child references parent (foreign key child_p)" in r.text, r.text
+    assert "warning: table plain references parent (foreign key plain_p)" in r.text, r.text
 
 
 def test_a_partitioned_child_gets_its_key_without_not_valid(pg_db: PostgresDatabase) -> None:

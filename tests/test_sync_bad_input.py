@@ -10,8 +10,8 @@ from tests.conftest import MySQLDatabase
 from tests.helpers import ferryman
 
 
-def etcd_keys(etcd: EtcdServer) -> list[str]:
-    """The keys under this test's prefixes (/p, /other): the session shares one etcd."""
+def etcd_keys(etcd: EtcdServer, *prefixes: str) -> list[str]:
+    """The keys under this test's prefixes (default /p, /other): the session shares one etcd."""
     from etcd3gw.client import Etcd3Client
 
     client = Etcd3Client(host=etcd.host, port=etcd.port)
@@ -20,7 +20,8 @@ def etcd_keys(etcd: EtcdServer) -> list[str]:
             m["key"].decode() if isinstance(m["key"], bytes) else m["key"]
             for _, m in client.get_all()
         )
-        return sorted(k for k in keys if k == "/p" or k.startswith(("/p/", "/other/")))
+        under = prefixes or ("/p", "/other")
+        return sorted(k for k in keys if k in under or k.startswith(tuple(f"{p}/" for p in under)))
     finally:
         client.session.close()
 
@@ -99,3 +100,31 @@ def test_oversize_skip_leaves_the_row_out(
         assert "skipping row /p/t/2 of table t" in runner.output()
     finally:
         assert runner.stop() == 0
+
+
+def test_a_table_changed_by_unlogged_cascades_is_refused(
+    tmp_path: Path, mysql_db: MySQLDatabase, etcd: EtcdServer
+) -> None:
+    """InnoDB writes no binlog rows for the child rows an ON DELETE/UPDATE CASCADE or SET NULL
+    changes, and etcd has no foreign keys to repeat it: such a child is refused by name (a
+    parent delete would otherwise leave its children's keys in etcd for ever)."""
+    mysql_db.execute("CREATE TABLE parent (id INT PRIMARY KEY)")
+    mysql_db.execute(
+        "CREATE TABLE child (id INT PRIMARY KEY, p INT, CONSTRAINT child_p FOREIGN KEY (p) "
+        "REFERENCES parent (id) ON DELETE CASCADE)"
+    )
+    mysql_db.execute(
+        "CREATE TABLE nulls (id INT PRIMARY KEY, p INT, CONSTRAINT nulls_p FOREIGN KEY (p) "
+        "REFERENCES parent (id) ON UPDATE SET NULL)"
+    )
+    mysql_db.execute("INSERT INTO parent VALUES (1)")
+    mysql_db.execute("INSERT INTO child VALUES (1, 1)")
+
+    code, text = sync(tmp_path, mysql_db.url, etcd.url("fk"), "--tables", "parent,child")
+    assert code == 2, text
+    assert "table child: its foreign key child_p on parent is ON DELETE CASCADE" in text, text
+    assert "leave child out with --exclude" in text, text
+    code, text = sync(tmp_path, mysql_db.url, etcd.url("fk"), "--tables", "nulls")
+    assert code == 2 and "nulls_p on parent is ON UPDATE SET NULL" in text, text
+    assert etcd_keys(etcd, "/fk") == []
+    assert no_workflow(tmp_path)

@@ -22,12 +22,12 @@ driver; the appliers hand :func:`run_cascade` a DB-API cursor and their identifi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.core.errors import ConfigError, SchemaError
-from ferryman.core.schema import Schema
+from ferryman.core.schema import Schema, Table
 
 #: foreign-key rules whose effect on child rows InnoDB does not log
 ACTIONS = ("CASCADE", "SET NULL")
@@ -110,6 +110,38 @@ class CascadeOp:
     action: str
     old: list[Key]
     new: list[Key] = field(default_factory=list)
+
+
+def refuse_unfollowed_cascades(
+    tables: Iterable[Table], followed: Collection[str], fix: Callable[[str, str, str], str]
+) -> None:
+    """Refuse a table of a MySQL/MariaDB source whose rows InnoDB changes without a row in the
+    binary log: a foreign key with ON DELETE/UPDATE CASCADE or SET NULL on a parent that is
+    not in ``followed`` (the source tables, of the child's namespace, whose cascades the
+    target repeats; a sync into etcd repeats none). ``fix(child, foreign key, parent)`` is
+    the hint. SchemaError naming the child, the key and the parent, before anything is
+    written: the target would otherwise keep rows the source deleted, silently."""
+    for table in tables:
+        for fk in table.foreign_keys:
+            rules = [
+                f"ON {event} {rule.upper()}"
+                for event, rule in (("DELETE", fk.on_delete), ("UPDATE", fk.on_update))
+                if rule.upper() in ACTIONS
+            ]
+            if not rules or (fk.ref_namespace == table.namespace and fk.ref_table in followed):
+                continue
+            parent = (
+                fk.ref_table
+                if fk.ref_namespace == table.namespace
+                else f"{fk.ref_namespace}.{fk.ref_table}"
+            )
+            raise SchemaError(
+                f"table {table.name}: its foreign key {fk.name} on {parent} is "
+                f"{' '.join(rules)}, and MySQL/MariaDB write no binary-log rows for the child "
+                f"rows such an action changes, so their changes cannot be captured here",
+                hint=fix(table.name, fk.name, parent),
+                obj=table.name,
+            )
 
 
 def cascade_links(

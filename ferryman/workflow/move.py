@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ferryman.core.cascade import cascade_links
+from ferryman.core.cascade import cascade_links, refuse_unfollowed_cascades
 from ferryman.core.control import Controls
 from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import (
@@ -269,6 +269,15 @@ def _check_schema(
         if finding.level is Level.WARN:
             say(f"warning: {finding.message} (fix: {finding.fix})")
     if src_engine == "mysql":  # refuses a cascaded UPDATE/SET NULL into a --where table
+        refuse_unfollowed_cascades(
+            schema.tables,
+            {t.name for t in schema.tables},
+            lambda child, fk, parent: (
+                f"add {parent} to the move with --tables (ferryman then "
+                f"repeats the action on the target), leave {child} out, or change foreign key {fk} "
+                "to RESTRICT / NO ACTION"
+            ),
+        )
         cascade_links(
             schema,
             {t.name: ("", t.name, t.column_names, (None,) * len(t.columns)) for t in schema},

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.core.apply import Compactor, TableBatch, TableTarget
+from ferryman.core.cascade import refuse_unfollowed_cascades
 from ferryman.core.change import Transaction
 from ferryman.core.convert import source_engine
 from ferryman.core.errors import (
@@ -331,6 +332,15 @@ class Sync:
                 "key",
                 hint="add a primary key, or leave them out with --exclude",
                 obj=keyless[0],
+            )
+        if schema.server.engine == "mysql":  # etcd keys have no foreign keys to act on
+            refuse_unfollowed_cascades(
+                tables,
+                (),
+                lambda child, fk, parent: (
+                    f"leave {child} out with --exclude, or change "
+                    f"foreign key {fk} to RESTRICT / NO ACTION"
+                ),
             )
         names = [s.renames.get(t.name, t.name) for t in tables]
         if "_ferryman" in names or len(set(names)) != len(names):
