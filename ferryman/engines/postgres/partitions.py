@@ -26,6 +26,7 @@ from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres import ddl
 from ferryman.engines.postgres.connection import quote_ident
+from ferryman.engines.postgres.own import MARK
 
 if TYPE_CHECKING:
     from ferryman.engines.postgres.endpoint import PostgresEndpoint
@@ -128,6 +129,8 @@ def _create(
 ) -> None:
     conn = target.session.conn
     with conn.transaction():
+        # ferryman's own write: rows moved out of a default partition are not drift
+        conn.execute(MARK)
         defaults: dict[str, str] = {}
         for parent in children:
             row = conn.execute(_DEFAULT_PARTITION, [qual(parent)]).fetchone()
