@@ -36,6 +36,7 @@ import argparse
 import contextlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -416,13 +417,69 @@ LIVE_SCENARIOS = (
     LiveScenario("guard-apply-pp-on", "drift guard on (log): apply burst", "pp"),
     LiveScenario("guard-lag-pp-off", "drift guard off: lag at 2,000 rows/s", "pp"),
     LiveScenario("guard-lag-pp-on", "drift guard on (log): lag at 2,000 rows/s", "pp"),
+    # the control server's cost: the same apply burst with `ferryman serve` idle beside the
+    # move (nobody asks; its monitor samples the store) or not running
+    LiveScenario("serve-apply-mm-off", "no serve: apply burst", "mm"),
+    LiveScenario("serve-apply-mm-on", "serve idle beside the move: apply burst", "mm"),
 )
+#: paired scenarios (NAME-off / NAME-on): the least rate ratio on/off their feature may cost
+PAIR_MIN_RATIO = {"guard-apply-mm": 0.90, "guard-apply-pp": 0.90, "serve-apply-mm": 0.95}
 LIVE_GROUPS = {
     "live": [s.name for s in LIVE_SCENARIOS],
     "move": [s.name for s in LIVE_SCENARIOS if s.name.startswith("move-")],
     "bulk-txn": [s.name for s in LIVE_SCENARIOS if s.name.startswith("bulk-txn")],
     "guard": [s.name for s in LIVE_SCENARIOS if s.name.startswith("guard-")],
+    "serve-cost": [s.name for s in LIVE_SCENARIOS if s.name.startswith("serve-")],
 }
+
+
+def paired_order(scenarios: Sequence[LiveScenario], repeat: int) -> list[LiveScenario]:
+    """The run order: each -off/-on pair ``repeat`` times, alternating (off, on, off, on, …),
+    so that a slow minute of the shared 2-core machine hits both sides alike; the others once."""
+    out: list[LiveScenario] = []
+    for s in scenarios:
+        if s.name.endswith("-on"):
+            continue
+        if s.name.endswith("-off"):
+            on = next((o for o in scenarios if o.name == s.name[:-4] + "-on"), None)
+            out += [s, on] * repeat if on is not None else [s] * repeat
+        else:
+            out.append(s)
+    return out
+
+
+def pair_costs(results: Sequence[LiveResult]) -> list[str]:
+    """One line per -off/-on pair run: the median rate (apply) or lag p99 of each side, their
+    ratio and, for the apply pairs, the verdict against :data:`PAIR_MIN_RATIO`."""
+    lines = []
+    bases = dict.fromkeys(r.name[:-4] for r in results if r.name.endswith("-off"))
+    for base in bases:
+        sides: dict[str, list[float]] = {"off": [], "on": []}
+        apply = "-apply-" in base
+        metric = "rows_per_s" if apply else "lag_p99_s"
+        for r in results:
+            for side in sides:
+                if r.name == f"{base}-{side}" and r.status == "ok" and metric in r.metrics:
+                    sides[side].append(float(r.metrics[metric]))
+        if not sides["off"] or not sides["on"]:
+            lines.append(f"{base}: no complete pair (a run failed)")
+            continue
+        off, on = (statistics.median(sides[k]) for k in ("off", "on"))
+        runs = ", ".join(f"{k} {' / '.join(f'{v:,.4g}' for v in sides[k])}" for k in sides)
+        if apply:
+            floor = PAIR_MIN_RATIO.get(base, 0.9)
+            verdict = "PASS" if on / off >= floor else "FAIL"
+            lines.append(
+                f"{base}: median {on:,.0f} rows/s on vs {off:,.0f} off = {on / off:.3f}× "
+                f"(cost {max(0.0, 1 - on / off):.1%}; target ≥ {floor:.2f}×): {verdict} [{runs}]"
+            )
+        else:
+            verdict = "PASS" if on <= LAG_P99_TARGET else "FAIL"
+            lines.append(
+                f"{base}: median lag p99 {on * 1000:.0f} ms on vs {off * 1000:.0f} ms off "
+                f"(target on ≤ {LAG_P99_TARGET:.1f} s): {verdict} [{runs}]"
+            )
+    return lines
 
 
 class LiveBench:
@@ -449,6 +506,7 @@ class LiveBench:
         self.decode_repeat = decode_repeat
         self.bulk_rows = bulk_rows
         self.start_args: list[str] = []  # `move start` options of the scenario running
+        self.sidecar: subprocess.Popen[bytes] | None = None  # serve-*-on: the idle server
 
     def sides(self, direction: str) -> tuple[Side, Side]:
         if direction == "mm":
@@ -470,7 +528,7 @@ class LiveBench:
         try:
             if scenario.name == "binlog-decode":
                 self._decode(result)
-            elif scenario.name.startswith(("move-apply", "guard-apply")):
+            elif scenario.name.startswith(("move-apply", "guard-apply", "serve-apply")):
                 self._apply(scenario, result)
             elif scenario.name.startswith("bulk-txn"):
                 self._bulk(scenario, result)
@@ -519,6 +577,8 @@ class LiveBench:
         runner = Runner(self.ferryman, self.workdir, scenario.name)
         runner.args = list(self.start_args)
         runner.create(source, target)
+        if scenario.name.startswith("serve-") and scenario.name.endswith("-on"):
+            self._serve(runner)
         target.ensure_seq_index()
         return source, target, runner
 
@@ -553,7 +613,26 @@ class LiveBench:
             return False
         return True
 
+    def _serve(self, runner: Runner) -> None:
+        """``ferryman serve`` on the runner's state store, idle (nobody asks) until cleanup."""
+        argv = [*self.ferryman, "--state", str(runner.state), "serve", "--http", "127.0.0.1:0"]
+        with runner.log.with_suffix(".serve.log").open("ab") as out:
+            self.sidecar = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=runner.env
+            )
+        deadline = time.monotonic() + 30
+        log = runner.log.with_suffix(".serve.log")
+        while "ferryman serve: http" not in log.read_text(errors="replace"):
+            if self.sidecar.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"ferryman serve did not start: {log.read_text()[-300:]}")
+            time.sleep(0.1)
+
     def _cleanup(self, scenario: LiveScenario) -> None:
+        if self.sidecar is not None:
+            self.sidecar.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.sidecar.wait(20)
+            self.sidecar = None
         for side in self.sides(scenario.direction):
             with contextlib.suppress(Exception):
                 side.reset()
@@ -882,6 +961,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--decode-rows", type=int, default=200_000)
     parser.add_argument("--bulk-rows", type=int, default=2_000_000)
     parser.add_argument("--only", default=",".join(LIVE_GROUPS["live"]))
+    parser.add_argument("--pair-repeat", type=int, default=3)
     args = parser.parse_args(argv)
     names = set()
     for name in args.only.split(","):
@@ -907,15 +987,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             bulk_rows=args.bulk_rows,
         )
         results = []
-        for scenario in LIVE_SCENARIOS:
-            if scenario.name in names:
-                say(f"{scenario.name}: {scenario.label}")
-                results.append(bench.run(scenario))
-                say(f"  {results[-1].figure} {results[-1].detail}")
+        chosen = [s for s in LIVE_SCENARIOS if s.name in names]
+        for scenario in paired_order(chosen, args.pair_repeat):
+            say(f"{scenario.name}: {scenario.label}")
+            results.append(bench.run(scenario))
+            say(f"  {results[-1].figure} {results[-1].detail}")
         say("")
         headers, rows = live_rows(results)
         for row in rows:
             say("  ".join(f"{h}: {v}" for h, v in zip(headers, row, strict=True)))
+        for line in pair_costs(results):
+            say(line)
         say(f"logs: {workdir / 'logs'}")
     finally:
         for server in servers:

@@ -40,7 +40,15 @@ from diff import PAIRS as DIFF_PAIRS
 from diff import compare as diff_compare
 from diff import report_lines as diff_report_lines
 from diff import versions as diff_versions
-from move import LIVE_GROUPS, LIVE_SCENARIOS, LiveBench, LiveResult, live_rows
+from move import (
+    LIVE_GROUPS,
+    LIVE_SCENARIOS,
+    LiveBench,
+    LiveResult,
+    live_rows,
+    pair_costs,
+    paired_order,
+)
 from procmem import MemoryProbe
 from serve import main as serve_main
 from sync import SYNC_GROUPS, SYNC_SCENARIOS, SyncBench
@@ -914,6 +922,12 @@ def print_report(report: Report) -> None:
         say()
         headers, rows = live_rows(report.live)
         say(_table(headers, rows))
+        costs = pair_costs(report.live)
+        if costs:
+            say()
+            say("costs (paired runs, alternating off/on; medians):")
+            for line in costs:
+                say(f"  {line}")
         peaks = [r.peak_rss_mb for r in report.live if r.peak_rss_mb is not None]
         if peaks:
             say()
@@ -1018,6 +1032,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="runs per scenario, each on a reset target; the median wall time is reported",
     )
     parser.add_argument(
+        "--pair-repeat",
+        type=int,
+        default=int(_env_default("BENCH_PAIR_REPEAT", "3")),
+        help="runs of each -off/-on cost pair (guard-*, serve-apply-*), alternating; medians",
+    )
+    parser.add_argument(
         "--changes",
         type=int,
         default=int(_env_default("BENCH_CHANGES", "200000")),
@@ -1063,6 +1083,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.live = [s for s in LIVE_SCENARIOS if s.name in selected]
     args.sync = [s for s in SYNC_SCENARIOS if s.name in selected]
     args.serve = "serve" in selected  # bench/serve.py: its own MariaDB and store
+    if args.serve:  # and the idle server's cost to a move's apply rate
+        args.live += [s for s in LIVE_SCENARIOS if s.name in LIVE_GROUPS["serve-cost"]]
+    args.live = paired_order(list(dict.fromkeys(args.live)), args.pair_repeat)
     return args
 
 
