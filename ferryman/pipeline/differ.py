@@ -457,18 +457,7 @@ class Differ:
                     row_a, row_b = fa.get(key), fb.get(key)
                     cand = Candidate(key, 0, native if row_a else None, native if row_b else None)
                     differs = (
-                        [
-                            names[i]
-                            for i, (x, y) in enumerate(zip(row_a, row_b, strict=True))
-                            if not (
-                                (x is None and y is None)
-                                or (
-                                    x is not None
-                                    and y is not None
-                                    and job.normalizers[i](x) == job.normalizers[i](y)
-                                )
-                            )
-                        ]
+                        job.differing(names, row_a, row_b)
                         if row_a is not None and row_b is not None
                         else list(names)
                     )
@@ -560,6 +549,23 @@ class TableJob:
         self.normalizers = [normalize(c.domain) for c in pair.columns]
         self.client_equal = [equal(c.domain) for c in pair.client]
         self.verdicts: list[tuple[Candidate, tuple[str, Any, Any, list[str]]]] = []
+
+    def differing(
+        self, names: Sequence[str], row_a: Sequence[Any], row_b: Sequence[Any]
+    ) -> list[str]:
+        """The names of the columns whose canonical texts differ (NULL equals only NULL)."""
+        return [
+            names[i]
+            for i, (x, y) in enumerate(zip(row_a, row_b, strict=True))
+            if not (
+                (x is None and y is None)
+                or (
+                    x is not None
+                    and y is not None
+                    and self.normalizers[i](x) == self.normalizers[i](y)
+                )
+            )
+        ]
 
     def both(self, fa: Callable[[], T], fb: Callable[[], T]) -> tuple[T, T]:
         xa, xb = self.a.submit(fa), self.b.submit(fb)
@@ -800,18 +806,7 @@ class TableJob:
             if row_b is None:
                 out.append((cand, ("extra_source", row_a, None, [])))
                 continue
-            differs = [
-                names[i]
-                for i, (x, y) in enumerate(zip(row_a, row_b, strict=True))
-                if not (
-                    (x is None and y is None)
-                    or (
-                        x is not None
-                        and y is not None
-                        and self.normalizers[i](x) == self.normalizers[i](y)
-                    )
-                )
-            ]
+            differs = self.differing(names, row_a, row_b)
             if differs:
                 out.append((cand, ("mismatched", row_a, row_b, differs)))
         return out
