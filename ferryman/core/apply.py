@@ -72,29 +72,19 @@ class TableTarget:
             return row
         if len(row) != len(self.convert):
             raise ValueError(f"row has {len(row)} values for {len(self.convert)} converters")
-        out = list(row)
         try:
-            for i, f in active:
-                v = out[i]
-                if v is not None:
-                    out[i] = f(v)
+            return _converted(row, active)
         except ValueRefused as exc:  # name the row: its (source) key
             raise exc.at_key(tuple(row[self.columns.index(k)] for k in self.key)) from None
-        return tuple(out)
 
     def converted_key(self, key: Key) -> Key:
         active = self._key_active
         if not active:
             return key
-        out = list(key)
         try:
-            for i, f in active:
-                v = out[i]
-                if v is not None:
-                    out[i] = f(v)
+            return _converted(key, active)
         except ValueRefused as exc:
             raise exc.at_key(tuple(key)) from None
-        return tuple(out)
 
 
 @dataclass
@@ -339,3 +329,13 @@ class _Pending:
         deletes = [t.converted_key(k) for k, v in self.state.items() if v is None]
         upserts = [t.converted_row(v) for v in self.state.values() if v is not None]
         return TableBatch(t, self.truncated, deletes, upserts)
+
+
+def _converted(values: Sequence[Any], active: Sequence[tuple[int, Converter]]) -> tuple[Any, ...]:
+    """``values`` with each ``active`` (index, converter) applied to its non-NULL value."""
+    out = list(values)
+    for i, f in active:
+        v = out[i]
+        if v is not None:
+            out[i] = f(v)
+    return tuple(out)

@@ -53,6 +53,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 from urllib.parse import quote
 
+from ferryman.core.procs import pid_alive, proc_stat
+
 __all__ = [
     "EtcdCluster",
     "EtcdMember",
@@ -95,34 +97,9 @@ class _PortInUse(RuntimeError):
 # processes
 
 
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (index 0 is the state), or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    return text[text.rfind(")") + 2 :].split()
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (zombies count as dead: nobody may reap them)."""
-    if pid <= 0:
-        return False
-    fields = _proc_stat(pid)
-    if fields is not None:
-        return fields[0] not in ("Z", "X", "x")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _start_time(pid: int) -> str | None:
     """Start time of ``pid`` in clock ticks since boot (tells a reused pid apart)."""
-    fields = _proc_stat(pid)
+    fields = proc_stat(pid)
     # Field 22 of /proc/PID/stat; index 0 here is field 3.
     return fields[19] if fields is not None and len(fields) > 19 else None
 
@@ -158,7 +135,7 @@ def _wait_gone(pid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -
             return False
         return True
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
+    while pid_alive(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -170,7 +147,7 @@ def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            fields = _proc_stat(int(entry.name))
+            fields = proc_stat(int(entry.name))
             if fields is not None and len(fields) > 1 and fields[1] == str(pid):
                 found.append(int(entry.name))
     return found
@@ -191,7 +168,7 @@ def _shutdown(
 ) -> None:
     """Ask ``pid`` to stop with ``sig``; kill it (and its helpers) when it has not stopped
     ``timeout`` seconds later. With ``sig=SIGKILL`` it is killed at once."""
-    if pid <= 0 or (proc.poll() is not None if proc is not None else not _pid_alive(pid)):
+    if pid <= 0 or (proc.poll() is not None if proc is not None else not pid_alive(pid)):
         return
     if sig != signal.SIGKILL:
         _signal(pid, sig)
@@ -311,7 +288,7 @@ def _owner_alive(path: Path, owner_from_name: int) -> bool:
     except OSError:
         lines = []
     owner = int(lines[0]) if lines and lines[0].isdigit() else owner_from_name
-    if not _pid_alive(owner):
+    if not pid_alive(owner):
         return False
     started = lines[1] if len(lines) > 1 else None
     # A different start time means the pid was reused by an unrelated process.
@@ -338,7 +315,7 @@ def _server_pids(path: Path, kind: str) -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and any(needle in arg for arg in _cmdline(int(entry.name))):
             pids.add(int(entry.name))
-    return {pid for pid in pids if _pid_alive(pid) and _is_program(pid, kind)}
+    return {pid for pid in pids if pid_alive(pid) and _is_program(pid, kind)}
 
 
 def cleanup_leftovers(root: Path | None = None) -> int:
@@ -408,7 +385,7 @@ class _Handle:
         """Whether the server process is still alive."""
         if self._proc is not None:
             return self._proc.poll() is None
-        return _pid_alive(self.pid)
+        return pid_alive(self.pid)
 
 
 class _SqlServer(_Handle):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferryman.workflow.state import StateStore, VerifyRun, pid_alive
+from ferryman.core.procs import pid_alive
+from ferryman.workflow.state import StateStore, VerifyRun
 
 DIFFERENCE_KINDS = ("mismatched", "extra_source", "extra_target")
 

@@ -667,17 +667,6 @@ class SQLiteStateStore:
             self.conn.close()
 
 
-def pid_alive(pid: int) -> bool:
-    """Does process ``pid`` (on this host) exist?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 _VERIFY_COLUMNS = "id, workflow, kind, pid, tables, started_at, ended_at, resumed, match, error"
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from ferryman.core.diff import TableDiff
 from ferryman.core.errors import ConfigError, FerrymanError, PreconditionFailed
 from ferryman.core.position import Position
+from ferryman.core.procs import pid_alive
 from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
 from ferryman.pipeline.differ import (
@@ -46,7 +47,7 @@ from ferryman.workflow.session import (
     move_target,
     stream_key,
 )
-from ferryman.workflow.state import StateStore, VerifyRun, pid_alive
+from ferryman.workflow.state import StateStore, VerifyRun
 from ferryman.workflow.syncdiff import verify_sync
 
 #: How long a re-check waits for the applier to pass the source's position.

@@ -16,6 +16,13 @@ def control_doc(name: str, controls: Controls, running: bool) -> dict[str, objec
     return {"name": name, "running": running, **controls.to_json()}
 
 
+def answered_as_json(move: Move, controls: Controls, as_json: bool) -> bool:
+    """With ``--json``: print the move's controls as JSON (and True: nothing more to say)."""
+    if as_json:
+        echo_json(control_doc(move.name, controls, move.ref.store.runner_alive(move.name)))
+    return as_json
+
+
 def runner_note(move: Move, running_text: str, idle_text: str) -> str:
     """What the change means now: the runner follows it, or the next `move start` will."""
     return running_text if move.ref.store.runner_alive(move.name) else idle_text
@@ -32,8 +39,7 @@ def pause(ctx: click.Context, name: str, as_json: bool) -> None:
     resume NAME`."""
     move = Move.open(state_store(ctx), name)
     controls = move.pause()
-    if as_json:
-        echo_json(control_doc(name, controls, move.ref.store.runner_alive(name)))
+    if answered_as_json(move, controls, as_json):
         return
     note = runner_note(
         move,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from ferryman.cli.context import state_store
-from ferryman.cli.move.pause import control_doc
+from ferryman.cli.move.pause import answered_as_json
 from ferryman.cli.options import json_option
-from ferryman.cli.output import echo_json, out
+from ferryman.cli.output import out
 from ferryman.workflow.api import Move
 
 
@@ -23,8 +23,7 @@ def postpone(ctx: click.Context, name: str, off: bool, as_json: bool) -> None:
     `move reverse` is never held."""
     move = Move.open(state_store(ctx), name)
     controls = move.postpone(not off)
-    if as_json:
-        echo_json(control_doc(name, controls, move.ref.store.runner_alive(name)))
+    if answered_as_json(move, controls, as_json):
         return
     if controls.postpone_switch:
         out.print(

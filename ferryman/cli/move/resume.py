@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from ferryman.cli.context import state_store
-from ferryman.cli.move.pause import control_doc, runner_note
+from ferryman.cli.move.pause import answered_as_json, runner_note
 from ferryman.cli.options import json_option
-from ferryman.cli.output import echo_json, out
+from ferryman.cli.output import out
 from ferryman.workflow.api import Move
 
 
@@ -20,8 +20,7 @@ def resume(ctx: click.Context, name: str, as_json: bool) -> None:
     second) and catches up with the source."""
     move = Move.open(state_store(ctx), name)
     controls = move.resume()
-    if as_json:
-        echo_json(control_doc(name, controls, move.ref.store.runner_alive(name)))
+    if answered_as_json(move, controls, as_json):
         return
     note = runner_note(
         move, "the runner goes on", f"not running: start it with `ferryman move start {name}`"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from ferryman.cli.context import state_store
-from ferryman.cli.move.pause import control_doc, runner_note
+from ferryman.cli.move.pause import answered_as_json, runner_note
 from ferryman.cli.options import json_option
-from ferryman.cli.output import echo_json, out
+from ferryman.cli.output import out
 from ferryman.workflow.api import Move
 
 
@@ -52,8 +52,7 @@ def throttle(
         lag_query=lag_query,
         clear=clear,
     )
-    if as_json:
-        echo_json(control_doc(name, controls, move.ref.store.runner_alive(name)))
+    if answered_as_json(move, controls, as_json):
         return
     note = runner_note(move, "in force within a second", "in force when it starts")
     out.print(f"[bold]{name}[/]: {controls.describe()} ({note})", highlight=False)

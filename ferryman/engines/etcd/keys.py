@@ -252,34 +252,30 @@ def encoder_for(column: Column) -> Encoder:
     """How a value of ``column`` (from the dump's driver or the change stream, never None)
     becomes its JSON value."""
     kind = column.type.kind
-    if kind in (Kind.INTEGER, Kind.YEAR):
-        return _integer
-    if kind is Kind.DECIMAL:
-        return _decimal
     if kind is Kind.FLOAT:
         bits = column.type.bits
         return lambda v: _float(v, bits)
-    if kind is Kind.BOOLEAN:
-        return _boolean
     if kind is Kind.BIT:
         return _bits(column.type.length)
-    if kind in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
-        return _binary
-    if kind is Kind.DATE:
-        return _date
-    if kind is Kind.DATETIME:
-        return _datetime
-    if kind is Kind.TIMESTAMP:
-        return _timestamp
-    if kind is Kind.TIME:
-        return _time
-    if kind is Kind.JSON:
-        return _json
-    if kind is Kind.UUID:
-        return _uuid
-    if kind in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.ENUM, Kind.SET):
-        return _textual
-    return _plain
+    return _ENCODERS.get(kind, _plain)
+
+
+_ENCODERS: dict[Kind, Encoder] = {
+    Kind.INTEGER: _integer,
+    Kind.YEAR: _integer,
+    Kind.DECIMAL: _decimal,
+    Kind.BOOLEAN: _boolean,
+    Kind.BINARY: _binary,
+    Kind.VARBINARY: _binary,
+    Kind.BLOB: _binary,
+    Kind.DATE: _date,
+    Kind.DATETIME: _datetime,
+    Kind.TIMESTAMP: _timestamp,
+    Kind.TIME: _time,
+    Kind.JSON: _json,
+    Kind.UUID: _uuid,
+    **dict.fromkeys((Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.ENUM, Kind.SET), _textual),
+}
 
 
 def encode_values(encoders: Sequence[Encoder], row: Sequence[Any]) -> list[Any]:

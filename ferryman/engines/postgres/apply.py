@@ -86,10 +86,7 @@ class PostgresApplier:
         self._workflow = batch.checkpoint.workflow
         self._segmented = any(tb.cascades for tb in batch.tables)
         try:
-            if not self._open:
-                self.conn.execute("BEGIN")
-                self._open = True
-                self.conn.execute(MARK)  # first: the drift guard skips the rest undecoded
+            self._begin()
             with self.conn.cursor() as cur:
                 for tb in batch.tables:
                     where[0] = f"{tb.target.namespace}.{tb.target.table}"
@@ -114,16 +111,21 @@ class PostgresApplier:
         commit: the next :meth:`apply` commits them, :meth:`abort` undoes them."""
         where = [""]
         try:
-            if not self._open:
-                self.conn.execute("BEGIN")
-                self._open = True
-                self.conn.execute(MARK)  # first: the drift guard skips the rest undecoded
+            self._begin()
             with self.conn.cursor() as cur:
                 for tb in tables:
                     where[0] = f"{tb.target.namespace}.{tb.target.table}"
                     self._apply_table(cur, tb, part=True)
         except BaseException as exc:
             raise self._failed(exc, where[0]) from None
+
+    def _begin(self) -> None:
+        """Open the batch's transaction unless one is open; ferryman's mark comes first (the
+        drift guard skips the rest undecoded)."""
+        if not self._open:
+            self.conn.execute("BEGIN")
+            self._open = True
+            self.conn.execute(MARK)
 
     def abort(self) -> None:
         if not self._open:
