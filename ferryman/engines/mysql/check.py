@@ -126,49 +126,35 @@ class _Checks:
         return Finding(Level.INFO, "server_version", "server", text)
 
     def log_bin(self) -> Finding:
-        value = self.vars.get("log_bin")
-        if value is None:
-            return self._unreadable("log_bin", "log_bin")
-        if self._on(value):
-            return Finding(Level.OK, "log_bin", "log_bin", "the binary log is on")
-        return Finding(
+        return self._variable(
+            "log_bin",
+            self._on,
             Level.FAIL,
-            "log_bin",
-            "log_bin",
+            "the binary log is on",
             "the binary log is off: ferryman reads changes from the binlog",
-            fix="add log_bin = mysql-bin and server_id = 1 (unique) under [mysqld] in my.cnf, "
-            "then restart the server",
+            "add log_bin = mysql-bin and server_id = 1 (unique) under [mysqld] in my.cnf, then "
+            "restart the server",
         )
 
     def binlog_format(self) -> Finding:
-        value = self.vars.get("binlog_format")
-        if value is None:
-            return self._unreadable("binlog_format", "binlog_format")
-        if value.upper() == "ROW":
-            return Finding(Level.OK, "binlog_format", "binlog_format", "binlog_format is ROW")
-        return Finding(
+        return self._variable(
+            "binlog_format",
+            lambda v: v.upper() == "ROW",
             Level.FAIL,
-            "binlog_format",
-            "binlog_format",
-            f"binlog_format is {value}: ferryman needs ROW events to see every changed row",
-            fix="SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW under [mysqld] in "
+            "binlog_format is ROW",
+            "binlog_format is {value}: ferryman needs ROW events to see every changed row",
+            "SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW under [mysqld] in "
             "my.cnf (connected clients keep the old format until they reconnect)",
         )
 
     def binlog_row_image(self) -> Finding:
-        value = self.vars.get("binlog_row_image")
-        if value is None:
-            return self._unreadable("binlog_row_image", "binlog_row_image")
-        if value.upper() == "FULL":
-            return Finding(
-                Level.OK, "binlog_row_image", "binlog_row_image", "binlog_row_image is FULL"
-            )
-        return Finding(
+        return self._variable(
+            "binlog_row_image",
+            lambda v: v.upper() == "FULL",
             Level.FAIL,
-            "binlog_row_image",
-            "binlog_row_image",
-            f"binlog_row_image is {value}: ferryman needs every column of every changed row",
-            fix="SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image = FULL under "
+            "binlog_row_image is FULL",
+            "binlog_row_image is {value}: ferryman needs every column of every changed row",
+            "SET GLOBAL binlog_row_image = 'FULL'; and binlog_row_image = FULL under "
             "[mysqld] in my.cnf",
         )
 
@@ -301,39 +287,43 @@ class _Checks:
         return Finding(Level.OK, check, variable, f"binlogs are kept for {_duration(retention)}")
 
     def target_log_bin(self) -> Finding:
-        value = self.vars.get("log_bin")
-        if value is None:
-            return self._unreadable("log_bin", "log_bin")
-        if self._on(value):
-            return Finding(
-                Level.OK,
-                "log_bin",
-                "log_bin",
-                "the binary log is on: reverse replication after cutover is possible",
-            )
-        return Finding(
+        return self._variable(
+            "log_bin",
+            self._on,
             Level.WARN,
-            "log_bin",
-            "log_bin",
+            "the binary log is on: reverse replication after cutover is possible",
             "the binary log is off: reverse replication (a way back after cutover) needs it",
-            fix="add log_bin = mysql-bin, binlog_format = ROW and server_id = 1 (unique) under "
+            "add log_bin = mysql-bin, binlog_format = ROW and server_id = 1 (unique) under "
             "[mysqld] in my.cnf, then restart, or switch with --no-reverse",
         )
 
     def target_binlog_format(self) -> Finding:
-        value = self.vars.get("binlog_format")
-        if value is None:
-            return self._unreadable("binlog_format", "binlog_format")
-        if value.upper() == "ROW":
-            return Finding(Level.OK, "binlog_format", "binlog_format", "binlog_format is ROW")
-        return Finding(
+        return self._variable(
+            "binlog_format",
+            lambda v: v.upper() == "ROW",
             Level.WARN,
-            "binlog_format",
-            "binlog_format",
-            f"binlog_format is {value}: reverse replication after cutover needs ROW",
-            fix="SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW under [mysqld] in "
-            "my.cnf",
+            "binlog_format is ROW",
+            "binlog_format is {value}: reverse replication after cutover needs ROW",
+            "SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW under [mysqld] in my.cnf",
         )
+
+    def _variable(
+        self,
+        variable: str,
+        good: Callable[[str], bool],
+        level: Level,
+        ok: str,
+        bad: str,
+        fix: str,
+    ) -> Finding:
+        """The server variable ``variable`` is as ferryman needs (``good``), or a finding of
+        ``level`` (``bad``'s ``{value}``: the variable's value) with ``fix``."""
+        value = self.vars.get(variable)
+        if value is None:
+            return self._unreadable(variable, variable)
+        if good(value):
+            return Finding(Level.OK, variable, variable, ok)
+        return Finding(level, variable, variable, bad.format(value=value), fix=fix)
 
     # -- privileges ----------------------------------------------------------------------------
 

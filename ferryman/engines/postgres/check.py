@@ -132,35 +132,39 @@ class _Checks:
         )
 
     def replication_slots(self) -> Finding:
-        check = "max_replication_slots"
-        limit = int(self._setting(check) or 0)
-        used = int(self.session.scalar("SELECT count(*) FROM pg_replication_slots"))
-        text = f"{used} of max_replication_slots = {limit} in use"
-        if used < limit:
-            return Finding(Level.OK, check, check, f"{text}: a slot is free for ferryman")
-        return Finding(
-            Level.FAIL,
-            check,
-            check,
-            f"{text}: ferryman needs one free replication slot",
-            fix=f"ALTER SYSTEM SET max_replication_slots = {max(used + 2, 4)}; then restart "
-            "PostgreSQL, or drop an unused slot with SELECT pg_drop_replication_slot('name');",
+        return self._free_one(
+            "max_replication_slots",
+            "SELECT count(*) FROM pg_replication_slots",
+            "a slot is free for ferryman",
+            "ferryman needs one free replication slot",
+            lambda used: (
+                f"ALTER SYSTEM SET max_replication_slots = {max(used + 2, 4)}; then "
+                "restart PostgreSQL, or drop an unused slot with "
+                "SELECT pg_drop_replication_slot('name');"
+            ),
         )
 
     def wal_senders(self) -> Finding:
-        check = "max_wal_senders"
-        limit = int(self._setting(check) or 0)
-        used = int(self.session.scalar("SELECT count(*) FROM pg_stat_replication"))
-        text = f"{used} of max_wal_senders = {limit} in use"
-        if used < limit:
-            return Finding(Level.OK, check, check, f"{text}: a sender is free for ferryman")
-        return Finding(
-            Level.FAIL,
-            check,
-            check,
-            f"{text}: ferryman's replication connection needs a free WAL sender",
-            fix=f"ALTER SYSTEM SET max_wal_senders = {max(used + 2, 10)}; then restart PostgreSQL",
+        return self._free_one(
+            "max_wal_senders",
+            "SELECT count(*) FROM pg_stat_replication",
+            "a sender is free for ferryman",
+            "ferryman's replication connection needs a free WAL sender",
+            lambda used: (
+                f"ALTER SYSTEM SET max_wal_senders = {max(used + 2, 10)}; then restart PostgreSQL"
+            ),
         )
+
+    def _free_one(
+        self, check: str, in_use: str, ok: str, needs: str, fix: Callable[[int], str]
+    ) -> Finding:
+        """OK while the setting ``check`` leaves one more in use (``in_use`` counts them)."""
+        limit = int(self._setting(check) or 0)
+        used = int(self.session.scalar(in_use))
+        text = f"{used} of {check} = {limit} in use"
+        if used < limit:
+            return Finding(Level.OK, check, check, f"{text}: {ok}")
+        return Finding(Level.FAIL, check, check, f"{text}: {needs}", fix=fix(used))
 
     def replication_attribute(self) -> Finding:
         check = "replication_privileges"
