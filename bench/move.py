@@ -465,7 +465,8 @@ def pair_costs(results: Sequence[LiveResult]) -> list[str]:
             lines.append(f"{base}: no complete pair (a run failed)")
             continue
         off, on = (statistics.median(sides[k]) for k in ("off", "on"))
-        runs = ", ".join(f"{k} {' / '.join(f'{v:,.4g}' for v in sides[k])}" for k in sides)
+        shown = (lambda v: f"{v:,.0f}") if apply else (lambda v: f"{v * 1000:.0f} ms")
+        runs = ", ".join(f"{k} {' / '.join(shown(v) for v in sides[k])}" for k in sides)
         if apply:
             floor = PAIR_MIN_RATIO.get(base, 0.9)
             verdict = "PASS" if on / off >= floor else "FAIL"
