@@ -82,7 +82,7 @@ class DiffScenario:
 
 
 DIFF_SCENARIOS = (
-    DiffScenario("diff-pt-table-sync", "pt-table-sync --print", "mm", ("pt-table-sync",), 1.0),
+    DiffScenario("diff-pt-table-sync", "pt-table-sync --print", "mm", ("pt-table-sync",), 0.7),
     DiffScenario(
         "diff-reladiff-mm", f"reladiff -j {RELADIFF_THREADS}", "mm", (str(RELADIFF),), 0.25
     ),

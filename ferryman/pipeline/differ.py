@@ -605,8 +605,8 @@ class TableJob:
             ka, kb = self.a.first_key, self.b.first_key
             return f"{ka} >= {lo} AND {ka} < {hi}", f"{kb} >= {lo} AND {kb} < {hi}"
 
-        ba = self.a.reader.range_bucket(self.a.first_key, low, width)
-        bb = self.b.reader.range_bucket(self.b.first_key, low, width)
+        ba = self.a.reader.range_bucket(self.a.first_key, low, high, width)
+        bb = self.b.reader.range_bucket(self.b.first_key, low, high, width)
 
         def submit(s0: int) -> tuple[Future[Any], Future[Any]]:
             ca, cb = cond(s0, min(buckets, s0 + step))
@@ -648,8 +648,8 @@ class TableJob:
         rows of the sub-buckets that differ (Slicetool's zoom levels: 1000 rows, 100, 1)."""
         fine = width // ZOOM
         if fine >= MIN_ZOOM_ROWS:
-            ba = self.a.reader.range_bucket(self.a.first_key, lo, fine)
-            bb = self.b.reader.range_bucket(self.b.first_key, lo, fine)
+            ba = self.a.reader.range_bucket(self.a.first_key, lo, hi, fine)
+            bb = self.b.reader.range_bucket(self.b.first_key, lo, hi, fine)
             ca, cb = (f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b))
             xa, xb = self.both(partial(self.a.sums, ba, ca), partial(self.b.sums, bb, cb))
             bad = sorted(b for b in xa.keys() | xb.keys() if xa.get(b) != xb.get(b))

@@ -131,8 +131,9 @@ class PostgresDiffReader:
         text = f"concat_ws('|', {', '.join(key_exprs)})"
         return f"mod(('x' || substr(md5({text}), 17, 8))::bit(32)::bigint, {buckets})"
 
-    def range_bucket(self, expr: str, low: int, width: int) -> str:
-        # in numeric: the distance from the lowest key may not fit bigint (keys of both signs)
+    def range_bucket(self, expr: str, low: int, high: int, width: int) -> str:
+        # in numeric: the key may be numeric itself, and the distance from the lowest key may
+        # not fit bigint (keys of both signs); ``high`` is not needed
         return f"div({expr}::numeric - ({low}), {width})"
 
     def count_sum(self, hash_expr: str) -> str:
