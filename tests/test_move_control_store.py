@@ -129,3 +129,21 @@ def test_a_postponed_switch_is_refused_forced_or_waited_for(store: StateStore) -
     assert 0.25 <= time.monotonic() - started < 5
     assert said[-1] == "postponement lifted: switching"
     lifter.join()
+
+
+def test_update_keeps_held_phases_and_a_halts_reason(store: StateStore) -> None:
+    """A runner's progress does not overwrite a phase it must keep (a cutover's, a halt) nor
+    a halted move's error; other phases and errors are replaced."""
+    store.update("m", phase="copying", error="a failure", keep_phases=("switching",))
+    assert (store.get("m").phase, store.get("m").error) == ("copying", "a failure")
+    store.update("m", phase="halted", error="drift on t")
+    store.update(
+        "m",
+        phase="replicating",
+        error=None,
+        keep_phases=("halted",),
+        keep_error_phases=("halted",),
+    )
+    assert (store.get("m").phase, store.get("m").error) == ("halted", "drift on t")
+    store.update("m", phase="replicating", error=None, keep_phases=("switching",))
+    assert (store.get("m").phase, store.get("m").error) == ("replicating", None)

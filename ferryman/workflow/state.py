@@ -24,7 +24,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -328,21 +328,10 @@ class SQLiteStateStore:
         args: list[Any] = [time.time()]
         if phase is not None:
             assert phase in PHASES, phase
-            if keep_phases:
-                marks = ", ".join("?" for _ in keep_phases)
-                sets.append(f"phase = CASE WHEN phase IN ({marks}) THEN phase ELSE ? END")
-                args.extend(keep_phases)
-            else:
-                sets.append("phase = ?")
-            args.append(phase)
+            _assign(sets, args, "phase", phase, keep_phases)
         if error is not _Keep:
-            if keep_error_phases:
-                marks = ", ".join("?" for _ in keep_error_phases)
-                sets.append(f"error = CASE WHEN phase IN ({marks}) THEN error ELSE ? END")
-                args.extend(keep_error_phases)
-            else:
-                sets.append("error = ?")
-            args.append(redact(error) if isinstance(error, str) else None)
+            value = redact(error) if isinstance(error, str) else None
+            _assign(sets, args, "error", value, keep_error_phases)
         if status is not None:
             sets.append("status = ?")
             args.append(_dump(status))
@@ -672,6 +661,20 @@ _VERIFY_COLUMNS = "id, workflow, kind, pid, tables, started_at, ended_at, resume
 
 def _dump(value: Any) -> str:
     return redact(json.dumps(value, sort_keys=True, default=str))
+
+
+def _assign(
+    sets: list[str], args: list[Any], column: str, value: Any, keep: Sequence[str] | None
+) -> None:
+    """``column = value``; with ``keep``, the column stays as it is while the (old) phase is one
+    of ``keep``."""
+    if keep:
+        marks = ", ".join("?" for _ in keep)
+        sets.append(f"{column} = CASE WHEN phase IN ({marks}) THEN {column} ELSE ? END")
+        args.extend(keep)
+    else:
+        sets.append(f"{column} = ?")
+    args.append(value)
 
 
 def _workflow(row: Any) -> Workflow:
