@@ -121,17 +121,26 @@ def _applied_stays(m: Live, writer: Writer, seconds: float) -> int:
     return int(held)
 
 
+def replicating_under_writes(
+    m: Live, engine: str, rate: int, applied: int, running: list[Any]
+) -> tuple[Any, Writer]:
+    """Start the move's runner, wait until it replicates, then write ``rate`` changes/s to
+    the source until more than ``applied`` changes were applied."""
+    runner = m.runner()
+    running.append(runner)
+    runner.wait_phase("replicating", timeout=120)
+    writer = Writer(m.source, engine, rate=rate).start()
+    running.append(writer)
+    wait_for(lambda: m.status()["events_applied"] > applied, "changes applied", 60)
+    return runner, writer
+
+
 @pytest.mark.parametrize("direction", CROSS_ENGINE)
 def test_pause_holds_at_a_batch_boundary_and_resume_catches_up(
     direction: Direction, live: Callable[[Direction], Live], running: list[Any]
 ) -> None:
     m = live(direction)
-    runner = m.runner()
-    running.append(runner)
-    runner.wait_phase("replicating", timeout=120)
-    writer = Writer(m.source, direction.source, rate=120).start()
-    running.append(writer)
-    wait_for(lambda: m.status()["events_applied"] > 50, "changes applied", 60)
+    _runner, writer = replicating_under_writes(m, direction.source, 120, 50, running)
 
     asked = time.monotonic()
     m.ok("pause", m.name)
@@ -194,12 +203,7 @@ def test_throttle_sets_the_apply_rate_while_running(
     direction: Direction, live: Callable[[Direction], Live], running: list[Any]
 ) -> None:
     m = live(direction)
-    runner = m.runner()
-    running.append(runner)
-    runner.wait_phase("replicating", timeout=120)
-    writer = Writer(m.source, direction.source, rate=150).start()
-    running.append(writer)
-    wait_for(lambda: m.status()["events_applied"] > 50, "changes applied", 60)
+    _runner, writer = replicating_under_writes(m, direction.source, 150, 50, running)
     free = _rate(m, 3.0)
 
     limit = 40.0
@@ -229,12 +233,7 @@ def test_a_paused_move_started_again_stays_paused(
     live: Callable[[Direction], Live], running: list[Any]
 ) -> None:
     m = live(POSTGRESQL_TO_MARIADB)
-    runner = m.runner()
-    running.append(runner)
-    runner.wait_phase("replicating", timeout=120)
-    writer = Writer(m.source, "postgres", rate=80).start()
-    running.append(writer)
-    wait_for(lambda: m.status()["events_applied"] > 20, "changes applied", 60)
+    runner, writer = replicating_under_writes(m, "postgres", 80, 20, running)
     m.ok("pause", m.name)
     wait_for(lambda: reported_phase(m) == "paused", "the runner reporting paused", 10)
 
