@@ -66,3 +66,17 @@ def pg_lit(value: str) -> str:
 
 def my_lit(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+#: the state store's tables before runtime controls, kept verifies and drift (an old store)
+OLD_SCHEMA = """
+CREATE TABLE workflows (
+  name TEXT PRIMARY KEY, spec TEXT NOT NULL, phase TEXT NOT NULL, error TEXT,
+  status TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
+  kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE journal (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
+  step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
+"""

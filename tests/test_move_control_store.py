@@ -16,18 +16,7 @@ from ferryman.core.control import Controls
 from ferryman.core.errors import ConfigError, Postponed, PreconditionFailed
 from ferryman.workflow import control
 from ferryman.workflow.state import StateStore, Workflow, open_store
-
-OLD_SCHEMA = """
-CREATE TABLE workflows (
-  name TEXT PRIMARY KEY, spec TEXT NOT NULL, phase TEXT NOT NULL, error TEXT,
-  status TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE history (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
-  kind TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE TABLE journal (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
-  step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
-"""
+from tests.helpers import OLD_SCHEMA
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from ferryman.workflow.state import SQLiteStateStore
 from tests.conftest import MARIADB_TO_MARIADB, Databases, TempDatabase
-from tests.helpers import Result, ferryman
+from tests.helpers import OLD_SCHEMA, Result, ferryman
 from tests.movekit import MoveRunner, Writer, create_move, preload
 
 
@@ -224,16 +224,8 @@ def test_a_store_written_before_verify_results_opens_and_gains_the_tables(
     path = tmp_path / "old.db"
     conn = sqlite3.connect(str(path))
     conn.executescript(
-        """
-        CREATE TABLE workflows (
-          name TEXT PRIMARY KEY, spec TEXT NOT NULL, phase TEXT NOT NULL, error TEXT,
-          status TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL, updated_at REAL NOT NULL);
-        CREATE TABLE history (
-          id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, at REAL NOT NULL,
-          kind TEXT NOT NULL, detail TEXT NOT NULL);
-        CREATE TABLE journal (
-          id INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, attempt INTEGER NOT NULL,
-          step TEXT NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL, at REAL NOT NULL);
+        OLD_SCHEMA
+        + """
         INSERT INTO workflows VALUES ('old', '{}', 'replicating', NULL, '{}', 1.0, 2.0);
         INSERT INTO history (workflow, at, kind, detail) VALUES ('old', 1.0, 'created', '');
         """
