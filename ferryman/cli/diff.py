@@ -28,6 +28,13 @@ from ferryman.workflow.syncdiff import diff_etcd
     "B's namespace (default: B's URL).",
 )
 @click.option("--samples", default=10, show_default=True, help="Differing rows shown per table.")
+@click.option(
+    "--jobs",
+    "-j",
+    default=2,
+    show_default=True,
+    help="Connections per side, each comparing its own key ranges.",
+)
 @json_option()
 @click.option("--report", metavar="FILE.html", help="Also write an HTML report.")
 @click.option("--repair", is_flag=True, help="Make B equal to A (upserts and deletes on B).")
@@ -36,6 +43,7 @@ def diff(
     a_url: str,
     b_url: str,
     samples: int,
+    jobs: int,
     as_json: bool,
     report: str | None,
     repair: bool,
@@ -53,6 +61,8 @@ def diff(
         raise click.BadParameter("--dry-run goes with --repair")
     if samples < 0:
         raise click.BadParameter("--samples must be 0 or more")
+    if jobs < 1:
+        raise click.BadParameter("--jobs must be at least 1")
     if b_url.startswith("etcd://"):  # a sync's prefix: rows against keys
         if dry_run:
             raise click.BadParameter("--dry-run prints SQL; an etcd target has none")
@@ -73,6 +83,7 @@ def diff(
         request = DiffRequest(
             **selection(a.namespace),
             samples=samples,
+            jobs=jobs,
         )
         observer = diff_observer(err, as_json)
         differ = Differ(a, b, request, observer)

@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import logging
 import math
+import threading
 import time
 import uuid
 from collections import deque
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from operator import itemgetter
 from typing import Any, Protocol, TypeVar
 
 from ferryman.core.diff import (
@@ -91,6 +93,9 @@ class DiffRequest:
     # last two looks is being written by the stream (in flight), not reported (the continuous
     # verify, where a difference halts the move)
     moving_targets_in_flight: bool = False
+    #: readers (connections) per side, each with a thread of its own: a side's segments are
+    #: compared on this many connections at once
+    jobs: int = 1
 
 
 class DiffObserver(Protocol):
@@ -147,13 +152,29 @@ class DiffResult:
 
 
 class _Side:
-    """A side's reader, used from one worker thread only (its connection is not shared)."""
+    """One side of a table's comparison: its statements, and ``workers`` threads that run
+    them, each on a reader (connection) of its own: ``reader`` builds the statements and is
+    the first thread's; the others are opened when their thread first queries."""
 
     def __init__(
-        self, reader: DiffReader, table: Table, pair: TablePair, a: bool, fast: bool
+        self,
+        reader: DiffReader,
+        table: Table,
+        pair: TablePair,
+        a: bool,
+        fast: bool,
+        more: Callable[[], DiffReader] | None = None,
+        workers: int = 1,
     ) -> None:
         self.reader = reader
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diff")
+        self._more = more
+        self._spare = [reader]
+        self._readers = [reader]
+        self._lock = threading.Lock()
+        self._mine: dict[int, DiffReader] = {}  # worker thread -> its reader
+        self.pool = ThreadPoolExecutor(
+            max_workers=workers if more else 1, thread_name_prefix="diff"
+        )
         self.t = table
         cols = [(cp.a if a else cp.b, cp) for cp in pair.columns]
         r = reader
@@ -174,10 +195,29 @@ class _Side:
         ]
         self.hash = r.row_hash(framed, fast)
         self.client = [r.canonical(col, cp.domain) for col, cp in cols if cp.client]
+        # NULL tested on the column itself: its canonical text would be made for every row
+        self.client_present = " OR ".join(
+            f"{r.ident(col.name)} IS NOT NULL" for col, cp in cols if cp.client
+        )
         self.all_exprs = [r.canonical(col, cp.domain) for col, cp in cols]
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         return self.pool.submit(fn)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` on the calling worker thread's own reader."""
+        thread = threading.get_ident()
+        mine = self._mine.get(thread)
+        if mine is None:
+            with self._lock:
+                mine = self._spare.pop() if self._spare else None
+            if mine is None:
+                assert self._more is not None  # one worker per opened reader otherwise
+                mine = self._more()
+                with self._lock:
+                    self._readers.append(mine)
+            self._mine[thread] = mine
+        return mine.query(sql, params)
 
     def _where(self, cond: str | None) -> str:
         parts = [p for p in (cond, f"({self.where})" if self.where else None) if p]
@@ -185,7 +225,7 @@ class _Side:
 
     def bounds(self) -> tuple[Any, Any]:
         sql = f"SELECT MIN({self.first_key}), MAX({self.first_key}) FROM {self.from_}"
-        rows = self.reader.query(sql + self._where(None))
+        rows = self._query(sql + self._where(None))
         return rows[0][0], rows[0][1]
 
     def sums(self, bucket: str, cond: str | None) -> dict[int, tuple[int, int]]:
@@ -193,7 +233,7 @@ class _Side:
             f"SELECT {bucket}, {self.reader.count_sum(self.hash)} FROM {self.from_}"
             f"{self._where(cond)} GROUP BY 1"
         )
-        return {int(b): (int(n), int(h or 0)) for b, n, h in self.reader.query(sql)}
+        return {int(b): (int(n), int(h or 0)) for b, n, h in self._query(sql)}
 
     def rows(
         self, cond: str, params: Sequence[Any] = ()
@@ -207,39 +247,35 @@ class _Side:
             + f" FROM {self.from_}{self._where(cond)}"
         )
         out: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]] = {}
-        for row in self.reader.query(sql, params):
-            out[tuple(_text(v) for v in row[:k])] = (
+        for row in self._query(sql, params):
+            out[tuple(map(_text, row[:k]))] = (
                 int(row[2 * k]),
                 tuple(row[k : 2 * k]),
-                tuple(_text(v) for v in row[2 * k + 1 : 2 * k + 1 + c]),
+                tuple(map(_text, row[2 * k + 1 : 2 * k + 1 + c])),
             )
         return out
 
-    def client_rows(
-        self, cond: str
-    ) -> dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]]:
-        """Like :meth:`rows` (hash 0), for the rows where a client column is not NULL."""
+    def client_rows(self, cond: str) -> dict[Any, tuple[Any, ...]]:
+        """The rows where a client column is not NULL, as the driver returns them (key texts,
+        native key, client columns' texts), by key text (a one-column key's text, else a tuple
+        of them). This is the hot path of a JSON column across engines (a row per document), so
+        it is built by C loops only; a client text is made a str when it is compared."""
         k = len(self.key_exprs)
-        present = " OR ".join(f"{e} IS NOT NULL" for e in self.client)
+        where = self._where(f"{cond} AND ({self.client_present})")
         sql = (
             f"SELECT {', '.join(self.key_exprs)}, {', '.join(self.native_key)}, "
-            f"{', '.join(self.client)} FROM {self.from_}{self._where(f'{cond} AND ({present})')}"
+            f"{', '.join(self.client)} FROM {self.from_}{where}"
         )
-        return {
-            tuple(_text(v) for v in row[:k]): (
-                0,
-                tuple(row[k : 2 * k]),
-                tuple(_text(v) for v in row[2 * k :]),
-            )
-            for row in self.reader.query(sql)
-        }
+        rows = self._query(sql)
+        # a key column's type is the same in every row and never NULL: the first row tells
+        # whether the driver returned the key texts as str
+        if rows and not all(v.__class__ is str for v in rows[0][:k]):
+            rows = [(*map(_text, row[:k]), *row[k:]) for row in rows]
+        return dict(zip(map(itemgetter(*range(k)), rows), rows, strict=True))
 
     def segment(
         self, bucket: str, cond: str
-    ) -> tuple[
-        dict[int, tuple[int, int]],
-        dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]],
-    ]:
+    ) -> tuple[dict[int, tuple[int, int]], dict[Any, tuple[Any, ...]]]:
         """Bucket sums of the hashed columns, and the client columns' rows (none without)."""
         return self.sums(bucket, cond), self.client_rows(cond) if self.client else {}
 
@@ -257,16 +293,19 @@ class _Side:
                 + (f" AND ({self.where})" if self.where else "")
             )
             params = [_portable(v) for key in batch for v in key]
-            for row in self.reader.query(sql, params):
+            for row in self._query(sql, params):
                 out[tuple(_text(v) for v in row[:k])] = tuple(_text(v) for v in row[k:])
         return out
 
     def close(self) -> None:
+        """Stop the threads and close the readers opened here (not the first)."""
         self.pool.shutdown(wait=True)
+        for reader in self._readers[1:]:
+            reader.close()
 
 
 def _text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
+    if value is None or value.__class__ is str:
         return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", errors="surrogateescape")
@@ -409,16 +448,20 @@ class Differ:
 
     @contextmanager
     def _sides(self, job: TableJob) -> Iterator[None]:
-        """Open a reader per side for ``job`` (each used by its own worker thread)."""
-        ra = need(self.a.diff_source(), self.a, "one side of a diff").open_diff_reader()
+        """Open the sides of ``job``: a reader each, and up to ``request.jobs`` per side as
+        their worker threads need them (a reader is used by its own thread only)."""
+        source_a = need(self.a.diff_source(), self.a, "one side of a diff")
+        source_b = need(self.b.diff_source(), self.b, "one side of a diff")
+        ra = source_a.open_diff_reader()
         try:
-            rb = need(self.b.diff_source(), self.b, "one side of a diff").open_diff_reader()
+            rb = source_b.open_diff_reader()
         except BaseException:
             ra.close()
             raise
         fast = ra.fast_hash is not None and ra.fast_hash == rb.fast_hash
-        job.a = _Side(ra, job.pair.a, job.pair, True, fast)
-        job.b = _Side(rb, job.pair.b, job.pair, False, fast)
+        jobs = self.request.jobs
+        job.a = _Side(ra, job.pair.a, job.pair, True, fast, source_a.open_diff_reader, jobs)
+        job.b = _Side(rb, job.pair.b, job.pair, False, fast, source_b.open_diff_reader, jobs)
         try:
             yield
         finally:
@@ -633,7 +676,7 @@ class TableJob:
             for bkt, (n, _h) in xa.items():
                 counts[bkt // scale] += n
             if ca_rows or cb_rows:
-                self._rows(ca_rows, cb_rows, self._range_bucket_of(low, width, ca_rows, cb_rows))
+                self._client_rows(ca_rows, cb_rows, low, width)
             bad = sorted(b for b in set(xa) | set(xb) if xa.get(b) != xb.get(b))
             for lo_b, hi_b in _runs(bad):
                 self._zoom(low + lo_b * width, low + (hi_b + 1) * width, width, low)
@@ -719,21 +762,44 @@ class TableJob:
         xb: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]],
         bucket: Callable[[tuple[Any, ...]], int],
     ) -> None:
-        for key in xa.keys() | xb.keys():
-            ea, eb = xa.get(key), xb.get(key)
-            if (
-                ea is not None
-                and eb is not None
-                and ea[0] == eb[0]
-                and all(
-                    x == y or (x is not None and y is not None and same(x, y))
-                    for x, y, same in zip(ea[2], eb[2], self.client_equal, strict=True)
-                )
-            ):
+        for key, ea in xa.items():
+            eb = xb.get(key)
+            if eb is not None and ea[0] == eb[0] and (ea[2] == eb[2] or self._same(ea[2], eb[2])):
                 continue
-            self.candidates[key] = Candidate(
-                key, bucket(key), ea[1] if ea else None, eb[1] if eb else None
+            self.candidates[key] = Candidate(key, bucket(key), ea[1], eb[1] if eb else None)
+        for key in xb.keys() - xa.keys():
+            self.candidates[key] = Candidate(key, bucket(key), None, xb[key][1])
+
+    def _client_rows(
+        self, xa: dict[Any, tuple[Any, ...]], xb: dict[Any, tuple[Any, ...]], low: int, width: int
+    ) -> None:
+        """Candidates of a segment's client column rows (:meth:`_Side.client_rows`): a row on
+        one side only, or whose client columns differ (the other columns are in the sums)."""
+        k = self.pair.key_size
+        n = 2 * k
+
+        def candidate(key: Any, ra: tuple[Any, ...] | None, rb: tuple[Any, ...] | None) -> None:
+            native = (ra or rb or ())[k]
+            self.candidates[key if k > 1 else (key,)] = Candidate(
+                key if k > 1 else (key,),
+                (int(native) - low) // width,
+                ra[k:n] if ra else None,
+                rb[k:n] if rb else None,
             )
+
+        for key, ra in xa.items():
+            rb = xb.get(key)
+            if rb is None or not (ra[n:] == rb[n:] or self._same(ra[n:], rb[n:])):
+                candidate(key, ra, rb)
+        for key in xb.keys() - xa.keys():
+            candidate(key, None, xb[key])
+
+    def _same(self, xs: tuple[Any, ...], ys: tuple[Any, ...]) -> bool:
+        """Whether the client columns' texts ``xs`` and ``ys`` are equal values."""
+        return all(
+            x == y or (x is not None and y is not None and same(_text(x), _text(y)))
+            for x, y, same in zip(xs, ys, self.client_equal, strict=True)
+        )
 
     # -- step 3 and 4 -------------------------------------------------------------------------
 
