@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -267,11 +267,19 @@ class _Side:
             f"{', '.join(self.client)} FROM {self.from_}{where}"
         )
         rows = self._query(sql)
+        if not rows:
+            return {}
         # a key column's type is the same in every row and never NULL: the first row tells
-        # whether the driver returned the key texts as str
-        if rows and not all(v.__class__ is str for v in rows[0][:k]):
-            rows = [(*map(_text, row[:k]), *row[k:]) for row in rows]
-        return dict(zip(map(itemgetter(*range(k)), rows), rows, strict=True))
+        # how the driver returned it (a str; an int or a Decimal, whose text _text makes with
+        # str(); bytes)
+        first = rows[0][0]
+        if k == 1 and first.__class__ is str:
+            keys: Iterable[Any] = map(itemgetter(0), rows)
+        elif k == 1 and not isinstance(first, bytes | bytearray | memoryview):
+            keys = map(str, map(itemgetter(0), rows))
+        else:
+            keys = (row[0] if k == 1 else row[:k] for row in _texts_first(rows, k))
+        return dict(zip(keys, rows, strict=True))
 
     def segment(
         self, bucket: str, cond: str
@@ -302,6 +310,11 @@ class _Side:
         self.pool.shutdown(wait=True)
         for reader in self._readers[1:]:
             reader.close()
+
+
+def _texts_first(rows: list[tuple[Any, ...]], k: int) -> list[tuple[Any, ...]]:
+    """``rows`` with their first ``k`` values made texts (:func:`_text`)."""
+    return [(*map(_text, row[:k]), *row[k:]) for row in rows]
 
 
 def _text(value: Any) -> Any:
@@ -787,10 +800,20 @@ class TableJob:
                 rb[k:n] if rb else None,
             )
 
-        for key, ra in xa.items():
-            rb = xb.get(key)
-            if rb is None or not (ra[n:] == rb[n:] or self._same(ra[n:], rb[n:])):
+        if len(self.client_equal) == 1:  # one client column: its texts, without tuples
+            same = self.client_equal[0]
+            for key, ra in xa.items():
+                rb = xb.get(key)
+                if rb is not None:
+                    x, y = ra[n], rb[n]
+                    if x == y or (x is not None and y is not None and same(_text(x), _text(y))):
+                        continue
                 candidate(key, ra, rb)
+        else:
+            for key, ra in xa.items():
+                rb = xb.get(key)
+                if rb is None or not (ra[n:] == rb[n:] or self._same(ra[n:], rb[n:])):
+                    candidate(key, ra, rb)
         for key in xb.keys() - xa.keys():
             candidate(key, None, xb[key])
 

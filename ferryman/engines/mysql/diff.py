@@ -98,7 +98,9 @@ class MySQLDiffReader:
         if domain is Domain.RTRIM:
             text = _utf8(col, f"TRIM(TRAILING ' ' FROM {c})" if k is not Kind.CHAR else c)
             return f"LOWER({text})" if fold else text
-        if domain is Domain.JSON or domain is Domain.INET:
+        if domain is Domain.JSON:  # compared in Python (as rows): a text the driver decodes
+            return f"CONVERT({c} USING utf8mb4)"
+        if domain is Domain.INET:
             return _utf8(col, c)
         text = _utf8(col, c)
         if fold:
