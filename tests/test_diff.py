@@ -50,3 +50,30 @@ def test_pg_to_pg_equal(pg_db: PostgresDatabase, pg_db2: PostgresDatabase) -> No
     copy_ok(pg_db.url, pg_db2.url)
     doc = diff(pg_db.url, pg_db2.url)
     assert doc["match"], json.dumps(doc, indent=1)
+
+
+def test_ignore_columns(mysql_db: MySQLDatabase, pg_db: PostgresDatabase) -> None:
+    """--ignore-columns leaves a column out of every table that has it (and says so); a key
+    column or a name no table has is refused before anything is compared."""
+    mysql_db.execute(
+        "CREATE TABLE `order` (id INT PRIMARY KEY, `a b` VARCHAR(10), touched DATETIME(6), n INT)"
+    )
+    pg_db.execute('CREATE TABLE "order" (id integer PRIMARY KEY, "a b" varchar(10), n integer)')
+    mysql_db.execute(
+        "INSERT INTO `order` VALUES (1, 'x', '2020-01-01', 1), (2, 'y', '2021-01-01', 2)"
+    )
+    pg_db.execute("""INSERT INTO "order" VALUES (1, 'X', 1), (2, 'Y', 2)""")
+    b_url = pg_db.url + ("&" if "?" in pg_db.url else "?") + "schema=public"
+    doc = diff(mysql_db.url, b_url, code=1)
+    assert by_table(doc)["order"]["mismatched"] == 2
+    doc = diff(mysql_db.url, b_url, "--ignore-columns", "a b", code=0)
+    (table,) = doc["tables"]
+    assert table["ignored_columns"] == ["a b"]
+    assert table["skipped_columns"] == ["touched"]
+    text = ferryman("diff", mysql_db.url, b_url, "--ignore-columns", "a b")
+    assert text.code == 0, text.text
+    assert "not compared (--ignore-columns): a b" in text.out
+    for bad, words in (("id", "of the key of"), ("nope", "no compared table")):
+        refused = ferryman("diff", mysql_db.url, b_url, "--ignore-columns", f"n,{bad}")
+        assert refused.code == 2, refused.text
+        assert words in refused.err and bad in refused.err, refused.err

@@ -9,6 +9,7 @@ from ferryman.cli.options import (
     json_option,
     selection,
     selection_options,
+    split_tables,
 )
 from ferryman.cli.output import err, out
 from ferryman.cli.progress import LogDiffObserver, diff_observer
@@ -35,6 +36,12 @@ from ferryman.workflow.syncdiff import diff_etcd
     show_default=True,
     help="Connections per side, each comparing its own key ranges.",
 )
+@click.option(
+    "--ignore-columns",
+    multiple=True,
+    metavar="A,B",
+    help="Columns not to compare, in every table that has them (not key columns).",
+)
 @json_option()
 @click.option("--report", metavar="FILE.html", help="Also write an HTML report.")
 @click.option("--repair", is_flag=True, help="Make B equal to A (upserts and deletes on B).")
@@ -44,6 +51,7 @@ def diff(
     b_url: str,
     samples: int,
     jobs: int,
+    ignore_columns: tuple[str, ...],
     as_json: bool,
     report: str | None,
     repair: bool,
@@ -66,6 +74,8 @@ def diff(
     if b_url.startswith("etcd://"):  # a sync's prefix: rows against keys
         if dry_run:
             raise click.BadParameter("--dry-run prints SQL; an etcd target has none")
+        if ignore_columns:
+            raise click.BadParameter("--ignore-columns goes with an SQL B (etcd keeps rows whole)")
         chosen = selection("")
         settings = SyncSettings(
             name="diff",
@@ -84,6 +94,7 @@ def diff(
             **selection(a.namespace),
             samples=samples,
             jobs=jobs,
+            ignore_columns=frozenset(split_tables(ignore_columns, ()) or ()),
         )
         observer = diff_observer(err, as_json)
         differ = Differ(a, b, request, observer)

@@ -69,6 +69,11 @@ def render(result: DiffResult, out: Console, *, title: str = "diff") -> None:
                 f"{t.table}: column(s) on one side only, not compared: "
                 f"{', '.join(t.skipped_columns)}"
             )
+        if t.ignored_columns:
+            out.print(
+                f"{t.table}: column(s) not compared (--ignore-columns): "
+                f"{', '.join(t.ignored_columns)}"
+            )
         if not t.samples:
             continue
         out.print(f"\n[bold]{t.table}[/]: first {len(t.samples)} of {t.differing:,} differing rows")

@@ -225,6 +225,7 @@ class TablePair:
     method: str  # "range" (integer first key column: key ranges) or "hash" (hash buckets)
     where: str | None = None  # A's filter (A's SQL)
     skipped: tuple[str, ...] = ()  # columns on one side only (not compared)
+    ignored: tuple[str, ...] = ()  # columns left out by request (--ignore-columns)
 
     @property
     def key(self) -> tuple[ColumnPair, ...]:
@@ -281,6 +282,7 @@ class TableDiff:
     statements: list[str] = field(default_factory=list)  # --dry-run
     error: str | None = None
     skipped_columns: tuple[str, ...] = ()
+    ignored_columns: tuple[str, ...] = ()
 
     @property
     def differing(self) -> int:
@@ -302,6 +304,7 @@ class TableDiff:
             "samples": [s.as_json() for s in self.samples],
             "seconds": round(self.seconds, 3),
             "skipped_columns": list(self.skipped_columns),
+            "ignored_columns": list(self.ignored_columns),
             "keyspace": {
                 "method": self.method,
                 "key": list(self.key),
@@ -344,4 +347,5 @@ class TableDiff:
             repaired=doc.get("repaired"),
             error=doc.get("error"),
             skipped_columns=tuple(doc.get("skipped_columns") or ()),
+            ignored_columns=tuple(doc.get("ignored_columns") or ()),
         )

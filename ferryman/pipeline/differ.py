@@ -93,6 +93,8 @@ class DiffRequest:
     # last two looks is being written by the stream (in flight), not reported (the continuous
     # verify, where a difference halts the move)
     moving_targets_in_flight: bool = False
+    #: columns left out of the comparison in every table that has them (not key columns)
+    ignore_columns: frozenset[str] = frozenset()
     #: readers (connections) per side, each with a thread of its own: a side's segments are
     #: compared on this many connections at once
     jobs: int = 1
@@ -367,6 +369,13 @@ class Differ:
                 hint="check the spelling of the table names",
             )
         tables = [t for t in schema.tables if t.name not in excluded]
+        unused = sorted(r.ignore_columns - {c for t in tables for c in t.column_names})
+        if unused:
+            raise NotFound(
+                f"--ignore-columns names column(s) {', '.join(unused)} that no compared table "
+                f"of {schema.namespace!r} has",
+                hint="check the spelling of the column names",
+            )
         if not tables:
             raise ConfigError(
                 f"no tables to compare in {schema.namespace!r}", hint="check --tables/--exclude"
@@ -399,8 +408,16 @@ class Differ:
                 f"{b.qualified} lacks key column(s) {', '.join(missing)} of {a.qualified}",
                 hint="compare tables that share the key columns",
             )
+        ignored = tuple(c for c in a.column_names if c in self.request.ignore_columns)
+        keys_ignored = [c for c in key.column_names if c in ignored]
+        if keys_ignored:
+            raise ConfigError(
+                f"--ignore-columns names {', '.join(keys_ignored)}, of the key of {a.qualified}: "
+                "rows are matched by their key, so it is always compared",
+                hint="leave the key columns out of --ignore-columns",
+            )
         order = list(key.column_names) + [
-            c.name for c in a.columns if c.name not in key.column_names
+            c.name for c in a.columns if c.name not in key.column_names and c.name not in ignored
         ]
         pairs: list[ColumnPair] = []
         for name in order:
@@ -415,7 +432,9 @@ class Differ:
                     ca, cb, domain, client and name not in key.column_names, raw and not client
                 )
             )
-        skipped = tuple(sorted({c.name for c in a.columns} ^ {c.name for c in b.columns}))
+        skipped = tuple(
+            sorted(({c.name for c in a.columns} ^ {c.name for c in b.columns}) - set(ignored))
+        )
         fold = tuple(_folds(p.a) or _folds(p.b) for p in pairs[: len(key.column_names)])
         first = pairs[0]
         integral = {Kind.INTEGER, Kind.DECIMAL}
@@ -437,6 +456,7 @@ class Differ:
             method=method,
             where=self.request.wheres.get(a.name),
             skipped=skipped,
+            ignored=ignored,
         )
 
     def run(self) -> DiffResult:
@@ -549,6 +569,7 @@ class Differ:
             method=pair.method,
             key=tuple(c.a.name for c in pair.key),
             skipped_columns=pair.skipped,
+            ignored_columns=pair.ignored,
         )
         job = TableJob(self, pair, result)
         self.jobs.append(job)
