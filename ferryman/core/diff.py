@@ -59,6 +59,11 @@ _TEXTS = frozenset({Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.ENUM, Kind.UNSUPPOR
 _ADDRESSES = frozenset({Kind.INET, Kind.CIDR, Kind.MACADDR})
 
 
+def fits_bigint(low: int, high: int) -> bool:
+    """Every ``key - low`` for ``low`` ≤ key ≤ ``high`` is a signed 64-bit integer."""
+    return low >= -(2**63) and high - low < 2**63
+
+
 def choose_domain(a: Column, b: Column, same_engine: bool) -> tuple[Domain, bool]:
     """The domain of column pair (a, b) and whether it is compared in Python only (True for a
     JSON document that the two engines spell differently: MariaDB keeps the text, PostgreSQL's

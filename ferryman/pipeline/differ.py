@@ -188,6 +188,7 @@ class _Side:
         ]
         self.native_key = [r.ident(col.name) for col, _ in cols[: pair.key_size]]
         self.first_key = self.native_key[0]
+        self.first_col = cols[0][0]
         framed = [
             r.framed_fast(col, r.raw(col))
             if fast and cp.raw
@@ -682,8 +683,8 @@ class TableJob:
             ka, kb = self.a.first_key, self.b.first_key
             return f"{ka} >= {lo} AND {ka} < {hi}", f"{kb} >= {lo} AND {kb} < {hi}"
 
-        ba = self.a.reader.range_bucket(self.a.first_key, low, high, width)
-        bb = self.b.reader.range_bucket(self.b.first_key, low, high, width)
+        ba = self.a.reader.range_bucket(self.a.first_col, low, high, width)
+        bb = self.b.reader.range_bucket(self.b.first_col, low, high, width)
 
         def submit(s0: int) -> tuple[Future[Any], Future[Any]]:
             ca, cb = cond(s0, min(buckets, s0 + step))
@@ -725,8 +726,8 @@ class TableJob:
         rows of the sub-buckets that differ (Slicetool's zoom levels: 1000 rows, 100, 1)."""
         fine = width // ZOOM
         if fine >= MIN_ZOOM_ROWS:
-            ba = self.a.reader.range_bucket(self.a.first_key, lo, hi, fine)
-            bb = self.b.reader.range_bucket(self.b.first_key, lo, hi, fine)
+            ba = self.a.reader.range_bucket(self.a.first_col, lo, hi, fine)
+            bb = self.b.reader.range_bucket(self.b.first_col, lo, hi, fine)
             ca, cb = (f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b))
             xa, xb = self.both(partial(self.a.sums, ba, ca), partial(self.b.sums, bb, cb))
             bad = sorted(b for b in xa.keys() | xb.keys() if xa.get(b) != xb.get(b))

@@ -16,7 +16,7 @@ from typing import Any
 
 import MySQLdb
 
-from ferryman.core.diff import FREE_TEXT, NULL_MARK, Domain
+from ferryman.core.diff import FREE_TEXT, NULL_MARK, Domain, fits_bigint
 from ferryman.core.errors import ConfigError, ConnectError
 from ferryman.core.schema import BINARY_KINDS, TEXTUAL, Column, Kind
 from ferryman.core.url import DatabaseURL
@@ -40,11 +40,6 @@ _UTF8_SAFE = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
 
 
 FAST_HASH = "mariadb-crc32c-pair"  # see row_hash
-
-
-def _fits_bigint(low: int, high: int) -> bool:
-    """Every ``key - low`` for ``low`` ≤ key ≤ ``high`` is a signed 64-bit integer."""
-    return low >= -(2**63) and high - low < 2**63
 
 
 class MySQLDiffReader:
@@ -163,11 +158,12 @@ class MySQLDiffReader:
         text = f"CONCAT_WS('|', {', '.join(key_exprs)})"
         return f"MOD(CAST(CONV(SUBSTR(MD5({text}), 17, 8), 16, 10) AS UNSIGNED), {buckets})"
 
-    def range_bucket(self, expr: str, low: int, high: int, width: int) -> str:
-        """Bucket of keys ``low`` ≤ key ≤ ``high``: in integers when every distance from
-        ``low`` fits a signed BIGINT (a tenth of the segment query's time), else in DECIMAL
-        (keys of both signs far apart)."""
-        if _fits_bigint(low, high):
+    def range_bucket(self, key: Column, low: int, high: int, width: int) -> str:
+        """In integers when every distance from ``low`` fits a signed BIGINT (a tenth of the
+        segment query's time; DIV is exact on a DECIMAL key too), else in DECIMAL (keys of
+        both signs far apart)."""
+        expr = quote_ident_fmt(key.name)
+        if fits_bigint(low, high):
             return f"(({expr} - ({low})) DIV {width})"
         return f"((CAST({expr} AS DECIMAL(65)) - ({low})) DIV {width})"
 

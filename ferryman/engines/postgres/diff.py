@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from ferryman.core.diff import FREE_TEXT, NULL_MARK, Domain
+from ferryman.core.diff import FREE_TEXT, NULL_MARK, Domain, fits_bigint
 from ferryman.core.errors import ConfigError, ConnectError
 from ferryman.core.schema import Column, Kind
 from ferryman.core.url import DatabaseURL
@@ -131,9 +131,13 @@ class PostgresDiffReader:
         text = f"concat_ws('|', {', '.join(key_exprs)})"
         return f"mod(('x' || substr(md5({text}), 17, 8))::bit(32)::bigint, {buckets})"
 
-    def range_bucket(self, expr: str, low: int, high: int, width: int) -> str:
-        # in numeric: the key may be numeric itself, and the distance from the lowest key may
-        # not fit bigint (keys of both signs); ``high`` is not needed
+    def range_bucket(self, key: Column, low: int, high: int, width: int) -> str:
+        """An integer key whose distances from ``low`` fit bigint: in bigint (integer
+        division; the numeric div() of a 1M-row segment took 0.2 s more); else in numeric
+        (a numeric key, or keys of both signs far apart)."""
+        expr = self.ident(key.name)
+        if key.type.kind is Kind.INTEGER and fits_bigint(low, high):
+            return f"(({expr}::bigint - ({low})) / {width})"
         return f"div({expr}::numeric - ({low}), {width})"
 
     def count_sum(self, hash_expr: str) -> str:
