@@ -6,7 +6,8 @@ Per table (see :mod:`ferryman.core.diff` for the canonical text and the hash):
    cut into buckets of about ``bucket_rows`` rows by key range; each side computes, per
    segment of ``segment_buckets`` buckets (one short statement, no snapshot held),
    ``COUNT(*)`` and ``SUM(hash)`` per bucket. Other keys use hash buckets of the key's
-   canonical text (one statement per side, a full scan). Side A and side B run in parallel.
+   canonical text (one statement per side, a full scan). Side A and side B run in parallel,
+   each on ``DiffRequest.jobs`` connections (a segment per connection at a time).
 2. **Rows.** Buckets whose count or sum differ are read again as (key, hash) rows on both
    sides; keys on one side only, or with different hashes, are candidates.
 3. **Columns.** Candidates are fetched column by column and compared with the domain's
@@ -699,7 +700,8 @@ class TableJob:
         # SQL of both engines renders alike) travel as rows, only where they are not NULL.
         starts = iter(range(0, buckets, step))
         pending: deque[tuple[Future[Any], Future[Any]]] = deque(
-            submit(s0) for s0 in itertools.islice(starts, SEGMENTS_AHEAD)
+            submit(s0)
+            for s0 in itertools.islice(starts, max(SEGMENTS_AHEAD, self.request.jobs + 1))
         )
         while pending:
             fa, fb = pending.popleft()
