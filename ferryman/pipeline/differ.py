@@ -428,7 +428,9 @@ class Differ:
                 continue
             cb = b.column(name)
             domain, client = choose_domain(ca, cb, same)
-            raw = same and ca.native == cb.native and ca.charset == cb.charset
+            raw = (same and ca.native == cb.native and ca.charset == cb.charset) or _fixed_point(
+                ca, cb
+            )
             pairs.append(
                 ColumnPair(
                     ca, cb, domain, client and name not in key.column_names, raw and not client
@@ -579,6 +581,18 @@ class Differ:
             job.run()
         result.seconds = time.monotonic() - started
         return result
+
+
+def _fixed_point(a: Column, b: Column) -> bool:
+    """Two DECIMAL columns of one declared scale: both engines spell a value with exactly
+    that many decimals, so their own texts are equal when the values are (the canonical text
+    trims trailing zeros, for columns of other scales: 0.3 s of a 1M-row MariaDB pass)."""
+    return (
+        a.type.kind is Kind.DECIMAL
+        and b.type.kind is Kind.DECIMAL
+        and a.type.scale is not None
+        and a.type.scale == b.type.scale
+    )
 
 
 def _folds(col: Column) -> bool:
