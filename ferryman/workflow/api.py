@@ -32,11 +32,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ferryman.core.control import Controls
-from ferryman.core.copy import ValuePolicy
 from ferryman.pipeline.differ import DiffObserver, DiffResult
 from ferryman.pipeline.mover import MoveObserver
 from ferryman.workflow import control, cutover, move, results, verify
 from ferryman.workflow.cutover import SwitchOptions
+from ferryman.workflow.move import CreateOptions
 from ferryman.workflow.session import MoveRef, MoveSpec
 from ferryman.workflow.state import StateStore
 
@@ -78,47 +78,14 @@ class Move:
         name: str,
         source_url: str,
         target_url: str,
+        options: CreateOptions,
         *,
-        tables: list[str] | None,
-        exclude: list[str] | None = None,
-        wheres: dict[str, str] | None = None,
-        renames: dict[str, str] | None = None,
-        target_namespace: str | None = None,
-        on_ddl: str = "stop",
-        jobs: int = 2,
-        chunk_rows: int = 10_000,
-        max_rows_per_second: float | None = None,
-        lag_query: str | None = None,
-        max_source_lag: float = 5.0,
-        values: ValuePolicy | None = None,
-        with_views: bool = False,
-        postpone_switch: bool = False,
         say: Say = _quiet,
     ) -> Move:
         """``move create``: check both sides, create the target tables, make the source keep
         its changes and record the move (``source_url``/``target_url`` with their passwords;
         they are stored without). The move opened with those same URLs."""
-        move.create(
-            store,
-            name,
-            source_url,
-            target_url,
-            tables=tables,
-            exclude=exclude or [],
-            wheres=wheres or {},
-            renames=renames or {},
-            target_namespace=target_namespace,
-            on_ddl=on_ddl,
-            jobs=jobs,
-            chunk_rows=chunk_rows,
-            max_rows_per_second=max_rows_per_second,
-            lag_query=lag_query,
-            max_source_lag=max_source_lag,
-            values=values,
-            with_views=with_views,
-            postpone_switch=postpone_switch,
-            say=say,
-        )
+        move.create(store, name, source_url, target_url, options, say=say)
         return cls(MoveRef(store, name, source_url, target_url))
 
     @staticmethod

@@ -12,12 +12,12 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ferryman.core.cascade import cascade_links, refuse_unfollowed_cascades
 from ferryman.core.control import Controls
-from ferryman.core.copy import ValuePolicy
+from ferryman.core.copy import ValuePolicy, ZeroDate
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
@@ -75,57 +75,54 @@ log = logging.getLogger(__name__)
 # -- create ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CreateOptions:
+    """What ``move create`` is asked for besides the move's name and its two URLs (defaults:
+    the CLI's). ``copy``: which tables and how the move copies them (``create``,
+    ``defer_indexes`` and ``foreign_keys`` are the move's own; ``zero_date`` and
+    ``type_overrides`` must stay at their defaults: ``move start`` copies without them); the
+    runtime limits and ``postpone_switch`` are stored as the move's first controls."""
+
+    copy: CopyRequest
+    on_ddl: str = "stop"
+    max_rows_per_second: float | None = None
+    lag_query: str | None = None
+    max_source_lag: float = 5.0
+    postpone_switch: bool = False
+
+    def __post_init__(self) -> None:
+        if self.copy.zero_date is not ZeroDate.ERROR or self.copy.type_overrides:
+            raise ConfigError("a move copies with the default zero dates and column types")
+
+
 def create(
     store: StateStore,
     name: str,
     source_url: str,
     target_url: str,
+    options: CreateOptions,
     *,
-    tables: list[str] | None,
-    exclude: list[str],
-    wheres: dict[str, str],
-    renames: dict[str, str],
-    target_namespace: str | None,
-    on_ddl: str = "stop",
-    jobs: int = 2,
-    chunk_rows: int = 10_000,
-    max_rows_per_second: float | None = None,
-    lag_query: str | None = None,
-    max_source_lag: float = 5.0,
-    values: ValuePolicy | None = None,
-    with_views: bool = False,
-    postpone_switch: bool = False,
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
     """Check both sides, create the target tables, make the source keep changes, record it
     (with its runtime controls: the limits given, and ``postpone_switch``)."""
-    _check_new(store, name, on_ddl)
-    controls = Controls(postpone_switch=postpone_switch).with_limits(
-        max_rows_per_second=max_rows_per_second or 0,
-        max_source_lag=max_source_lag,
-        lag_query=lag_query or "",
+    o = options
+    _check_new(store, name, o.on_ddl)
+    controls = Controls(postpone_switch=o.postpone_switch).with_limits(
+        max_rows_per_second=o.max_rows_per_second or 0,
+        max_source_lag=o.max_source_lag,
+        lag_query=o.lag_query or "",
     )
     src_u, dst_u = parse_url(source_url), parse_url(target_url)
     with endpoint(src_u) as source, endpoint(dst_u) as target:
-        src_engine, dst_engine = _check_sides(source, target, on_ddl)
+        src_engine, dst_engine = _check_sides(source, target, o.on_ddl)
         copier = Copier(
             source,
             target,
-            CopyRequest(
-                tables=tables,
-                exclude=exclude,
-                wheres=wheres,
-                renames=renames,
-                target_namespace=target_namespace,
-                jobs=jobs,
-                chunk_rows=chunk_rows,
-                defer_indexes=False,
-                foreign_keys=False,
-                with_views=with_views,
-            ),
+            replace(o.copy, create=True, defer_indexes=False, foreign_keys=False),
         )
         schema, plan, missing = _plan(copier)
-        names = _check_schema(schema, source, (src_engine, dst_engine), wheres, say)
+        names = _check_schema(schema, source, (src_engine, dst_engine), o.copy.wheres, say)
         preflight(source, "source", names)
         preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
@@ -154,21 +151,21 @@ def create(
                     source_engine=src_engine,
                     target_engine=dst_engine,
                     tables=names,
-                    wheres=wheres,
-                    renames=renames,
+                    wheres=o.copy.wheres,
+                    renames=o.copy.renames,
                     target_namespace=copier.namespace,
-                    on_ddl=on_ddl,
-                    jobs=jobs,
-                    chunk_rows=chunk_rows,
-                    max_rows_per_second=max_rows_per_second,
-                    lag_query=lag_query,
-                    max_source_lag=max_source_lag,
-                    values=(values or ValuePolicy()).to_json(),
+                    on_ddl=o.on_ddl,
+                    jobs=o.copy.jobs,
+                    chunk_rows=o.copy.chunk_rows,
+                    max_rows_per_second=o.max_rows_per_second,
+                    lag_query=o.lag_query,
+                    max_source_lag=o.max_source_lag,
+                    values=o.copy.values.to_json(),
                     start_position=start.to_json(),
                     columns={t.name: [c.name for c in t.columns] for t in schema.tables},
                     created_tables=[c.removeprefix("table:") for c in created],
                     source_namespace=source.namespace,
-                    with_views=with_views,
+                    with_views=o.copy.with_views,
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
                 store.set_controls(name, controls)
