@@ -49,10 +49,10 @@ from ferryman.core.diff import (
     equal,
     normalize,
 )
-from ferryman.core.errors import ConfigError, NotFound, SchemaError
+from ferryman.core.errors import NotFound, SchemaError
 from ferryman.core.protocols import DiffReader, Endpoint, need
 from ferryman.core.schema import Column, Kind, Table
-from ferryman.pipeline.schema import target_namespace
+from ferryman.pipeline.schema import keyed_tables, target_namespace
 
 log = logging.getLogger("ferryman.diff")
 
@@ -314,18 +314,9 @@ class Differ:
                 f"{schema.namespace!r}",
                 hint="check the spelling of the table names",
             )
-        tables = [t for t in schema.tables if t.name not in excluded]
-        if not tables:
-            raise ConfigError(
-                f"no tables to compare in {schema.namespace!r}", hint="check --tables/--exclude"
-            )
-        keyless = [t.name for t in tables if t.row_key() is None]
-        if keyless:
-            raise SchemaError(
-                f"table(s) {', '.join(keyless)} have no primary key and no unique NOT NULL key, "
-                "so rows cannot be matched between the two sides",
-                hint="add a primary key, or leave them out with --exclude",
-            )
+        tables = keyed_tables(
+            schema, excluded, "to compare in", "rows cannot be matched between the two sides"
+        )
         namespace = target_namespace(schema, self.b, r.target_namespace)
         names = [r.renames.get(t.name, t.name) for t in tables]
         try:
