@@ -19,7 +19,7 @@ reverse`` (the way back) is never held.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ferryman.core.errors import ConfigError
@@ -40,14 +40,8 @@ class Controls:
     updated_at: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "paused": self.paused,
-            "max_rows_per_second": self.max_rows_per_second,
-            "max_source_lag": self.max_source_lag,
-            "lag_query": self.lag_query,
-            "postpone_switch": self.postpone_switch,
-            "updated_at": self.updated_at,
-        }
+        """Every field, by its name."""
+        return asdict(self)
 
     def throttle_json(self) -> dict[str, Any]:
         """The limits in force (``move status --json`` ``throttle``)."""

@@ -9,8 +9,11 @@ and the values of the MySQL/MariaDB binlog that no target driver takes as they a
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from ferryman.core.copy import ValuePolicy
 from ferryman.core.errors import SchemaError
 from ferryman.core.schema import Column, Table
 
@@ -56,6 +59,42 @@ def source_engine(table: Table, engine: str | None = None) -> str:
     if table.storage_engine is not None or any(c.charset for c in table.columns):
         return MYSQL
     return POSTGRESQL
+
+
+#: one engine's choice for one column: (source table, source column, target column, policy) →
+#: the converter of its change-stream values, or None when they are written as they are
+PickConverter = Callable[[Table, Column, Column, ValuePolicy], Callable[[Any], Any] | None]
+
+
+@dataclass(frozen=True)
+class ConverterChoice:
+    """A target engine's ``apply_converters`` (its signature and contract are
+    :meth:`MoveTarget.apply_converters <ferryman.core.protocols.MoveTarget.apply_converters>`'):
+    per source engine, how it picks each column's converter (None: every value of that
+    source engine is written as it comes)."""
+
+    mysql: PickConverter | None
+    postgresql: PickConverter | None
+
+    def __call__(
+        self,
+        source: Table,
+        target: Table,
+        columns: Sequence[str],
+        *,
+        engine: str | None = None,
+        values: ValuePolicy | None = None,
+    ) -> tuple[Callable[[Any], Any] | None, ...]:
+        """Per name in ``columns`` (target column names, equal to the source's): the
+        converter into ``target``'s column, or None. ``engine``: the source's
+        ``Schema.server.engine`` (guessed from ``source`` when not given); ``values``: the
+        policy for values the target cannot hold (default: refuse them)."""
+        src_engine = source_engine(source, engine)
+        pick = self.mysql if src_engine == MYSQL else self.postgresql
+        if pick is None:
+            return tuple(None for _ in columns)
+        policy = values or ValuePolicy()
+        return tuple(pick(source, source.column(n), target.column(n), policy) for n in columns)
 
 
 def mariadb_uuid_text(value: Any) -> Any:

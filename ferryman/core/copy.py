@@ -239,6 +239,24 @@ def connection_lost(side: str, what: str, detail: str) -> FerrymanError:
     )
 
 
+def write_denied(tc: TableCopy, detail: str, grant_on: str) -> SchemaError:
+    """The target user may not write ``tc``'s rows (``grant_on``: what it needs INSERT on)."""
+    return SchemaError(
+        f"not allowed to write into {tc.target_label}: {detail}",
+        hint=f"GRANT INSERT ON {grant_on} TO the target user",
+        obj=tc.target_label,
+    )
+
+
+def rows_rejected(tc: TableCopy, engine: str, detail: str) -> SchemaError:
+    """The target (``engine``: its name in the message) refused a chunk of ``tc``'s rows."""
+    return SchemaError(
+        f"{engine} rejected rows for {tc.target_label}: {detail}",
+        hint="the target table or a value does not fit; see the message",
+        obj=tc.target_label,
+    )
+
+
 class InvalidValue(SchemaError):
     """A source value the target cannot hold (the copy or move stops; nothing is changed
     silently). Not transient: a live move fails instead of retrying."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -254,13 +254,8 @@ class Sample:
     differs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "key": self.key,
-            "source": self.source,
-            "target": self.target,
-            "differs": self.differs,
-        }
+        """Every field, by its name."""
+        return asdict(self)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ferryman.core.copy import (
     Chunk,
@@ -46,9 +46,10 @@ from ferryman.core.protocols import CopySource, CopyTarget, Endpoint, need
 from ferryman.core.schema import Schema, Table
 from ferryman.core.translate import view_statements
 from ferryman.pipeline.hooks import pause_point
-from ferryman.pipeline.schema import target_namespace
+from ferryman.pipeline.schema import keyed_tables, target_namespace
 
 log = logging.getLogger("ferryman.copy")
+T = TypeVar("T")
 
 DEFAULT_CHUNK_ROWS = 10_000
 
@@ -228,19 +229,8 @@ class Copier:
                 f"{schema.namespace!r}",
                 hint="check the spelling of the table names",
             )
-        tables = tuple(t for t in schema.tables if t.name not in excluded)
-        if not tables:
-            raise ConfigError(
-                f"no tables to copy from {schema.namespace!r}", hint="check --tables/--exclude"
-            )
-        keyless = [t.name for t in tables if t.row_key() is None]
-        if keyless:
-            raise SchemaError(
-                f"table(s) {', '.join(keyless)} have no primary key and no unique NOT NULL key, "
-                "so they cannot be copied in chunks",
-                hint="add a primary key, or leave them out with --exclude",
-            )
-        schema = dataclasses.replace(schema, tables=tables)
+        tables = keyed_tables(schema, excluded, "to copy from", "they cannot be copied in chunks")
+        schema = dataclasses.replace(schema, tables=tuple(tables))
         if r.with_views and schema.server.engine != self.target.server_info().engine:
             raise ConfigError(
                 f"--with-views recreates views from their native SQL, which needs the same "
@@ -424,11 +414,7 @@ class Copier:
 
         def read(reader_index: int, out: queue.Queue[tuple[int, Chunk] | None]) -> None:
             reader = snapshot.readers[reader_index]
-            while not stop.is_set():
-                item = _get(work, stop)
-                if item is None:
-                    break
-                i, rng = item
+            for i, rng in _items(work, stop):
                 tracker.start(i)
                 chunk = reader.read(copies[i], rng)
                 pause_point("after_chunk_read")
@@ -438,11 +424,7 @@ class Copier:
         def write(queue_in: queue.Queue[tuple[int, Chunk] | None]) -> None:
             writer = self.dst.open_writer()
             try:
-                while not stop.is_set():
-                    item = _get(queue_in, stop)
-                    if item is None:
-                        break
-                    i, chunk = item
+                for i, chunk in _items(queue_in, stop):
                     writer.write(chunk)
                     pause_point("chunk_written")
                     if chunk_done is not None:
@@ -607,10 +589,13 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> None:
             continue
 
 
-def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
+def _items(q: queue.Queue[T | None], stop: threading.Event) -> Iterator[T]:
+    """The items put on ``q`` until its end (None) or until ``stop`` is set."""
     while not stop.is_set():
         try:
-            return q.get(timeout=0.1)
+            item = q.get(timeout=0.1)
         except queue.Empty:
             continue
-    return None
+        if item is None:
+            return
+        yield item

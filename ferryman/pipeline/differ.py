@@ -55,7 +55,7 @@ from ferryman.core.diff import (
 from ferryman.core.errors import ConfigError, NotFound, SchemaError
 from ferryman.core.protocols import DiffReader, Endpoint, need
 from ferryman.core.schema import Column, Kind, Table
-from ferryman.pipeline.schema import target_namespace
+from ferryman.pipeline.schema import keyed_tables, target_namespace
 
 log = logging.getLogger("ferryman.diff")
 
@@ -370,24 +370,15 @@ class Differ:
                 f"{schema.namespace!r}",
                 hint="check the spelling of the table names",
             )
-        tables = [t for t in schema.tables if t.name not in excluded]
+        tables = keyed_tables(
+            schema, excluded, "to compare in", "rows cannot be matched between the two sides"
+        )
         unused = sorted(r.ignore_columns - {c for t in tables for c in t.column_names})
         if unused:
             raise NotFound(
                 f"--ignore-columns names column(s) {', '.join(unused)} that no compared table "
                 f"of {schema.namespace!r} has",
                 hint="check the spelling of the column names",
-            )
-        if not tables:
-            raise ConfigError(
-                f"no tables to compare in {schema.namespace!r}", hint="check --tables/--exclude"
-            )
-        keyless = [t.name for t in tables if t.row_key() is None]
-        if keyless:
-            raise SchemaError(
-                f"table(s) {', '.join(keyless)} have no primary key and no unique NOT NULL key, "
-                "so rows cannot be matched between the two sides",
-                hint="add a primary key, or leave them out with --exclude",
             )
         namespace = target_namespace(schema, self.b, r.target_namespace)
         names = [r.renames.get(t.name, t.name) for t in tables]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ferryman.core.errors import ConfigError, SchemaError
 from ferryman.core.plan import Phase, SchemaPlan, TranslateOptions
 from ferryman.core.protocols import Endpoint
-from ferryman.core.schema import Schema
+from ferryman.core.schema import Schema, Table
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,23 @@ def parse_type_overrides(items: Sequence[str]) -> dict[tuple[str, str], str]:
             )
         out[(table, column)] = native.strip()
     return out
+
+
+def keyed_tables(schema: Schema, excluded: set[str], what: str, why: str) -> list[Table]:
+    """The tables of ``schema`` not ``excluded``. Raises ConfigError when none is left (``what``:
+    "to copy from", "to compare in") and SchemaError naming the tables without a row key
+    (``why``: what they cannot be without one)."""
+    tables = [t for t in schema.tables if t.name not in excluded]
+    if not tables:
+        raise ConfigError(f"no tables {what} {schema.namespace!r}", hint="check --tables/--exclude")
+    keyless = [t.name for t in tables if t.row_key() is None]
+    if keyless:
+        raise SchemaError(
+            f"table(s) {', '.join(keyless)} have no primary key and no unique NOT NULL key, "
+            f"so {why}",
+            hint="add a primary key, or leave them out with --exclude",
+        )
+    return tables
 
 
 def target_namespace(source: Schema, target: Endpoint, explicit: str | None) -> str:

@@ -32,11 +32,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ferryman.core.control import Controls
-from ferryman.core.copy import ValuePolicy
 from ferryman.pipeline.differ import DiffObserver, DiffResult
 from ferryman.pipeline.mover import MoveObserver
 from ferryman.workflow import control, cutover, move, results, verify
 from ferryman.workflow.cutover import SwitchOptions
+from ferryman.workflow.move import CreateOptions, StartOptions
 from ferryman.workflow.session import MoveRef, MoveSpec
 from ferryman.workflow.state import StateStore
 
@@ -78,47 +78,14 @@ class Move:
         name: str,
         source_url: str,
         target_url: str,
+        options: CreateOptions,
         *,
-        tables: list[str] | None,
-        exclude: list[str] | None = None,
-        wheres: dict[str, str] | None = None,
-        renames: dict[str, str] | None = None,
-        target_namespace: str | None = None,
-        on_ddl: str = "stop",
-        jobs: int = 2,
-        chunk_rows: int = 10_000,
-        max_rows_per_second: float | None = None,
-        lag_query: str | None = None,
-        max_source_lag: float = 5.0,
-        values: ValuePolicy | None = None,
-        with_views: bool = False,
-        postpone_switch: bool = False,
         say: Say = _quiet,
     ) -> Move:
         """``move create``: check both sides, create the target tables, make the source keep
         its changes and record the move (``source_url``/``target_url`` with their passwords;
         they are stored without). The move opened with those same URLs."""
-        move.create(
-            store,
-            name,
-            source_url,
-            target_url,
-            tables=tables,
-            exclude=exclude or [],
-            wheres=wheres or {},
-            renames=renames or {},
-            target_namespace=target_namespace,
-            on_ddl=on_ddl,
-            jobs=jobs,
-            chunk_rows=chunk_rows,
-            max_rows_per_second=max_rows_per_second,
-            lag_query=lag_query,
-            max_source_lag=max_source_lag,
-            values=values,
-            with_views=with_views,
-            postpone_switch=postpone_switch,
-            say=say,
-        )
+        move.create(store, name, source_url, target_url, options, say=say)
         return cls(MoveRef(store, name, source_url, target_url))
 
     @staticmethod
@@ -141,47 +108,17 @@ class Move:
 
     def start(
         self,
+        options: StartOptions | None = None,
         *,
         stop: threading.Event | None = None,
         observer: MoveObserver | None = None,
-        on_ddl: str | None = None,
-        skip_ddl: bool = False,
-        max_rows_per_second: float | None = None,
-        lag_query: str | None = None,
-        max_source_lag: float | None = None,
-        values: dict[str, str | None] | None = None,
-        batch_rows: int | None = None,
-        postpone_switch: bool = False,
-        verify_interval: float | None = None,
-        verify_rows_per_second: float | None = None,
-        on_drift: str | None = None,
-        accept_drift: bool = False,
     ) -> dict[str, Any]:
         """``move start``: copy, then replicate (in this thread) until ``stop`` is set or the
         move is completed or cancelled; resumes from the target's checkpoint, and follows the
-        runtime controls (the limits given here change them: None as they are, 0 none). The
-        last status. ``verify_interval`` (seconds): verify again and again in the background,
-        throttled to ``verify_rows_per_second``; a difference the stream did not deliver
-        is drift of kind ``missed``. ``on_drift`` (halt | repair | log | off, kept with the
-        move): what drift does (halt: phase ``halted``, PreconditionFailed naming it);
-        ``accept_drift`` restarts a halted move."""
-        return move.start(
-            self.ref,
-            on_ddl=on_ddl,
-            skip_ddl=skip_ddl,
-            max_rows_per_second=max_rows_per_second,
-            lag_query=lag_query,
-            max_source_lag=max_source_lag,
-            values=values,
-            stop=stop,
-            observer=observer,
-            batch_rows=batch_rows,
-            postpone_switch=postpone_switch,
-            verify_interval=verify_interval,
-            verify_rows_per_second=verify_rows_per_second,
-            on_drift=on_drift,
-            accept_drift=accept_drift,
-        )
+        runtime controls (``options``, see :class:`~ferryman.workflow.move.StartOptions`: the
+        limits given there change them; what drift does; background verifies). The last
+        status; a move halted on drift raises PreconditionFailed naming it."""
+        return move.start(self.ref, options, stop=stop, observer=observer)
 
     # -- runtime controls ---------------------------------------------------------------------
 

@@ -12,12 +12,12 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ferryman.core.cascade import cascade_links, refuse_unfollowed_cascades
 from ferryman.core.control import Controls
-from ferryman.core.copy import ValuePolicy
+from ferryman.core.copy import ValuePolicy, ZeroDate
 from ferryman.core.errors import (
     ConfigError,
     FerrymanError,
@@ -75,57 +75,54 @@ log = logging.getLogger(__name__)
 # -- create ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CreateOptions:
+    """What ``move create`` is asked for besides the move's name and its two URLs (defaults:
+    the CLI's). ``copy``: which tables and how the move copies them (``create``,
+    ``defer_indexes`` and ``foreign_keys`` are the move's own; ``zero_date`` and
+    ``type_overrides`` must stay at their defaults: ``move start`` copies without them); the
+    runtime limits and ``postpone_switch`` are stored as the move's first controls."""
+
+    copy: CopyRequest
+    on_ddl: str = "stop"
+    max_rows_per_second: float | None = None
+    lag_query: str | None = None
+    max_source_lag: float = 5.0
+    postpone_switch: bool = False
+
+    def __post_init__(self) -> None:
+        if self.copy.zero_date is not ZeroDate.ERROR or self.copy.type_overrides:
+            raise ConfigError("a move copies with the default zero dates and column types")
+
+
 def create(
     store: StateStore,
     name: str,
     source_url: str,
     target_url: str,
+    options: CreateOptions,
     *,
-    tables: list[str] | None,
-    exclude: list[str],
-    wheres: dict[str, str],
-    renames: dict[str, str],
-    target_namespace: str | None,
-    on_ddl: str = "stop",
-    jobs: int = 2,
-    chunk_rows: int = 10_000,
-    max_rows_per_second: float | None = None,
-    lag_query: str | None = None,
-    max_source_lag: float = 5.0,
-    values: ValuePolicy | None = None,
-    with_views: bool = False,
-    postpone_switch: bool = False,
     say: Callable[[str], None] = lambda text: None,
 ) -> MoveSpec:
     """Check both sides, create the target tables, make the source keep changes, record it
     (with its runtime controls: the limits given, and ``postpone_switch``)."""
-    _check_new(store, name, on_ddl)
-    controls = Controls(postpone_switch=postpone_switch).with_limits(
-        max_rows_per_second=max_rows_per_second or 0,
-        max_source_lag=max_source_lag,
-        lag_query=lag_query or "",
+    o = options
+    _check_new(store, name, o.on_ddl)
+    controls = Controls(postpone_switch=o.postpone_switch).with_limits(
+        max_rows_per_second=o.max_rows_per_second or 0,
+        max_source_lag=o.max_source_lag,
+        lag_query=o.lag_query or "",
     )
     src_u, dst_u = parse_url(source_url), parse_url(target_url)
     with endpoint(src_u) as source, endpoint(dst_u) as target:
-        src_engine, dst_engine = _check_sides(source, target, on_ddl)
+        src_engine, dst_engine = _check_sides(source, target, o.on_ddl)
         copier = Copier(
             source,
             target,
-            CopyRequest(
-                tables=tables,
-                exclude=exclude,
-                wheres=wheres,
-                renames=renames,
-                target_namespace=target_namespace,
-                jobs=jobs,
-                chunk_rows=chunk_rows,
-                defer_indexes=False,
-                foreign_keys=False,
-                with_views=with_views,
-            ),
+            replace(o.copy, create=True, defer_indexes=False, foreign_keys=False),
         )
         schema, plan, missing = _plan(copier)
-        names = _check_schema(schema, source, (src_engine, dst_engine), wheres, say)
+        names = _check_schema(schema, source, (src_engine, dst_engine), o.copy.wheres, say)
         preflight(source, "source", names)
         preflight(target, "target", None)
         say(f"creating {len(missing)} table(s) in {copier.namespace}")
@@ -154,21 +151,21 @@ def create(
                     source_engine=src_engine,
                     target_engine=dst_engine,
                     tables=names,
-                    wheres=wheres,
-                    renames=renames,
+                    wheres=o.copy.wheres,
+                    renames=o.copy.renames,
                     target_namespace=copier.namespace,
-                    on_ddl=on_ddl,
-                    jobs=jobs,
-                    chunk_rows=chunk_rows,
-                    max_rows_per_second=max_rows_per_second,
-                    lag_query=lag_query,
-                    max_source_lag=max_source_lag,
-                    values=(values or ValuePolicy()).to_json(),
+                    on_ddl=o.on_ddl,
+                    jobs=o.copy.jobs,
+                    chunk_rows=o.copy.chunk_rows,
+                    max_rows_per_second=o.max_rows_per_second,
+                    lag_query=o.lag_query,
+                    max_source_lag=o.max_source_lag,
+                    values=o.copy.values.to_json(),
                     start_position=start.to_json(),
                     columns={t.name: [c.name for c in t.columns] for t in schema.tables},
                     created_tables=[c.removeprefix("table:") for c in created],
                     source_namespace=source.namespace,
-                    with_views=with_views,
+                    with_views=o.copy.with_views,
                 )
                 store.create(Workflow(name, spec.model_dump(), "created"))
                 store.set_controls(name, controls)
@@ -310,34 +307,44 @@ def _warn_no_way_back(
 # -- start ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StartOptions:
+    """What ``move start`` is asked for (each default: as the move has it). The limits (None:
+    as they are, 0: none) and ``postpone_switch`` change the move's runtime controls
+    (:mod:`~ferryman.workflow.control`), which the runner follows; ``on_ddl``, ``on_drift``
+    and ``values`` (ValuePolicy settings, None: as they are) are kept with the move.
+
+    ``on_drift``: what a write to the target that ferryman did not make does (halt | repair |
+    log | off). A move halted on drift starts again only with ``accept_drift`` (the drift seen
+    so far is accepted; fix the target first with ``move verify --repair``). With
+    ``verify_interval`` (seconds) a background thread verifies the move again and again,
+    throttled to ``verify_rows_per_second``; what the stream did not deliver is drift too
+    (:mod:`ferryman.workflow.continuous`)."""
+
+    on_ddl: str | None = None
+    skip_ddl: bool = False
+    max_rows_per_second: float | None = None
+    lag_query: str | None = None
+    max_source_lag: float | None = None
+    values: dict[str, str | None] | None = None
+    batch_rows: int | None = None
+    postpone_switch: bool = False
+    verify_interval: float | None = None
+    verify_rows_per_second: float | None = None
+    on_drift: str | None = None
+    accept_drift: bool = False
+
+
 def start(
     ref: MoveRef,
+    options: StartOptions | None = None,
     *,
-    on_ddl: str | None = None,
-    skip_ddl: bool = False,
-    max_rows_per_second: float | None = None,
-    lag_query: str | None = None,
-    max_source_lag: float | None = None,
-    values: dict[str, str | None] | None = None,
     stop: threading.Event | None = None,
     observer: MoveObserver | None = None,
-    batch_rows: int | None = None,
-    postpone_switch: bool = False,
-    verify_interval: float | None = None,
-    verify_rows_per_second: float | None = None,
-    on_drift: str | None = None,
-    accept_drift: bool = False,
 ) -> dict[str, Any]:
-    """Run the move in the foreground until ``stop`` is set; returns the last status. The
-    limits given (None: as they are, 0: none) and ``postpone_switch`` change the move's
-    runtime controls (:mod:`~ferryman.workflow.control`), which the runner follows.
-
-    ``on_drift`` (kept with the move): what a write to the target that ferryman did not make
-    does (halt | repair | log | off). A move halted on drift starts again only with
-    ``accept_drift`` (the drift seen so far is accepted; fix the target first with
-    ``move verify --repair``). With ``verify_interval`` (seconds) a background thread verifies
-    the move again and again; what the stream did not deliver is drift too
-    (:mod:`ferryman.workflow.continuous`)."""
+    """Run the move in the foreground until ``stop`` is set, as ``options`` ask (see
+    :class:`StartOptions`); returns the last status."""
+    o = options or StartOptions()
     store, name = ref.store, ref.name
     wf = store.get(name)
     spec = load_spec(wf)
@@ -345,18 +352,20 @@ def start(
         raise PreconditionFailed(
             f"workflow {name!r} is {wf.phase}", hint="create a new move to move the data again"
         )
-    if on_ddl is not None and on_ddl not in ON_DDL:
-        raise ConfigError(f"--on-ddl {on_ddl!r} is unknown", hint="use stop, ignore or exec")
-    if verify_interval is not None and verify_interval <= 0:
+    if o.on_ddl is not None and o.on_ddl not in ON_DDL:
+        raise ConfigError(f"--on-ddl {o.on_ddl!r} is unknown", hint="use stop, ignore or exec")
+    if o.verify_interval is not None and o.verify_interval <= 0:
         raise ConfigError(
-            f"--verify-interval {verify_interval} is not a duration",
+            f"--verify-interval {o.verify_interval} is not a duration",
             hint="give a positive duration such as 30s, 5m or 1h",
         )
-    if on_drift is not None and on_drift not in ON_DRIFT:
+    if o.on_drift is not None and o.on_drift not in ON_DRIFT:
         raise ConfigError(
-            f"--on-drift {on_drift!r} is unknown", hint="use halt, repair, log or off", obj=on_drift
+            f"--on-drift {o.on_drift!r} is unknown",
+            hint="use halt, repair, log or off",
+            obj=o.on_drift,
         )
-    if wf.phase == "halted" and not accept_drift:
+    if wf.phase == "halted" and not o.accept_drift:
         raise PreconditionFailed(
             f"move {name!r} is halted: its target drifted from its source "
             f"({len(store.drift(name))} change(s) recorded)",
@@ -364,27 +373,27 @@ def start(
             f"{name} --repair`, then `ferryman move start {name} --accept-drift`",
             obj=name,
         )
-    if accept_drift:
+    if o.accept_drift:
         accepted = store.accept_drift(name)
         store.record(name, "drift accepted", f"{accepted} change(s)")
     changes: dict[str, Any] = {}
-    if on_drift is not None:
-        changes["on_drift"] = on_drift
-    if on_ddl is not None:
-        changes["on_ddl"] = on_ddl
+    if o.on_drift is not None:
+        changes["on_drift"] = o.on_drift
+    if o.on_ddl is not None:
+        changes["on_ddl"] = o.on_ddl
     # the start-time limits are the runtime controls' (``move throttle`` changes them later)
     control.throttle(
         store,
         name,
-        max_rows_per_second=max_rows_per_second,
-        max_source_lag=max_source_lag,
-        lag_query=lag_query,
+        max_rows_per_second=o.max_rows_per_second,
+        max_source_lag=o.max_source_lag,
+        lag_query=o.lag_query,
         by="move start",
     )
-    if postpone_switch:
+    if o.postpone_switch:
         control.postpone(store, name, by="move start")
-    if values and any(v is not None for v in values.values()):
-        changes["values"] = ValuePolicy.from_json(spec.values).updated(**values).to_json()
+    if o.values and any(v is not None for v in o.values.values()):
+        changes["values"] = ValuePolicy.from_json(spec.values).updated(**o.values).to_json()
     if changes:
         spec = spec.model_copy(update=changes)
         store.update(name, spec=spec.model_dump())
@@ -395,17 +404,17 @@ def start(
         if wf.phase == "halted":  # --accept-drift: the user's word that the target is right
             store.update(name, phase="stopped", error=None)
         checker, checker_stop = None, threading.Event()
-        if verify_interval is not None:
+        if o.verify_interval is not None:
             checker = BackgroundVerify(
                 ref,
                 (src_u, dst_u),
-                verify_interval,
-                verify_rows_per_second,
+                o.verify_interval,
+                o.verify_rows_per_second,
                 checker_stop,
                 record_drift=lambda events: record_drift(store, name, events),
             ).start()
         try:
-            last = _run_loop(ref, src_u, dst_u, stop, observer, batch_rows, skip_ddl)
+            last = _run_loop(ref, src_u, dst_u, stop, observer, o.batch_rows, o.skip_ddl)
         finally:
             checker_stop.set()
             if checker is not None:

@@ -15,6 +15,7 @@ from ferryman.cli.options import (
 )
 from ferryman.cli.output import echo_json, out, say_nothing, say_rich
 from ferryman.core.url import parse_url
+from ferryman.pipeline.copier import CopyRequest
 from ferryman.workflow import move as moves
 
 
@@ -82,23 +83,23 @@ def create(
     if all_tables and chosen["tables"]:
         raise click.UsageError("give --tables or --all-tables, not both")
     store = state_store(ctx)
-    spec = moves.create(
-        store,
-        name,
-        source_url,
-        target_url,
+    copy = CopyRequest(
         **chosen,
-        on_ddl=on_ddl,
         jobs=jobs,
         chunk_rows=chunk_rows,
+        values=value_policy(value_settings),
+        with_views=with_views,
+    )
+    options = moves.CreateOptions(
+        copy,
+        on_ddl=on_ddl,
         max_rows_per_second=max_rows_per_second,
         lag_query=lag_query,
         max_source_lag=max_source_lag,
-        values=value_policy(value_settings),
-        with_views=with_views,
         postpone_switch=postpone_switch,
-        say=say_nothing if as_json else say_rich,
     )
+    say = say_nothing if as_json else say_rich
+    spec = moves.create(store, name, source_url, target_url, options, say=say)
     if as_json:
         echo_json(moves.status(store, name))
         return

@@ -85,7 +85,7 @@ def start(
     signal.signal(signal.SIGTERM, on_signal)
     observer = move_observer(err, as_json)
     try:
-        final = open_move(ctx, name).start(
+        options = moves.StartOptions(
             on_ddl=on_ddl,
             skip_ddl=skip_ddl,
             on_drift=on_drift,
@@ -94,12 +94,11 @@ def start(
             lag_query=lag_query,
             max_source_lag=max_source_lag,
             values=value_settings,
-            stop=stop,
-            observer=observer,
             postpone_switch=postpone_switch,
             verify_interval=verify_interval,
             verify_rows_per_second=verify_rows_per_second,
         )
+        final = open_move(ctx, name).start(options, stop=stop, observer=observer)
     finally:
         observer.close()
     if as_json:

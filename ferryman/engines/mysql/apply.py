@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -96,30 +96,36 @@ class MySQLApplier:
         """All of ``batch`` and its checkpoint, or nothing (SchemaError naming the table); after
         :meth:`apply_part`, together with the parts."""
         current = ""
+        with self._rolled_back_on_error() as cur:
+            try:
+                if not self._open:
+                    cur.execute("START TRANSACTION")
+                    cur.execute(MARK)  # first: the drift guard skips the rest undecoded
+                self._open = False  # whatever happens now ends the transaction
+                for tb in batch.tables:
+                    current = f"{tb.target.namespace}.{tb.target.table}"
+                    self._apply_table(cur, tb)
+                current = "checkpoint"
+                position, state = batch.checkpoint.to_text()
+                cur.execute(
+                    f"INSERT INTO {CHECKPOINT_DB}.checkpoints (workflow, position, state) "
+                    "VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE position = VALUES(position), "
+                    "state = VALUES(state)",
+                    (batch.checkpoint.workflow, position, state),
+                )
+                if before_commit is not None:
+                    before_commit()
+                cur.execute("COMMIT")
+            except MySQLdb.Error as exc:
+                raise self._error(exc, current) from None
+
+    @contextlib.contextmanager
+    def _rolled_back_on_error(self) -> Iterator[Any]:
+        """A cursor, closed at the end; an exception rolls the transaction back (a failing
+        ROLLBACK is ignored: the connection is gone and the server rolls back) and goes on."""
         cur = self.conn.cursor()
         try:
-            if not self._open:
-                cur.execute("START TRANSACTION")
-                cur.execute(MARK)  # first: the drift guard skips the rest undecoded
-            self._open = False  # whatever happens now ends the transaction
-            for tb in batch.tables:
-                current = f"{tb.target.namespace}.{tb.target.table}"
-                self._apply_table(cur, tb)
-            current = "checkpoint"
-            position, state = batch.checkpoint.to_text()
-            cur.execute(
-                f"INSERT INTO {CHECKPOINT_DB}.checkpoints (workflow, position, state) "
-                "VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE position = VALUES(position), "
-                "state = VALUES(state)",
-                (batch.checkpoint.workflow, position, state),
-            )
-            if before_commit is not None:
-                before_commit()
-            cur.execute("COMMIT")
-        except MySQLdb.Error as exc:
-            with contextlib.suppress(MySQLdb.Error):
-                cur.execute("ROLLBACK")
-            raise self._error(exc, current) from None
+            yield cur
         except BaseException:
             with contextlib.suppress(MySQLdb.Error):
                 cur.execute("ROLLBACK")
@@ -236,8 +242,7 @@ class MySQLApplier:
 
     def delete_above(self, namespace: str, table: str, key: Sequence[str], cursor: Key) -> int:
         target = f"{qi(namespace)}.{qi(table)}"
-        cur = self.conn.cursor()
-        try:
+        with self._rolled_back_on_error() as cur:
             cur.execute("START TRANSACTION")
             cur.execute(MARK)
             if not cursor:
@@ -252,12 +257,6 @@ class MySQLApplier:
             removed = int(cur.rowcount)
             cur.execute("COMMIT")
             return removed
-        except BaseException:
-            with contextlib.suppress(MySQLdb.Error):
-                cur.execute("ROLLBACK")
-            raise
-        finally:
-            cur.close()
 
     def drop_checkpoint(self, workflow: str) -> None:
         cur = self.conn.cursor()

@@ -1,6 +1,6 @@
 """Change-stream values → values mysqlclient writes exactly into a MySQL/MariaDB target column.
 
-:func:`apply_converters` gives ``TableTarget.convert``: one converter per column, None where the
+:data:`apply_converters` gives ``TableTarget.convert``: one converter per column, None where the
 stream's value already works. mysqlclient renders values as SQL literals: int, Decimal (``f``
 format, exact), float (``repr``; NaN/infinity refused), bool (1/0), str, bytes, date, datetime
 (wall-clock digits, microseconds kept, tzinfo ignored: the stream's aware datetimes are UTC and
@@ -40,7 +40,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -48,14 +48,13 @@ from typing import Any
 from ferryman.core.apply import Converter
 from ferryman.core.convert import (
     DATES_HINT,
-    MYSQL,
     NON_FINITE_HINT,
     NOT_NULL,
     TOTAL_CHARSETS,
+    ConverterChoice,
     StoredBytes,
     mariadb_inet_text,
     mariadb_uuid_text,
-    source_engine,
     value_error,
 )
 from ferryman.core.copy import ValuePolicy
@@ -68,25 +67,6 @@ _CHARS = re.compile(r"(?:var)?char\((\d+)\)")
 _SURROGATE = re.compile("[\udc80-\udcff]")  # a byte the decoder could not read (surrogateescape)
 
 _F32 = struct.Struct("<f")
-
-
-def apply_converters(
-    source: Table,
-    target: Table,
-    columns: Sequence[str],
-    *,
-    engine: str | None = None,
-    values: ValuePolicy | None = None,
-) -> tuple[Converter | None, ...]:
-    """Per name in ``columns`` (target column names, equal to the source's): the converter from
-    the source stream's value to the value mysqlclient writes into ``target``'s column, or None.
-
-    ``source``/``target``: the tables as their endpoints introspect them; ``engine``: the source's
-    ``Schema.server.engine`` (guessed from ``source`` when not given); ``values``: the policy for
-    values MySQL cannot hold (default: refuse them)."""
-    policy = values or ValuePolicy()
-    pick = _from_mysql if source_engine(source, engine) == MYSQL else _from_postgres
-    return tuple(pick(source, source.column(name), target.column(name), policy) for name in columns)
 
 
 def _from_mysql(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter | None:
@@ -364,3 +344,8 @@ def _array_set(value: Any) -> Any:
     if type(value) is not str:
         return value
     return ",".join(str(v) for v in parse_array(value) if v is not None)
+
+
+#: the converters from the source stream's values to the values mysqlclient writes into a
+#: MySQL/MariaDB target's columns (values MySQL cannot hold: as the ValuePolicy says)
+apply_converters = ConverterChoice(mysql=_from_mysql, postgresql=_from_postgres)

@@ -24,6 +24,8 @@ from ferryman.core.copy import (
     Wire,
     WireFormat,
     connection_lost,
+    rows_rejected,
+    write_denied,
 )
 from ferryman.core.errors import FerrymanError, SchemaError
 from ferryman.core.url import DatabaseURL
@@ -177,13 +179,5 @@ def load_error(tc: TableCopy, exc: Exception) -> FerrymanError:
     if code in (2006, 2013, 1927, 2055):
         return connection_lost("target", f"loading {tc.target_label}", detail)
     if code in (1142, 1044, 1045):
-        return SchemaError(
-            f"not allowed to write into {tc.target_label}: {detail}",
-            hint=f"GRANT INSERT ON {tc.target_namespace}.* TO the target user",
-            obj=tc.target_label,
-        )
-    return SchemaError(
-        f"MySQL rejected rows for {tc.target_label}: {detail}",
-        hint="the target table or a value does not fit; see the message",
-        obj=tc.target_label,
-    )
+        return write_denied(tc, detail, f"{tc.target_namespace}.*")
+    return rows_rejected(tc, "MySQL", detail)

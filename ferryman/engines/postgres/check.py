@@ -190,26 +190,10 @@ class _Checks:
         )
 
     def publication_privileges(self) -> Finding:
-        check = "publication_privileges"
-        allowed = bool(
-            self.session.scalar("SELECT has_database_privilege(current_database(), 'CREATE')")
-        )
-        if allowed:
-            return Finding(
-                Level.OK,
-                check,
-                "server",
-                f"role {self.user} has CREATE on database {self.database} (may create a "
-                "publication for the tables it owns)",
-            )
-        return Finding(
-            Level.FAIL,
-            check,
-            "server",
-            f"role {self.user} lacks CREATE on database {self.database}: it cannot create "
-            "the publication ferryman reads from",
-            fix=f"GRANT CREATE ON DATABASE {quote_ident(self.database)} TO "
-            f"{quote_ident(self.user)};",
+        return self._database_create(
+            "publication_privileges",
+            " (may create a publication for the tables it owns)",
+            "it cannot create the publication ferryman reads from",
         )
 
     def slot_wal_keep_size(self) -> Finding:
@@ -247,7 +231,13 @@ class _Checks:
     # -- target --------------------------------------------------------------------------------
 
     def database_privileges(self) -> Finding:
-        check = "database_privileges"
+        return self._database_create(
+            "database_privileges", "", "ferryman cannot create its schemas there"
+        )
+
+    def _database_create(self, check: str, may: str, cannot: str) -> Finding:
+        """OK when the role has CREATE on the database (``may``: what that allows), else a
+        FAIL saying what it ``cannot`` do, with the GRANT that fixes it."""
         allowed = bool(
             self.session.scalar("SELECT has_database_privilege(current_database(), 'CREATE')")
         )
@@ -256,14 +246,13 @@ class _Checks:
                 Level.OK,
                 check,
                 "server",
-                f"role {self.user} has CREATE on database {self.database}",
+                f"role {self.user} has CREATE on database {self.database}{may}",
             )
         return Finding(
             Level.FAIL,
             check,
             "server",
-            f"role {self.user} lacks CREATE on database {self.database}: ferryman cannot "
-            "create its schemas there",
+            f"role {self.user} lacks CREATE on database {self.database}: {cannot}",
             fix=f"GRANT CREATE ON DATABASE {quote_ident(self.database)} TO "
             f"{quote_ident(self.user)};",
         )

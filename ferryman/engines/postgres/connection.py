@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql as pgsql
 
-from ferryman.core.errors import ConfigError, ConnectError, NotFound
+from ferryman.core.errors import ConfigError, ConnectError, NotFound, PreconditionFailed
 from ferryman.core.schema import ServerInfo
 from ferryman.core.url import DatabaseURL
 
@@ -56,6 +56,16 @@ def conninfo(url: DatabaseURL, *, database: str | None = None, replication: bool
     if replication:
         params["replication"] = "database"
     return psycopg.conninfo.make_conninfo(**params)
+
+
+def slot_exists(url: DatabaseURL, slot: str) -> PreconditionFailed:
+    """The error for a replication slot ``slot`` that already exists on ``url``'s server."""
+    return PreconditionFailed(
+        f'replication slot "{slot}" already exists on {url.host}:{url.port}',
+        hint=f"choose another slot name, or drop it: SELECT "
+        f"pg_drop_replication_slot({quote_literal(slot)})",
+        obj=slot,
+    )
 
 
 def connect(url: DatabaseURL, *, database: str | None = None) -> psycopg.Connection[Any]:

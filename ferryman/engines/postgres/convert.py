@@ -1,6 +1,6 @@
 """Change-stream values → values psycopg 3 writes exactly into a PostgreSQL target column.
 
-:func:`apply_converters` gives ``TableTarget.convert``: one converter per column, None where the
+:data:`apply_converters` gives ``TableTarget.convert``: one converter per column, None where the
 stream's value already works (most columns: psycopg sends ``str`` with the *unknown* type, so the
 server parses the source's text into any type, and int/Decimal/float/bool/bytes/date/datetime
 bind to their own types). Converters only run on non-NULL values of final rows and keys.
@@ -31,7 +31,6 @@ MySQL other types      (ddl translation)            none: ints (numeric for BIGI
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -39,14 +38,13 @@ from ferryman.core.apply import Converter
 from ferryman.core.convert import (
     JSONB_NUL,
     JSONB_NUL_WHY,
-    MYSQL,
     NUL_HINT,
     TOTAL_CHARSETS,
     UTF8_HINT,
+    ConverterChoice,
     jsonb_nul_hint,
     mariadb_inet_text,
     mariadb_uuid_text,
-    source_engine,
     value_error,
 )
 from ferryman.core.copy import ValuePolicy
@@ -55,29 +53,6 @@ from ferryman.core.schema import BINARY_KINDS, Column, Kind, Table
 _SURROGATE = re.compile("[\udc80-\udcff]")  # a byte the decoder could not read (surrogateescape)
 
 _DATES = frozenset({Kind.DATE, Kind.DATETIME, Kind.TIMESTAMP})
-
-
-def apply_converters(
-    source: Table,
-    target: Table,
-    columns: Sequence[str],
-    *,
-    engine: str | None = None,
-    values: ValuePolicy | None = None,
-) -> tuple[Converter | None, ...]:
-    """Per name in ``columns`` (target column names, equal to the source's): the converter from
-    the source stream's value to the value psycopg writes into ``target``'s column, or None.
-
-    ``source``/``target``: the tables as their endpoints introspect them; ``engine``: the source's
-    ``Schema.server.engine`` (guessed from ``source`` when not given); ``values``: the policy for
-    values PostgreSQL cannot hold (default: refuse them)."""
-    src_engine = source_engine(source, engine)
-    if src_engine != MYSQL:
-        return tuple(None for _ in columns)  # pgoutput values bind as they are
-    policy = values or ValuePolicy()
-    return tuple(
-        _from_mysql(source, source.column(name), target.column(name), policy) for name in columns
-    )
 
 
 def _from_mysql(table: Table, src: Column, dst: Column, values: ValuePolicy) -> Converter | None:
@@ -218,3 +193,9 @@ def _no_zero_date(table: Table, col: Column) -> Converter:
         return value
 
     return convert
+
+
+#: the converters from the source stream's values to the values psycopg writes into a PostgreSQL
+#: target's columns (values PostgreSQL cannot hold: as the ValuePolicy says); a PostgreSQL
+#: source's pgoutput values bind as they are
+apply_converters = ConverterChoice(mysql=_from_mysql, postgresql=None)

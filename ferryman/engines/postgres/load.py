@@ -12,8 +12,10 @@ from ferryman.core.copy import (
     TableCopy,
     WireFormat,
     connection_lost,
+    rows_rejected,
+    write_denied,
 )
-from ferryman.core.errors import FerrymanError, SchemaError
+from ferryman.core.errors import FerrymanError
 from ferryman.core.url import DatabaseURL
 from ferryman.engines.postgres.connection import connect
 from ferryman.engines.postgres.own import MARK
@@ -64,13 +66,5 @@ def load_error(tc: TableCopy, exc: psycopg.Error) -> FerrymanError:
     if isinstance(exc, psycopg.OperationalError):
         return connection_lost("target", f"loading {tc.target_label}", detail)
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return SchemaError(
-            f"not allowed to write into {tc.target_label}: {detail}",
-            hint=f"GRANT INSERT ON {tc.target_label} TO the target user",
-            obj=tc.target_label,
-        )
-    return SchemaError(
-        f"PostgreSQL rejected rows for {tc.target_label}: {detail}{where}",
-        hint="the target table or a value does not fit; see the message",
-        obj=tc.target_label,
-    )
+        return write_denied(tc, detail, tc.target_label)
+    return rows_rejected(tc, "PostgreSQL", f"{detail}{where}")

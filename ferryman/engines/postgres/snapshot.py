@@ -63,6 +63,7 @@ from ferryman.engines.postgres.connection import (
     conninfo,
     quote_ident,
     quote_literal,
+    slot_exists,
 )
 
 __all__ = ["EXPORT_SNAPSHOT", "METHODS", "REPLICATION_SLOT", "Snapshot", "open_snapshot"]
@@ -208,12 +209,7 @@ def _with_slot(
         try:
             row = replication.execute(command).fetchone()
         except pgerrors.DuplicateObject:
-            raise PreconditionFailed(
-                f'replication slot "{name}" already exists on {url.host}:{url.port}',
-                hint=f"choose another slot name, or drop it: SELECT "
-                f"pg_drop_replication_slot({quote_literal(name)})",
-                obj=name,
-            ) from None
+            raise slot_exists(url, name) from None
         except (pgerrors.ObjectNotInPrerequisiteState, pgerrors.ConfigurationLimitExceeded) as exc:
             raise _NoSlot(
                 PreconditionFailed(

@@ -219,6 +219,26 @@ class BinlogStream(Closing):
         while not self._stopping and time.monotonic() < deadline:
             time.sleep(min(0.1, seconds))
 
+    def _reconnect_later(self, failures: int, what: str, gave_up: str) -> None:
+        """Close, log ``what`` happened to the stream and wait before reconnecting (0.5 s
+        doubling up to ``max_backoff``) after ``failures`` in a row; once they are more than
+        ``reconnect_attempts``, ConnectError ``gave_up`` instead."""
+        if failures > self.reconnect_attempts:
+            raise ConnectError(
+                gave_up, hint=f"check the server; resume from {self.position}"
+            ) from None
+        delay = min(self.max_backoff, 0.5 * 2 ** (failures - 1))
+        log.warning(
+            "binlog stream from %s %s; reconnecting in %.1fs from %s",
+            self.url,
+            what,
+            delay,
+            self.position,
+        )
+        self.close()
+        self.reconnects += 1
+        self._sleep(delay)
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):  # closing a broken socket
@@ -240,23 +260,12 @@ class BinlogStream(Closing):
                 # a blocking dump ends only when the server goes away (it sends EOF when it
                 # shuts down): reconnect and go on from the last position
                 failures += 1
-                if failures > self.reconnect_attempts:
-                    raise ConnectError(
-                        f"the binlog stream from {self.url} keeps ending; could not resume "
-                        f"after {self.reconnect_attempts} tries",
-                        hint=f"check the server; resume from {self.position}",
-                    )
-                delay = min(self.max_backoff, 0.5 * 2 ** (failures - 1))
-                log.warning(
-                    "binlog stream from %s ended (server shutting down?); reconnecting in "
-                    "%.1fs from %s",
-                    self.url,
-                    delay,
-                    self.position,
+                self._reconnect_later(
+                    failures,
+                    "ended (server shutting down?)",
+                    f"the binlog stream from {self.url} keeps ending; could not resume "
+                    f"after {self.reconnect_attempts} tries",
                 )
-                self.close()
-                self.reconnects += 1
-                self._sleep(delay)
             except pymysql.err.MySQLError as exc:
                 self.close()
                 if self._stopping:
@@ -275,22 +284,12 @@ class BinlogStream(Closing):
                         hint="check the server's error log",
                     ) from None
                 failures += 1
-                if failures > self.reconnect_attempts:
-                    raise ConnectError(
-                        f"lost the binlog stream from {self.url} and could not reconnect "
-                        f"after {self.reconnect_attempts} tries: {exc}",
-                        hint=f"check the server; resume from {self.position}",
-                    ) from None
-                delay = min(self.max_backoff, 0.5 * 2 ** (failures - 1))
-                log.warning(
-                    "binlog stream from %s lost (%s); reconnecting in %.1fs from %s",
-                    self.url,
-                    exc,
-                    delay,
-                    self.position,
+                self._reconnect_later(
+                    failures,
+                    f"lost ({exc})",
+                    f"lost the binlog stream from {self.url} and could not reconnect "
+                    f"after {self.reconnect_attempts} tries: {exc}",
                 )
-                self.reconnects += 1
-                self._sleep(delay)
             except ConnectError:
                 if self._stopping:
                     return

@@ -47,7 +47,7 @@ from ferryman.engines.postgres.connection import (
     connect,
     conninfo,
     quote_ident,
-    quote_literal,
+    slot_exists,
 )
 from ferryman.engines.postgres.logical.pgoutput import (
     Begin,
@@ -128,12 +128,7 @@ def create_slot(url: DatabaseURL, slot: str) -> LSN:
                 (slot,),
             ).fetchone()
         except pgerrors.DuplicateObject:
-            raise PreconditionFailed(
-                f'replication slot "{slot}" already exists on {url.host}:{url.port}',
-                hint=f"choose another slot name, or drop it: SELECT "
-                f"pg_drop_replication_slot({quote_literal(slot)})",
-                obj=slot,
-            ) from None
+            raise slot_exists(url, slot) from None
         except (pgerrors.ObjectNotInPrerequisiteState, pgerrors.ConfigurationLimitExceeded) as exc:
             raise PreconditionFailed(
                 f"cannot create logical replication slot {slot} on {url}: {exc}",
