@@ -21,7 +21,7 @@ test: venv
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 # The edit-test loop (< 1 min): lint, types, and the tests that need no server and are not
 # marked slow (tests/conftest.py marks every test that uses a server). `make test` runs them all.
