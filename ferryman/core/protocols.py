@@ -524,6 +524,13 @@ class DiffReader(Protocol):
         (both sides must be the same engine)."""
         ...
 
+    def bucket_digests(self, bucket: str, framed: Sequence[str], key: str, source: str) -> str:
+        """A query of ``(bucket, rows, digest)`` per ``bucket`` of the rows of ``source`` (a
+        FROM clause and its WHERE): the digest is the MD5 (lower-case hex, the same on every
+        engine) of the bucket's row texts, each the framed parts joined as :meth:`row_hash`
+        joins them, joined by newlines in the order of the integer column ``key``."""
+        ...
+
     def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str: ...
 
     def range_bucket(self, key: Column, low: int, high: int, width: int) -> str:

@@ -170,6 +170,7 @@ class _Side:
         workers: int = 1,
     ) -> None:
         self.reader = reader
+        self.fast = fast
         self._more = more
         self._spare = [reader]
         self._readers = [reader]
@@ -197,6 +198,7 @@ class _Side:
             for col, cp in cols
             if not cp.client
         ]
+        self.framed = framed
         self.hash = r.row_hash(framed, fast)
         self.client = [r.canonical(col, cp.domain) for col, cp in cols if cp.client]
         # NULL tested on the column itself: its canonical text would be made for every row
@@ -232,11 +234,20 @@ class _Side:
         rows = self._query(sql + self._where(None))
         return rows[0][0], rows[0][1]
 
-    def sums(self, bucket: str, cond: str | None) -> dict[int, tuple[int, int]]:
-        sql = (
-            f"SELECT {bucket}, {self.reader.count_sum(self.hash)} FROM {self.from_}"
-            f"{self._where(cond)} GROUP BY 1"
-        )
+    def sums(
+        self, bucket: str, cond: str | None, digest: bool = False
+    ) -> dict[int, tuple[int, int]]:
+        """Per bucket: its rows and the sum of their hashes, or with ``digest`` the MD5 of
+        their texts in key order (a bucket digest: see :mod:`ferryman.core.diff`)."""
+        source = f"{self.from_}{self._where(cond)}"
+        if digest:
+            sql = self.reader.bucket_digests(bucket, self.framed, self.first_key, source)
+            rows = self._query(sql)
+            # NULL: a text longer than the server would make (max_allowed_packet); those
+            # buckets are summed row by row instead
+            if all(h is not None for _, _, h in rows):
+                return {int(b): (int(n), int(_text(h), 16)) for b, n, h in rows}
+        sql = f"SELECT {bucket}, {self.reader.count_sum(self.hash)} FROM {source} GROUP BY 1"
         return {int(b): (int(n), int(h or 0)) for b, n, h in self._query(sql)}
 
     def rows(
@@ -286,10 +297,11 @@ class _Side:
         return dict(zip(keys, rows, strict=True))
 
     def segment(
-        self, bucket: str, cond: str
+        self, bucket: str, cond: str, digest: bool
     ) -> tuple[dict[int, tuple[int, int]], dict[Any, tuple[Any, ...]]]:
-        """Bucket sums of the hashed columns, and the client columns' rows (none without)."""
-        return self.sums(bucket, cond), self.client_rows(cond) if self.client else {}
+        """Bucket sums (or digests) of the hashed columns, and the client columns' rows (none
+        without)."""
+        return self.sums(bucket, cond, digest), self.client_rows(cond) if self.client else {}
 
     def fetch(self, natives: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """key text -> every column's canonical text, for rows with these native keys."""
@@ -630,6 +642,7 @@ class TableJob:
         self.candidates: dict[tuple[Any, ...], Candidate] = {}
         self._scale = 1  # raw buckets per report cell
         self._width = 1  # key-range bucket width (range method)
+        self._digest_width = 0  # the widest bucket compared by digest (range method)
         self.normalizers = [normalize(c.domain) for c in pair.columns]
         self.client_equal = [equal(c.domain) for c in pair.client]
         self.verdicts: list[tuple[Candidate, tuple[str, Any, Any, list[str]]]] = []
@@ -678,6 +691,9 @@ class TableJob:
         r = self.result
         r.low, r.high, r.buckets = str(low), str(high), buckets
         self._width = width
+        # bucket digests, not hash sums, where they may be (the CRC pair of two MariaDB sides
+        # is cheaper per row than one MD5 call per bucket)
+        self._digest_width = 0 if self.a.fast else self.pair.digest_width
         counts = [0] * min(buckets, REPORT_CELLS)
         scale = math.ceil(buckets / len(counts))
         step = self.request.segment_buckets
@@ -694,9 +710,10 @@ class TableJob:
 
         def submit(s0: int) -> tuple[Future[Any], Future[Any]]:
             ca, cb = cond(s0, min(buckets, s0 + step))
+            digest = width <= self._digest_width
             return (
-                self.a.submit(partial(self.a.segment, ba, ca)),
-                self.b.submit(partial(self.b.segment, bb, cb)),
+                self.a.submit(partial(self.a.segment, ba, ca, digest)),
+                self.b.submit(partial(self.b.segment, bb, cb, digest)),
             )
 
         # a few segments in flight per side: the databases never wait for us, and what a
@@ -736,7 +753,10 @@ class TableJob:
             ba = self.a.reader.range_bucket(self.a.first_col, lo, hi, fine)
             bb = self.b.reader.range_bucket(self.b.first_col, lo, hi, fine)
             ca, cb = (f"{s.first_key} >= {lo} AND {s.first_key} < {hi}" for s in (self.a, self.b))
-            xa, xb = self.both(partial(self.a.sums, ba, ca), partial(self.b.sums, bb, cb))
+            digest = fine <= self._digest_width
+            xa, xb = self.both(
+                partial(self.a.sums, ba, ca, digest), partial(self.b.sums, bb, cb, digest)
+            )
             bad = sorted(b for b in xa.keys() | xb.keys() if xa.get(b) != xb.get(b))
             for lo_f, hi_f in _runs(bad):
                 self._zoom(lo + lo_f * fine, min(hi, lo + (hi_f + 1) * fine), fine, low)

@@ -51,8 +51,7 @@ class MySQLDiffReader:
         self.url = url
         self._conn: Any = connect(url)
         self._fast: bool | None = None
-        self.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
-        self.execute("SET SESSION group_concat_max_len = 1048576")
+        self._session()
 
     # -- SQL pieces --
 
@@ -79,7 +78,12 @@ class MySQLDiffReader:
         if domain is Domain.DATE:  # as text: the driver reads a zero date as None (NULL)
             return f"DATE_FORMAT({c}, '%%Y-%%m-%%d')"
         if domain is Domain.DATETIME:
-            return f"DATE_FORMAT({c}, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+            # PostgreSQL's own text of the value (its to_char cost that side a fifth of a
+            # hashed row): no fraction digits past the last non-zero one. The fraction's '.'
+            # stops the trimming of zeros, and a column without one is not trimmed.
+            if col.type.fsp:
+                return f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({c} AS CHAR)))"
+            return f"CAST({c} AS CHAR)"
         if domain is Domain.MICROS:
             if k is Kind.TIME:
                 return f"CAST(TIME_TO_SEC({c}) * 1000000 AS SIGNED)"
@@ -153,6 +157,14 @@ class MySQLDiffReader:
             # the segment query's time)
             return f"((CRC32(@ferryman_row := {text}) << 32) | CRC32C(@ferryman_row))"
         return f"CAST(CONV(SUBSTR(MD5({text}), 1, 15), 16, 10) AS UNSIGNED)"
+
+    def bucket_digests(self, bucket: str, framed: Sequence[str], key: str, source: str) -> str:
+        # GROUP_CONCAT's own ORDER BY: the GROUP BY's filesort does not keep the scan's order
+        text = f"CONCAT_WS('|', {', '.join(framed)})" if framed else "''"
+        return (
+            f"SELECT {bucket}, COUNT(*), MD5(GROUP_CONCAT({text} ORDER BY {key} "
+            f"SEPARATOR '\\n')) FROM {source} GROUP BY 1"
+        )
 
     def hash_bucket(self, key_exprs: Sequence[str], buckets: int) -> str:
         text = f"CONCAT_WS('|', {', '.join(key_exprs)})"
@@ -278,7 +290,13 @@ class MySQLDiffReader:
     def _reconnect(self) -> None:
         self.close()
         self._conn = connect(self.url)
+        self._session()
+
+    def _session(self) -> None:
+        # backslash escapes on (bucket_digests' separator); GROUP_CONCAT never cut short (a
+        # bucket digest's text is bounded by DIGEST_BYTES, far below this)
         self.execute("SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+        self.execute("SET SESSION group_concat_max_len = 4294967295")
 
     def close(self) -> None:
         if self._conn is not None:
