@@ -174,6 +174,39 @@ def test_bucket_digests_across_engines(mysql_db: MySQLDatabase, pg_db: PostgresD
     assert found(b_url, mysql_db.url) == {(swap.get(k, k), v) for k, v in want}
 
 
+def test_bucket_digests_between_postgresql_databases(
+    pg_db: PostgresDatabase, pg_db2: PostgresDatabase
+) -> None:
+    """The same engine on both sides: columns hashed by their own text (raw), in digests too."""
+    for db in (pg_db, pg_db2):
+        db.execute(_DIGEST_PG)
+        db.execute(
+            _DIGEST_ROWS.format(
+                nl="' || chr(10) || '",
+                sec="make_interval(secs => i)",
+                micro="make_interval(secs => (i % 4) * 0.25)",
+                minute="make_interval(mins => i)",
+                milli="make_interval(secs => i / 1000.0)",
+                epoch="TIMESTAMPTZ '2022-01-01 00:00:00+00'",
+                series="generate_series(1, 3000) AS s (i)",
+            )
+        )
+    pg_db2.execute("UPDATE dig SET at = at + interval '1 microsecond' WHERE id = 10")
+    pg_db2.execute("UPDATE dig SET name = 'a|b ' WHERE id = 2001")
+    pg_db2.execute("DELETE FROM dig WHERE id = 2999")
+    request = DiffRequest(tables=["dig"], bucket_rows=500, segment_buckets=2, samples=100)
+    with endpoint(pg_db.url) as a, endpoint(pg_db2.url) as b:
+        differ = Differ(a, b, request)
+        (pair,) = differ.plan()
+        assert pair.digest_width >= 500 and all(c.raw for c in pair.columns)
+        (table,) = differ.run().tables
+    assert {(s.kind, s.key["id"]) for s in table.samples} == {
+        ("mismatched", "10"),
+        ("mismatched", "2001"),
+        ("extra_source", "2999"),
+    }
+
+
 def _digests(a_url: str, b_url: str, a_side: bool) -> dict[int, tuple[int, str]]:
     """The bucket digests of ``dig`` (buckets of 100 keys) on one side, as the differ frames
     its columns."""
