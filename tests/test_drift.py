@@ -5,6 +5,7 @@ them so the target converges; ``log`` records them and replication goes on."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from tests.conftest import (
     DIRECTIONS,
     MARIADB_TO_MARIADB,
+    MARIADB_TO_POSTGRESQL,
     POSTGRESQL_TO_POSTGRESQL,
     Databases,
     Direction,
@@ -206,5 +208,81 @@ def test_no_false_drift_through_kills_and_switches_and_the_fenced_side_is_watche
         assert runner.stop() == 0, runner.output()[-2000:]
     finally:
         writer.stop()
+        if runner.proc is not None and runner.proc.poll() is None:
+            runner.kill()
+
+
+# a fence hook that, when asked to lock, writes to the new primary as someone else would
+_INTRUDING_HOOK = """
+import os
+import sys
+from urllib.parse import unquote, urlsplit
+
+if os.environ.get("FERRYMAN_FENCE") != "lock":
+    sys.exit(0)
+u = urlsplit({url!r})
+login = dict(host=u.hostname, port=u.port, user=unquote(u.username or ""))
+if u.scheme.startswith("mysql"):
+    import MySQLdb
+
+    conn = MySQLdb.connect(**login, passwd=unquote(u.password or ""), db=u.path.lstrip("/"))
+else:
+    import psycopg
+
+    conn = psycopg.connect(**login, password=unquote(u.password or ""), dbname=u.path[1:])
+cur = conn.cursor()
+cur.execute({sql!r})
+conn.commit()
+"""
+
+
+@pytest.mark.parametrize("mode", ["halt", "log"])
+@pytest.mark.parametrize(
+    "direction",
+    [MARIADB_TO_MARIADB, POSTGRESQL_TO_POSTGRESQL, MARIADB_TO_POSTGRESQL],
+    ids=lambda d: d.id,
+)
+def test_a_write_to_the_new_primary_during_the_switch_is_seen(
+    direction: Direction, mode: str, tmp_path: Path, databases: Databases
+) -> None:
+    """The runner's guard stops when it hands the stream to a switch. A write to the new
+    primary after that and before the catch-up ends (here by the fence hook, in the downtime)
+    is found by the switch's own look at the new primary's log: ``halt`` rolls the switch back
+    and halts the move; ``log`` records it and the switch goes on."""
+    source, target = sides(direction, databases)
+    preload(source.db, source.engine, rows=5000)
+    state = tmp_path / "state.db"
+    r = create_move(state, "g", source.db.url, target.db.url)
+    assert r.code == 0, r.text
+    table = f'"{target.schema}".acct' if target.schema else "acct"
+    hook = tmp_path / "intrude.py"
+    hook.write_text(
+        _INTRUDING_HOOK.format(
+            url=target.db.url, sql=f"UPDATE {table} SET v = 'intruder' WHERE id = 4500"
+        )
+    )
+    runner = MoveRunner(state, "g", source.db.url, target.db.url, args=("--on-drift", mode)).start()
+    try:
+        runner.wait_phase("replicating")
+        assert runner.status()["drift"] == []
+        fence = f"hook:{sys.executable} {hook}"
+        r = ferryman(
+            "move", "--state", str(state), "switch", "g", "--source", source.db.url,
+            "--target", target.db.url, "--timeout", "60", "--fence", fence,
+        )  # fmt: skip
+        if mode == "halt":
+            assert r.code == 1, r.text
+            assert "was rolled back: someone else wrote to the target" in r.err, r.err
+            assert "the move is halted" in r.err, r.err
+            assert runner.wait() == 1, runner.output()[-2000:]
+            st = runner.status()
+            assert st["phase"] == "halted", st
+        else:
+            assert r.code == 0, r.text
+            st = runner.status()
+        assert drift_keys(st) == {("update", 4500)}, st["drift"]
+        (event,) = st["drift"]
+        assert event["actual"]["v"] == "intruder" and event["expected"]["v"] != "intruder"
+    finally:
         if runner.proc is not None and runner.proc.poll() is None:
             runner.kill()

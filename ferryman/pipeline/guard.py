@@ -138,6 +138,45 @@ class DriftGuard:
     def start(self, resume: dict[str, Any] | None) -> None:
         """Begin reading: where ``resume`` (the stream's ``MoveState.guard``) got to when it
         belongs to this direction's start, else at the start (a new capture when none)."""
+        self._begin(resume)
+        self._thread = threading.Thread(target=self._run, name="ferryman-guard", daemon=True)
+        self._thread.start()
+
+    def sweep(self, resume: dict[str, Any] | None, until: Position, timeout: float) -> bool:
+        """Read the target's log from where ``resume`` got to (as :meth:`start`) up to
+        ``until`` and no further, within ``timeout`` seconds: a switch's look at the target
+        after its final catch-up, when the runner's guard has stopped. Retries as the guard
+        does (the runner's guard may still be letting go of a PostgreSQL slot). False when
+        it did not get there (a warning, as a guard that cannot read)."""
+        self._begin(resume)
+        deadline = time.monotonic() + timeout
+        done = threading.Event()
+
+        def work() -> None:
+            while not self.stopping.is_set():
+                try:
+                    self._read(until)
+                    done.set()
+                    return
+                except Exception as exc:
+                    if self.stopping.is_set() or time.monotonic() > deadline:
+                        return
+                    log.info("drift guard: %s; retrying", exc)
+                    self.stopping.wait(0.2)
+
+        self._thread = threading.Thread(target=work, name="ferryman-guard-sweep", daemon=True)
+        self._thread.start()
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self.stopping.set()
+            feed = self._feed
+            if feed is not None:
+                with contextlib.suppress(Exception):
+                    feed.stop()
+            self._thread.join(10.0)
+        return done.is_set()
+
+    def _begin(self, resume: dict[str, Any] | None) -> None:
         if resume and resume.get("from") == self.r.start and resume.get("at"):
             self.position = Position.from_json(resume["at"])
         elif self.r.start is not None:
@@ -147,8 +186,6 @@ class DriftGuard:
             self.changes.drop_changes(self.r.stream)
             self.position = self.changes.prepare_changes(self.r.stream, tables)
         log.info("drift guard (%s) reads %s from %s", self.r.mode, self.dst.url, self.position)
-        self._thread = threading.Thread(target=self._run, name="ferryman-guard", daemon=True)
-        self._thread.start()
 
     def state(self) -> dict[str, Any] | None:
         """What ``MoveState.guard`` keeps: where to resume."""
@@ -238,30 +275,38 @@ class DriftGuard:
 
     # -- the guard's thread ---------------------------------------------------------------------
 
+    def _read(self, until: Position | None) -> None:
+        """Inspect the target's transactions from :attr:`position` on (up to ``until``)."""
+        assert self.position is not None
+        feed = self._feed = self.changes.open_changes(
+            self.r.stream,
+            self.position,
+            [t.table for t in self.r.tables],
+            stop_at=until,
+            own_marks=True,
+        )
+        try:
+            for tx in feed.transactions():
+                if self.stopping.is_set():
+                    return
+                if not tx.own and tx.changes:
+                    self._inspect(tx)
+                self.position = tx.position
+                feed.confirm(tx.position)
+        finally:
+            self._feed = None
+            feed.close()
+
     def _run(self) -> None:
         failures = 0
         while not self.stopping.is_set():
-            assert self.position is not None
+            before = self.position
             try:
-                feed = self._feed = self.changes.open_changes(
-                    self.r.stream, self.position, [t.table for t in self.r.tables], own_marks=True
-                )
-                try:
-                    for tx in feed.transactions():
-                        if self.stopping.is_set():
-                            return
-                        if not tx.own and tx.changes:
-                            self._inspect(tx)
-                        self.position = tx.position
-                        feed.confirm(tx.position)
-                        failures = 0
-                finally:
-                    self._feed = None
-                    feed.close()
+                self._read(None)
             except Exception as exc:  # the guard never stops the move; it retries
                 if self.stopping.is_set():
                     return
-                failures += 1
+                failures = 1 if self.position != before else failures + 1
                 delay = min(15.0, 0.5 * 2 ** min(failures, 5))
                 log.warning("drift guard: %s; retrying in %.1fs", exc, delay)
                 self.stopping.wait(delay)

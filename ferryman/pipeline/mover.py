@@ -515,11 +515,49 @@ class Mover:
         """Move the target's identity/serial sequences past its rows (before it takes writes)."""
         self._sync_identities()
 
+    def sweep_drift(self, timeout: float) -> None:
+        """A switch's last look for drift, after its final catch-up and before the target
+        takes the applications' writes: the guard reads the target's log from where the
+        runner's guard got to up to now, then acts on what it found as at a batch boundary
+        (``halt``: :class:`DriftHalted`; ``repair``: the keys re-copied; ``log``). A log it
+        cannot read within ``timeout`` is a warning, as for the runner's guard."""
+        guard = self._new_guard()
+        if guard is None:
+            return
+        try:
+            detail = None
+            try:
+                until = guard.changes.current_position()
+                if not guard.sweep(self.state.guard, until, timeout):
+                    detail = f"the switch did not read the target's log up to {until} in time"
+            except FerrymanError as exc:
+                detail = f"the switch could not read the target's log: {exc.message}"
+            if detail is not None:
+                log.warning("drift guard: %s", detail)
+                self.note("drift guard off", detail)
+            guard.check()
+        finally:
+            guard.close()
+
     def _start_guard(self) -> None:
         """Watch the target for writes ferryman does not make (``on_drift``); a target whose
         log cannot be read moves on unguarded, with a warning."""
-        if self.s.on_drift in (None, "off") or self.record_drift is None or not self.s.guard_stream:
+        guard = self._new_guard()
+        if guard is None:
             return
+        try:
+            guard.start(self.state.guard)
+        except FerrymanError as exc:
+            guard.close()
+            log.warning("drift guard off: %s", exc.message)
+            self.note("drift guard off", exc.message)
+            return
+        self.guard = guard
+
+    def _new_guard(self) -> DriftGuard | None:
+        """The drift guard of this stream (None: none is asked for, or it cannot open)."""
+        if self.s.on_drift in (None, "off") or self.record_drift is None or not self.s.guard_stream:
+            return None
         request = GuardRequest(
             workflow=self.s.workflow,
             mode=self.s.on_drift,
@@ -534,19 +572,11 @@ class Mover:
             renames=self.s.renames,
         )
         try:
-            guard = DriftGuard(self.source, self.target, request, self.record_drift, self.note)
+            return DriftGuard(self.source, self.target, request, self.record_drift, self.note)
         except FerrymanError as exc:
             log.warning("drift guard off: %s", exc.message)
             self.note("drift guard off", exc.message)
-            return
-        try:
-            guard.start(self.state.guard)
-        except FerrymanError as exc:
-            guard.close()
-            log.warning("drift guard off: %s", exc.message)
-            self.note("drift guard off", exc.message)
-            return
-        self.guard = guard
+            return None
 
     def _guard_check(self) -> None:
         if self.guard is not None:

@@ -55,10 +55,12 @@ from ferryman.core.errors import ConfigError, FerrymanError, PreconditionFailed
 from ferryman.core.position import Position
 from ferryman.core.protocols import Endpoint
 from ferryman.core.url import DatabaseURL
+from ferryman.pipeline.guard import DriftHalted
 from ferryman.pipeline.hooks import pause_point
 from ferryman.pipeline.mover import Mover
 from ferryman.pipeline.movestate import MoveState
 from ferryman.workflow import control, fkeys
+from ferryman.workflow.move import record_drift
 from ferryman.workflow.session import (
     FORWARD,
     REVERSE,
@@ -98,6 +100,8 @@ STEPS = (
     "validate-foreign-keys",
 )
 FENCES = ("read-only", "triggers")
+#: the catch-up's look for drift on the new primary takes at most this long (downtime)
+SWEEP_SECONDS = 5.0
 
 
 @dataclass
@@ -349,7 +353,13 @@ class Cutover:
             src = stack.enter_context(connect(cur_from, self.old_side))
             dst = stack.enter_context(connect(cur_to, self.new_side))
             settings = stream_settings(spec, self.cur_direction, src.namespace)
-            mover = Mover(src, dst, settings)
+            mover = Mover(
+                src,
+                dst,
+                settings,
+                record_drift=lambda events: record_drift(self.store, self.name, events),
+                note=lambda kind, detail: self.store.record(self.name, kind, detail),
+            )
             mover.prepare()
             namespace, tables = self._where(spec, self.old_side)
             fence = {
@@ -374,12 +384,15 @@ class Cutover:
                 reason = "interrupted (Ctrl-C)"
             stack.close()
             self._rollback(reason)
+            after = "the old primary takes writes again and the stream resumes"
+            if isinstance(exc, DriftHalted):  # as the runner's guard halts: the user decides
+                self.store.update(self.name, phase="halted", error=exc.render())
+                self.store.record(self.name, "halted", exc.message)
+                after = "the old primary takes writes again; the move is halted"
             if isinstance(exc, FerrymanError):
                 raise PreconditionFailed(
                     f"the {self.op} of {self.name!r} was rolled back: {exc.message}",
-                    hint=(exc.hint or "")
-                    + ("; " if exc.hint else "")
-                    + "the old primary takes writes again and the stream resumes",
+                    hint=(exc.hint or "") + ("; " if exc.hint else "") + after,
                     obj=self.name,
                 ) from None
             raise
@@ -605,6 +618,9 @@ class Cutover:
     def _catch_up(self, mover: Mover, position: Position) -> dict[str, Any]:
         self.say(f"applying the last changes up to {position}")
         mover.finish_at(position, self.opts.timeout)
+        # the runner's drift guard stopped when it released the stream: what was written to
+        # the new primary since (before its applications come) is looked at now
+        mover.sweep_drift(min(self.opts.timeout, SWEEP_SECONDS))
         return {}
 
     def _sync_identities(self, mover: Mover) -> dict[str, Any]:
