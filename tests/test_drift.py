@@ -236,7 +236,7 @@ conn.commit()
 """
 
 
-@pytest.mark.parametrize("mode", ["halt", "log"])
+@pytest.mark.parametrize("mode", ["halt", "repair", "log"])
 @pytest.mark.parametrize(
     "direction",
     [MARIADB_TO_MARIADB, POSTGRESQL_TO_POSTGRESQL, MARIADB_TO_POSTGRESQL],
@@ -248,7 +248,8 @@ def test_a_write_to_the_new_primary_during_the_switch_is_seen(
     """The runner's guard stops when it hands the stream to a switch. A write to the new
     primary after that and before the catch-up ends (here by the fence hook, in the downtime)
     is found by the switch's own look at the new primary's log: ``halt`` rolls the switch back
-    and halts the move; ``log`` records it and the switch goes on."""
+    and halts the move; ``repair`` re-copies the row before the switch goes on; ``log``
+    records it and the switch goes on."""
     source, target = sides(direction, databases)
     preload(source.db, source.engine, rows=5000)
     state = tmp_path / "state.db"
@@ -283,6 +284,14 @@ def test_a_write_to_the_new_primary_during_the_switch_is_seen(
         assert drift_keys(st) == {("update", 4500)}, st["drift"]
         (event,) = st["drift"]
         assert event["actual"]["v"] == "intruder" and event["expected"]["v"] != "intruder"
+        conn = target.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT v FROM acct WHERE id = 4500")
+            (now,) = cur.fetchone()
+        finally:
+            conn.close()
+        assert now == (event["expected"]["v"] if mode == "repair" else "intruder")
     finally:
         if runner.proc is not None and runner.proc.poll() is None:
             runner.kill()
