@@ -102,6 +102,17 @@ INSERT INTO dig SELECT i,
   i / 8.0
 FROM {series}"""
 
+_DIGEST_PG_ROWS = _DIGEST_ROWS.format(
+    nl="' || chr(10) || '",
+    sec="make_interval(secs => i)",
+    micro="make_interval(secs => ((i % 4) * 250000 + "
+    "CASE WHEN i % 7 = 0 THEN 123456 ELSE 0 END) / 1000000.0)",
+    minute="make_interval(mins => i)",
+    milli="make_interval(secs => i / 1000.0)",
+    epoch="TIMESTAMPTZ '2022-01-01 00:00:00+00'",
+    series="generate_series(1, 3000) AS s (i)",
+)
+
 
 def test_bucket_digests_across_engines(mysql_db: MySQLDatabase, pg_db: PostgresDatabase) -> None:
     """Buckets of a table with a one-column integer key and bounded columns compare by digest
@@ -120,18 +131,7 @@ def test_bucket_digests_across_engines(mysql_db: MySQLDatabase, pg_db: PostgresD
         )
     )
     pg_db.execute(_DIGEST_PG)
-    pg_db.execute(
-        _DIGEST_ROWS.format(
-            nl="' || chr(10) || '",
-            sec="make_interval(secs => i)",
-            micro="make_interval(secs => ((i % 4) * 250000 + "
-            "CASE WHEN i % 7 = 0 THEN 123456 ELSE 0 END) / 1000000.0)",
-            minute="make_interval(mins => i)",
-            milli="make_interval(secs => i / 1000.0)",
-            epoch="TIMESTAMPTZ '2022-01-01 00:00:00+00'",
-            series="generate_series(1, 3000) AS s (i)",
-        )
-    )
+    pg_db.execute(_DIGEST_PG_ROWS)
     b_url = pg_db.url + ("&" if "?" in pg_db.url else "?") + "schema=public"
     request = DiffRequest(tables=["dig"], bucket_rows=500, segment_buckets=2, samples=100)
 
@@ -180,17 +180,7 @@ def test_bucket_digests_between_postgresql_databases(
     """The same engine on both sides: columns hashed by their own text (raw), in digests too."""
     for db in (pg_db, pg_db2):
         db.execute(_DIGEST_PG)
-        db.execute(
-            _DIGEST_ROWS.format(
-                nl="' || chr(10) || '",
-                sec="make_interval(secs => i)",
-                micro="make_interval(secs => (i % 4) * 0.25)",
-                minute="make_interval(mins => i)",
-                milli="make_interval(secs => i / 1000.0)",
-                epoch="TIMESTAMPTZ '2022-01-01 00:00:00+00'",
-                series="generate_series(1, 3000) AS s (i)",
-            )
-        )
+        db.execute(_DIGEST_PG_ROWS)
     pg_db2.execute("UPDATE dig SET at = at + interval '1 microsecond' WHERE id = 10")
     pg_db2.execute("UPDATE dig SET name = 'a|b ' WHERE id = 2001")
     pg_db2.execute("DELETE FROM dig WHERE id = 2999")
