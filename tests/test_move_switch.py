@@ -107,7 +107,14 @@ class Story:
         r = self.op(op, "--json", *args)
         assert r.code == 0, r.text + self.runner.output()[-3000:]
         doc = dict(json.loads(r.out))
-        print(f"{op}: downtime {doc['downtime_seconds']:.3f} s; steps {doc['steps']}")
+        print(
+            f"{op}: downtime {doc['downtime_seconds']:.3f} s (drift check "
+            f"{doc['drift_check_seconds']} s); steps {doc['steps']}"
+        )
+        # the new primary's log was read for drift after the catch-up (the runner's default
+        # --on-drift halt), within the downtime
+        check = doc["drift_check_seconds"]
+        assert check is not None and 0 <= check <= doc["downtime_seconds"], doc
         return doc
 
     def close(self) -> None:

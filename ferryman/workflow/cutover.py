@@ -620,8 +620,9 @@ class Cutover:
         mover.finish_at(position, self.opts.timeout)
         # the runner's drift guard stopped when it released the stream: what was written to
         # the new primary since (before its applications come) is looked at now
+        started = time.monotonic()
         mover.sweep_drift(min(self.opts.timeout, SWEEP_SECONDS))
-        return {}
+        return {"drift_check_seconds": round(time.monotonic() - started, 3)}
 
     def _sync_identities(self, mover: Mover) -> dict[str, Any]:
         mover.sync_identities()
@@ -836,6 +837,7 @@ class Cutover:
                 steps.append({"step": e.step, "seconds": round(e.at - started[e.step], 3)})
         final = self._done("final-position")
         back = self._done("reverse-position")
+        catch_up = self._done("catch-up")
         return {
             "name": self.name,
             "op": self.op,
@@ -846,6 +848,10 @@ class Cutover:
             "direction": spec.direction,
             "new_primary": spec.new_primary if not rolled_back else None,
             "downtime_seconds": round(downtime, 3) if downtime is not None else None,
+            # the part of the catch-up that read the new primary's log for drift
+            "drift_check_seconds": catch_up.detail.get("drift_check_seconds")
+            if catch_up is not None
+            else None,
             "final_position": str(Position.from_json(final.detail["position"]))
             if final is not None
             else None,
