@@ -315,6 +315,61 @@ def test_publication_and_slot_lifecycle(src: tuple[PostgresDatabase, DatabaseURL
     assert db.execute(f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{SLOT}'") == []
 
 
+def test_keys_only_publication_lists_what_the_replica_identity_needs(
+    src: tuple[PostgresDatabase, DatabaseURL],
+) -> None:
+    """A key-only publication (the drift guard's) lists the primary key plus every replica
+    identity's columns of the table and its partitions, or no column list at all where one is
+    FULL or there is no primary key: UPDATE and DELETE of every such table still work."""
+    db, url = src
+    db.execute(
+        'CREATE TABLE "k a" ("the id" int PRIMARY KEY, v text);'
+        "CREATE TABLE full_ident (id int PRIMARY KEY, v text);"
+        "ALTER TABLE full_ident REPLICA IDENTITY FULL;"
+        "CREATE TABLE by_index (id int PRIMARY KEY, code int NOT NULL, v text);"
+        "CREATE UNIQUE INDEX by_index_code ON by_index (code);"
+        "ALTER TABLE by_index REPLICA IDENTITY USING INDEX by_index_code;"
+        "CREATE TABLE no_key (id int NOT NULL, v text);"
+        "ALTER TABLE no_key REPLICA IDENTITY FULL;"
+        "CREATE TABLE parts (id int, at int, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);"
+        "CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (10);"
+        "CREATE TABLE parts_2 PARTITION OF parts FOR VALUES FROM (10) TO (20);"
+        "ALTER TABLE parts_2 REPLICA IDENTITY FULL;"
+        "CREATE TABLE parts_ok (id int, at int, v text, PRIMARY KEY (id, at)) "
+        "PARTITION BY RANGE (at);"
+        "CREATE TABLE parts_ok_1 PARTITION OF parts_ok FOR VALUES FROM (0) TO (10)"
+    )
+    tables = ["k a", "full_ident", "by_index", "no_key", "parts", "parts_ok"]
+    create_publication(url, PUB, [("public", t) for t in tables], keys_only=True)
+    try:
+        listed = dict(
+            db.execute(
+                "SELECT tablename, array_to_string(attnames, ',') FROM pg_publication_tables "
+                f"WHERE pubname = '{PUB}'"
+            )
+        )
+        assert listed == {
+            "k a": "the id",
+            "full_ident": "id,v",
+            "by_index": "id,code",
+            "no_key": "id,v",
+            "parts": "id,at,v",
+            "parts_ok": "id,at",
+        }
+        for t in tables:
+            quoted = f'"{t}"'
+            first = '"the id"' if t == "k a" else "id"
+            extra = ", 1" if t == "by_index" else ", 1" if t.startswith("parts") else ""
+            db.execute(f"INSERT INTO {quoted} VALUES (1{extra}, 'x')")
+            db.execute(f"UPDATE {quoted} SET v = 'y' WHERE {first} = 1")
+            db.execute(f"DELETE FROM {quoted} WHERE {first} = 1")
+        db.execute(
+            "INSERT INTO parts VALUES (1, 15, 'x'); UPDATE parts SET v = 'y'; DELETE FROM parts"
+        )
+    finally:
+        drop_publication(url, PUB)
+
+
 def test_big_transaction_comes_in_pieces(src: tuple[PostgresDatabase, DatabaseURL]) -> None:
     """``piece_changes``: a transaction of 250 changes comes as pieces (``more`` on all but the
     last, each with the position before it; ``current_commit`` is its commit LSN meanwhile)."""

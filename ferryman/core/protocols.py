@@ -374,10 +374,14 @@ class ChangeFeed(Protocol):
 class ChangeSource(Protocol):
     """What a live move needs from its source endpoint, besides :class:`CopySource`."""
 
-    def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
+    def prepare_changes(
+        self, workflow: str, tables: Sequence[str], *, keys_only: bool = False
+    ) -> Position:
         """Make the source keep its changes for ``workflow`` (PostgreSQL: publication and
-        permanent slot) and return the position from which they are kept. Raises
-        PreconditionFailed when it cannot."""
+        permanent slot) and return the position from which they are kept. ``keys_only`` (the
+        drift guard, which reads the rows itself): the changes need carry only the columns of
+        the table's primary key (an engine may capture less: PostgreSQL publishes a column
+        list; every change is still delivered). Raises PreconditionFailed when it cannot."""
         ...
 
     def drop_changes(self, workflow: str) -> None:

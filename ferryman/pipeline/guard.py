@@ -184,7 +184,7 @@ class DriftGuard:
         else:
             tables = [t.table for t in self.r.tables]
             self.changes.drop_changes(self.r.stream)
-            self.position = self.changes.prepare_changes(self.r.stream, tables)
+            self.position = self.changes.prepare_changes(self.r.stream, tables, keys_only=True)
         log.info("drift guard (%s) reads %s from %s", self.r.mode, self.dst.url, self.position)
 
     def state(self) -> dict[str, Any] | None:

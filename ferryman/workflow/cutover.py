@@ -550,7 +550,7 @@ class Cutover:
             with connect(self.urls[self.old_side], self.old_side) as ep:
                 old = change_source(ep)
                 old.drop_changes(guard)
-                old.prepare_changes(guard, old_tables)
+                old.prepare_changes(guard, old_tables, keys_only=True)
         except FerrymanError as exc:
             self.say(f"warning: the way back runs without a drift guard: {exc.message}")
             guard = ""

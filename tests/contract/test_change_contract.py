@@ -115,3 +115,26 @@ def test_row_filter_evaluates_the_source_predicate(engine: Engine) -> None:
         assert rf.matches(("id", "name", "qty"), rows) == [True, False, False, False]
     finally:
         rf.close()
+
+
+def test_keys_only_capture_delivers_every_change_with_its_key(
+    engine: Engine, stream: tuple[ChangeSource, str]
+) -> None:
+    """The drift guard's capture (``keys_only``): every change comes, each with its key columns
+    (an engine may leave the others out)."""
+    source, name = stream
+    start = source.prepare_changes(name, ["items"], keys_only=True)
+    _write(engine)
+    txs = _read(source, name, start, source.current_position())
+    got = [
+        [
+            (c.op, *(img[c.columns.index("id")] for img in (c.before, c.after) if img is not None))
+            for c in tx.changes
+        ]
+        for tx in txs
+    ]
+    assert got == [
+        [(Op.INSERT, 1), (Op.INSERT, 2)],
+        [(Op.UPDATE, 1, 1)],
+        [(Op.DELETE, 2)],
+    ]

@@ -214,8 +214,10 @@ class MySQLEndpoint(AllCapabilities):
 
     # -- live move: change source -------------------------------------------------------------
 
-    def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
-        return changes.current_position(self.url)
+    def prepare_changes(
+        self, workflow: str, tables: Sequence[str], *, keys_only: bool = False
+    ) -> Position:
+        return changes.current_position(self.url)  # the binlog holds every column anyway
 
     def drop_changes(self, workflow: str) -> None:
         return None

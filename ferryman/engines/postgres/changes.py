@@ -47,9 +47,11 @@ def stream_name(workflow: str) -> str:
     return name
 
 
-def prepare(url: DatabaseURL, workflow: str, tables: Sequence[tuple[str, str]]) -> LSN:
+def prepare(
+    url: DatabaseURL, workflow: str, tables: Sequence[tuple[str, str]], *, keys_only: bool = False
+) -> LSN:
     name = stream_name(workflow)
-    create_publication(url, name, tables)
+    create_publication(url, name, tables, keys_only=keys_only)
     try:
         return create_slot(url, name)
     except BaseException:

@@ -268,8 +268,12 @@ class PostgresEndpoint(AllCapabilities):
 
     # -- live move: change source -------------------------------------------------------------
 
-    def prepare_changes(self, workflow: str, tables: Sequence[str]) -> Position:
-        return changes.prepare(self.url, workflow, [(self.namespace, t) for t in tables])
+    def prepare_changes(
+        self, workflow: str, tables: Sequence[str], *, keys_only: bool = False
+    ) -> Position:
+        return changes.prepare(
+            self.url, workflow, [(self.namespace, t) for t in tables], keys_only=keys_only
+        )
 
     def drop_changes(self, workflow: str) -> None:
         changes.drop(self.url, workflow)

@@ -71,6 +71,7 @@ __all__ = [
     "current_lsn",
     "drop_publication",
     "drop_slot",
+    "key_column_list",
     "replica_identity_findings",
 ]
 
@@ -85,16 +86,31 @@ class SlotMissing(PositionLost, PreconditionFailed):
 # --- publications and slots (psycopg 3) --------------------------------------------------------
 
 
-def create_publication(url: DatabaseURL, name: str, tables: Sequence[tuple[str, str]]) -> None:
+def create_publication(
+    url: DatabaseURL, name: str, tables: Sequence[tuple[str, str]], *, keys_only: bool = False
+) -> None:
     """``CREATE PUBLICATION name FOR TABLE schema.table, ... WITH (publish_via_partition_root
-    = true)``. Not idempotent: raises
+    = true)``. ``keys_only`` (the drift guard, which reads the rows itself): publish each
+    table's key columns only (a column list, PostgreSQL 15+; see :func:`key_column_list`),
+    which spares the server the text of every other column. Not idempotent: raises
     :class:`PreconditionFailed` when a publication of that name exists."""
     if not tables:
         raise PreconditionFailed(
             f"publication {name} would publish no table", hint="name at least one table"
         )
-    listed = ", ".join(f"{quote_ident(schema)}.{quote_ident(table)}" for schema, table in tables)
     with contextlib.closing(connect(url)) as conn:
+        lists = {}
+        if keys_only and conn.info.server_version >= 150000:
+            lists = {t: key_column_list(conn, *t) for t in tables}
+        listed = ", ".join(
+            f"{quote_ident(schema)}.{quote_ident(table)}"
+            + (
+                f" ({', '.join(map(quote_ident, cols))})"
+                if (cols := lists.get((schema, table)))
+                else ""
+            )
+            for schema, table in tables
+        )
         # a partitioned table's changes are published under its own name (not its partitions'),
         # including partitions created or attached later (PostgreSQL 13+; older servers cannot
         # publish a partitioned table at all, which `ferryman check` reports)
@@ -108,6 +124,39 @@ def create_publication(url: DatabaseURL, name: str, tables: Sequence[tuple[str, 
                 hint=f"choose another name, or DROP PUBLICATION {quote_ident(name)}",
                 obj=name,
             ) from None
+
+
+def key_column_list(conn: Any, schema: str, table: str) -> list[str] | None:
+    """The columns a key-only publication of ``schema.table`` lists: its primary key and the
+    replica identity's columns of the table and of every partition under it (PostgreSQL
+    refuses an UPDATE or DELETE of a published table whose replica identity the column list
+    does not cover). None (every column) for a table without a primary key or with a
+    REPLICA IDENTITY FULL anywhere in its tree. A replica identity changed to FULL or to
+    another index later makes UPDATEs of that table fail while the publication exists; the
+    publication is the drift guard's, on the side only ferryman writes to."""
+    rows = conn.execute(
+        """
+        WITH tree AS (
+            SELECT relid FROM pg_partition_tree(%(t)s::regclass)
+            UNION SELECT %(t)s::regclass
+        )
+        SELECT c.relreplident::text, i.indisprimary AND c.oid = %(t)s::regclass, (
+            SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+        )
+        FROM tree JOIN pg_class c ON c.oid = tree.relid
+        LEFT JOIN pg_index i ON i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident)
+        """,
+        {"t": f"{quote_ident(schema)}.{quote_ident(table)}"},
+    ).fetchall()
+    columns: list[str] = []
+    has_key = False
+    for identity, primary, names in rows:
+        if identity == "f":
+            return None
+        has_key = has_key or bool(primary)
+        columns += [n for n in names or () if n not in columns]
+    return columns if has_key else None
 
 
 def drop_publication(url: DatabaseURL, name: str) -> None:
