@@ -189,6 +189,7 @@ class _Side:
             for (col, cp), fold in zip(cols[: pair.key_size], pair.fold_key, strict=True)
         ]
         self.native_key = [r.ident(col.name) for col, _ in cols[: pair.key_size]]
+        self.folds = any(pair.fold_key)
         self.first_key = self.native_key[0]
         self.first_col = cols[0][0]
         framed = [
@@ -262,12 +263,18 @@ class _Side:
             + f" FROM {self.from_}{self._where(cond)}"
         )
         out: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[Any, ...]]] = {}
+        spelled = _Spellings(out) if self.folds else None
         for row in self._query(sql, params):
-            out[tuple(map(_text, row[:k]))] = (
+            key = tuple(map(_text, row[:k]))
+            entry = (
                 int(row[2 * k]),
                 tuple(row[k : 2 * k]),
                 tuple(map(_text, row[2 * k + 1 : 2 * k + 1 + c])),
             )
+            if spelled is None:
+                out[key] = entry
+            else:
+                spelled.put(key, entry[1], entry)
         return out
 
     def client_rows(self, cond: str) -> dict[Any, tuple[Any, ...]]:
@@ -304,21 +311,32 @@ class _Side:
         return self.sums(bucket, cond, digest), self.client_rows(cond) if self.client else {}
 
     def fetch(self, natives: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-        """key text -> every column's canonical text, for rows with these native keys."""
+        """key text -> every column's canonical text, for rows with these native keys. Where
+        the key is folded (case-insensitive on the other side), each row is also found under
+        its own spelling (see :class:`_Spellings`)."""
         k = len(self.key_exprs)
         out: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        spelled = _Spellings(out) if self.folds else None
         cols = ", ".join(self.native_key)
         one = "(" + ", ".join(["%s"] * k) + ")"
+        n = k if spelled is not None else 0  # the native key read too
         for start in range(0, len(natives), FETCH_KEYS):
             batch = natives[start : start + FETCH_KEYS]
             sql = (
-                f"SELECT {', '.join(self.key_exprs)}, {', '.join(self.all_exprs)} "
+                f"SELECT {', '.join(self.key_exprs)}, "
+                + (f"{cols}, " if n else "")
+                + f"{', '.join(self.all_exprs)} "
                 f"FROM {self.from_} WHERE ({cols}) IN ({', '.join([one] * len(batch))})"
                 + (f" AND ({self.where})" if self.where else "")
             )
             params = [_portable(v) for key in batch for v in key]
             for row in self._query(sql, params):
-                out[tuple(_text(v) for v in row[:k])] = tuple(_text(v) for v in row[k:])
+                key = tuple(_text(v) for v in row[:k])
+                texts = tuple(_text(v) for v in row[k + n :])
+                if spelled is None:
+                    out[key] = texts
+                else:
+                    spelled.put(key, row[k : k + n], texts, alias=True)
         return out
 
     def close(self) -> None:
@@ -326,6 +344,34 @@ class _Side:
         self.pool.shutdown(wait=True)
         for reader in self._readers[1:]:
             reader.close()
+
+
+class _Spellings:
+    """Rows by key text where the key is folded (compared case-insensitively because one side
+    is): a case-sensitive side may hold two rows under one folded key ('abc' and 'ABC'). The
+    row spelled as the folded key, else the least spelling, keeps the folded key; each other
+    one is put under its own spelling, so that it is a row of one side only (``extra``) and
+    not hidden behind the first. ``alias`` (reading candidates back): every row is also found
+    under its own spelling."""
+
+    def __init__(self, out: dict[tuple[Any, ...], Any]) -> None:
+        self.out = out
+        self.spelling: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def put(
+        self, key: tuple[Any, ...], native: Sequence[Any], value: Any, alias: bool = False
+    ) -> None:
+        spelled = tuple(map(_text, native))
+        if alias and spelled != key:
+            self.out.setdefault(spelled, value)
+        held = self.spelling.get(key)
+        if held is None:
+            self.out[key], self.spelling[key] = value, spelled
+        elif (spelled != key, spelled) < (held != key, held):
+            self.out[held] = self.out[key]
+            self.out[key], self.spelling[key] = value, spelled
+        else:
+            self.out[spelled] = value
 
 
 def _texts_first(rows: list[tuple[Any, ...]], k: int) -> list[tuple[Any, ...]]:
@@ -929,6 +975,9 @@ class TableJob:
         # matches case-insensitively is spelled differently on the other side)
         keys_a = [n for c in cands if (n := c.native_a or c.native_b) is not None]
         keys_b = [n for c in cands if (n := c.native_b or c.native_a) is not None]
+        if self.a.folds:  # a key spelled otherwise on each side: each side read by both
+            both = list(dict.fromkeys(n for c in cands for n in (c.native_a, c.native_b) if n))
+            keys_a = keys_b = both
         fa, fb = self.both(partial(self.a.fetch, keys_a), partial(self.b.fetch, keys_b))
         names = [c.a.name for c in self.pair.columns]
         out: list[tuple[Candidate, tuple[str, Any, Any, list[str]]]] = []
