@@ -34,6 +34,11 @@ from ferryman.engines.postgres.logical.stream import (
 from ferryman.engines.postgres.own import OWN_PREFIX
 
 _MARK_PREFIX = "ferryman.mark"
+#: the drift guard's running feed (own marks, no end) reads in gulps at most this far apart
+#: (PgOutputStream's ``linger``): measured with 400 transactions of 1,000 rows written live, its
+#: thread's CPU 1.4-1.65 s → 0.6 s and the walsender's 2.6 → 1.9 s. A switch's bounded look
+#: (``stop_at``) does not linger: it runs in the downtime.
+GUARD_LINGER = 0.1
 
 
 def stream_name(workflow: str) -> str:
@@ -106,6 +111,7 @@ class PostgresChangeFeed:
             poll_interval=0.2,
             piece_changes=piece_changes,
             own_prefix=OWN_PREFIX if own_marks else None,
+            linger=GUARD_LINGER if own_marks and stop_at is None else 0.0,
         )
 
     def transactions(self) -> Iterator[Transaction]:

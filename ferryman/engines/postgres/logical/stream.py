@@ -305,7 +305,9 @@ class PgOutputStream(Closing):
     before its first change, and again after a change of definition). ``piece_changes``: yield a
     transaction of more changes than this in pieces (``Transaction.more``; the position of a piece
     but the last is the previous transaction's end, and ``current_commit`` the LSN of the commit
-    record of the transaction in progress).
+    record of the transaction in progress). ``linger``: when the server had nothing more, wait
+    this long before reading again, so that a reader that need not see each transaction at once
+    (the drift guard) reads what came meanwhile in one gulp instead of waking for every message.
 
     Raises :class:`SlotMissing` when the slot does not exist, :class:`FerrymanError` for other
     replication errors. Use as a context manager or call ``close()``.
@@ -326,8 +328,10 @@ class PgOutputStream(Closing):
         on_relation: Callable[[Relation], None] | None = None,
         piece_changes: int | None = None,
         own_prefix: str | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.url = url
+        self.linger = linger
         self.piece_changes = piece_changes
         self.own_prefix = own_prefix
         self.current_commit: LSN | None = None
@@ -467,6 +471,8 @@ class PgOutputStream(Closing):
                 if now - last_status >= self.status_interval:
                     cursor.send_feedback(force=True)
                     last_status = now
+                if self.linger:
+                    time.sleep(self.linger)  # let more arrive: one gulp instead of many sips
                 with contextlib.suppress(InterruptedError):
                     select.select([cursor], [], [], timeout)
                 continue
