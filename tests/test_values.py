@@ -7,6 +7,7 @@ leaves nothing half-written; the options' other settings load what they say."""
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +108,20 @@ def test_copy_mysql_text_postgresql_cannot_hold(
 
 def _checkpoint(m: Move) -> Any:
     return m.target.execute("SELECT position FROM _ferryman.checkpoints")
+
+
+def _settled_checkpoint(m: Move) -> Any:
+    """The checkpoints once the runner has applied everything before (unchanged for 1 s): a
+    PostgreSQL source's copy leaves a committed mark transaction that the stream checkpoints
+    after the copied rows are on the target."""
+    last, deadline = _checkpoint(m), time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = _checkpoint(m)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the checkpoint did not settle: {last}")
 
 
 def _failed(m: Move, runner: MoveRunner) -> str:
@@ -237,7 +252,7 @@ def test_move_postgres_values_mysql_cannot_hold(
     runner = m.runner()
     rows = "SELECT id, d, ts, tz, n, f, r, k FROM t ORDER BY id"
     wait_until(lambda: len(m.target.execute(rows)) == 1, "the copy")
-    before = _checkpoint(m)
+    before = _settled_checkpoint(m)
 
     # one source transaction: a good row and one with values MySQL cannot hold
     m.source.execute(
