@@ -272,6 +272,11 @@ class TablePair:
         return self.columns[: self.key_size]
 
     @property
+    def folds(self) -> bool:
+        """A key column is compared case-insensitively: one side may spell a key twice."""
+        return any(self.fold_key)
+
+    @property
     def hashed(self) -> tuple[ColumnPair, ...]:
         return tuple(c for c in self.columns if not c.client)
 

@@ -189,7 +189,7 @@ class _Side:
             for (col, cp), fold in zip(cols[: pair.key_size], pair.fold_key, strict=True)
         ]
         self.native_key = [r.ident(col.name) for col, _ in cols[: pair.key_size]]
-        self.folds = any(pair.fold_key)
+        self.folds = pair.folds
         self.first_key = self.native_key[0]
         self.first_col = cols[0][0]
         framed = [
@@ -973,11 +973,13 @@ class TableJob:
             return []
         # each side is read with its own key values where it has the row (a key that only
         # matches case-insensitively is spelled differently on the other side)
-        keys_a = [n for c in cands if (n := c.native_a or c.native_b) is not None]
-        keys_b = [n for c in cands if (n := c.native_b or c.native_a) is not None]
-        if self.a.folds:  # a key spelled otherwise on each side: each side read by both
-            both = list(dict.fromkeys(n for c in cands for n in (c.native_a, c.native_b) if n))
-            keys_a = keys_b = both
+        if self.pair.folds:  # a key spelled otherwise on each side: each side read by both
+            keys_a = keys_b = list(
+                dict.fromkeys(n for c in cands for n in (c.native_a, c.native_b) if n)
+            )
+        else:
+            keys_a = [n for c in cands if (n := c.native_a or c.native_b) is not None]
+            keys_b = [n for c in cands if (n := c.native_b or c.native_a) is not None]
         fa, fb = self.both(partial(self.a.fetch, keys_a), partial(self.b.fetch, keys_b))
         names = [c.a.name for c in self.pair.columns]
         out: list[tuple[Candidate, tuple[str, Any, Any, list[str]]]] = []

@@ -114,12 +114,11 @@ class _Work:
         # a row whose key B spells otherwise (a case-insensitive key of A, 'Zeta' on A and
         # 'zeta' on B) is deleted by B's spelling too, and A's row written in the same
         # transaction: an upsert by A's spelling would add a second row to a case-sensitive B
-        folds = any(job.pair.fold_key)
         self.delete = [
             c
             for c, (kind, *_rest) in job.verdicts
             if kind == "extra_target"
-            or (folds and kind == "mismatched" and c.native_b not in (None, c.native_a))
+            or (job.pair.folds and kind == "mismatched" and c.native_b not in (None, c.native_a))
         ]
         self.ns = job.pair.b.namespace
         self.staging = ""
