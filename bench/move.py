@@ -492,6 +492,7 @@ class LiveBench:
         workdir: Path,
         ferryman: Sequence[str],
         *,
+        pg_target: PostgresServer | None = None,
         changes: int,
         lag_seconds: float,
         decode_rows: int,
@@ -499,6 +500,10 @@ class LiveBench:
         bulk_rows: int = 2_000_000,
     ) -> None:
         self.my_src, self.my_tgt, self.pg = my_src, my_tgt, pg
+        # PostgreSQL → PostgreSQL moves to a second server, as a move does (and as MariaDB →
+        # MariaDB here does): on one server every logical walsender reads the WAL of both
+        # databases, the stream's and the drift guard's alike
+        self.pg_target = pg_target or pg
         self.workdir = workdir
         self.ferryman = list(ferryman)
         self.changes = changes
@@ -516,7 +521,7 @@ class LiveBench:
             return Side(self.my_src, SRC_DB), Side(self.pg, TGT_DB)
         if direction == "pm":
             return Side(self.pg, SRC_DB), Side(self.my_tgt, TGT_DB)
-        return Side(self.pg, SRC_DB), Side(self.pg, TGT_DB)
+        return Side(self.pg, SRC_DB), Side(self.pg_target, TGT_DB)
 
     def run(self, scenario: LiveScenario) -> LiveResult:
         result = LiveResult(scenario.name, scenario.label, scenario.direction)
@@ -973,6 +978,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.append(my_src := start_mariadb(server_id=201))
         servers.append(my_tgt := start_mariadb(server_id=202))
         servers.append(pg := start_postgres())
+        pg_target = None
+        if any(s.direction == "pp" for s in LIVE_SCENARIOS if s.name in names):
+            servers.append(pg_target := start_postgres())
         exe = Path(sys.executable).with_name("ferryman")
         ferryman = [str(exe)] if exe.exists() else [sys.executable, "-m", "ferryman"]
         bench = LiveBench(
@@ -981,6 +989,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pg,
             workdir,
             ferryman,
+            pg_target=pg_target,
             changes=args.changes,
             lag_seconds=args.lag_seconds,
             decode_rows=args.decode_rows,

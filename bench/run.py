@@ -1158,7 +1158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
     report = Report(args.rows, args.jobs, args.repeat, machine=machine_facts())
     say(f"ferryman bench: {args.rows:,} rows; work directory {workdir}")
-    say("starting servers (2 × MariaDB, 1 × PostgreSQL)")
+    # the live PostgreSQL → PostgreSQL scenarios move to a second PostgreSQL server
+    two_pg = any(s.direction == "pp" for s in args.live)
+    say(f"starting servers (2 × MariaDB, {2 if two_pg else 1} × PostgreSQL)")
     servers: list[MariaDBServer | PostgresServer] = []
     try:
         my_src = start_mariadb(server_id=201, extra_args=MARIADB_ARGS)
@@ -1167,6 +1169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers.append(my_tgt)
         pg = start_postgres(extra_conf=POSTGRES_CONF)
         servers.append(pg)
+        pg_target = start_postgres(extra_conf=POSTGRES_CONF) if two_pg else None
+        if pg_target is not None:
+            servers.append(pg_target)
         bench = Bench(my_src, my_tgt, pg, workdir, args)
         report.versions = tool_versions(bench)
         if args.diff:
@@ -1199,6 +1204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pg,
             workdir,
             bench.ferryman,
+            pg_target=pg_target,
             changes=args.changes,
             lag_seconds=args.lag_seconds,
             decode_rows=args.decode_rows,
