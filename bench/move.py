@@ -967,7 +967,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--decode-rows", type=int, default=200_000)
     parser.add_argument("--bulk-rows", type=int, default=2_000_000)
     parser.add_argument("--only", default=",".join(LIVE_GROUPS["live"]))
-    parser.add_argument("--pair-repeat", type=int, default=3)
+    parser.add_argument("--pair-repeat", type=int, default=5)
     args = parser.parse_args(argv)
     names = set()
     for name in args.only.split(","):

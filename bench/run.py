@@ -1034,7 +1034,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--pair-repeat",
         type=int,
-        default=int(_env_default("BENCH_PAIR_REPEAT", "3")),
+        default=int(_env_default("BENCH_PAIR_REPEAT", "5")),
         help="runs of each -off/-on cost pair (guard-*, serve-apply-*), alternating; medians",
     )
     parser.add_argument(
