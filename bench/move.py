@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -423,6 +424,8 @@ LIVE_SCENARIOS = (
     LiveScenario("serve-apply-mm-on", "serve idle beside the move: apply burst", "mm"),
 )
 #: paired scenarios (NAME-off / NAME-on): the least rate ratio on/off their feature may cost
+#: resamples of :func:`ratio_interval`
+BOOTSTRAP = 2000
 PAIR_MIN_RATIO = {"guard-apply-mm": 0.90, "guard-apply-pp": 0.90, "serve-apply-mm": 0.95}
 LIVE_GROUPS = {
     "live": [s.name for s in LIVE_SCENARIOS],
@@ -448,6 +451,19 @@ def paired_order(scenarios: Sequence[LiveScenario], repeat: int) -> list[LiveSce
     return out
 
 
+def ratio_interval(off: Sequence[float], on: Sequence[float]) -> tuple[float, float]:
+    """A 90% bootstrap interval of median(on) / median(off): how far the machine's noise
+    (single runs differ by ±10% here) leaves the ratio open. Resampled with a fixed seed, so the
+    same runs give the same interval."""
+    rng = random.Random(0)
+    ratios = sorted(
+        statistics.median(rng.choices(on, k=len(on)))
+        / statistics.median(rng.choices(off, k=len(off)))
+        for _ in range(BOOTSTRAP)
+    )
+    return ratios[int(0.05 * BOOTSTRAP)], ratios[int(0.95 * BOOTSTRAP) - 1]
+
+
 def pair_costs(results: Sequence[LiveResult]) -> list[str]:
     """One line per -off/-on pair run: the median rate (apply) or lag p99 of each side, their
     ratio and, for the apply pairs, the verdict against :data:`PAIR_MIN_RATIO`."""
@@ -470,9 +486,13 @@ def pair_costs(results: Sequence[LiveResult]) -> list[str]:
         if apply:
             floor = PAIR_MIN_RATIO.get(base, 0.9)
             verdict = "PASS" if on / off >= floor else "FAIL"
+            low, high = ratio_interval(sides["off"], sides["on"])
+            if low < floor <= high:
+                verdict += " (not decided: the 90% interval holds the target)"
             lines.append(
                 f"{base}: median {on:,.0f} rows/s on vs {off:,.0f} off = {on / off:.3f}× "
-                f"(cost {max(0.0, 1 - on / off):.1%}; target ≥ {floor:.2f}×): {verdict} [{runs}]"
+                f"(cost {max(0.0, 1 - on / off):.1%}; 90% interval {low:.3f}–{high:.3f}×; "
+                f"target ≥ {floor:.2f}×): {verdict} [{runs}]"
             )
         else:
             verdict = "PASS" if on <= LAG_P99_TARGET else "FAIL"
