@@ -1094,10 +1094,10 @@ def keep_servers(servers: Sequence[MariaDBServer | PostgresServer], workdir: Pat
     start of throwaway servers anywhere on the machine removes servers whose owner exited.)"""
     info = workdir / "servers.txt"
     info.touch(mode=0o600)
-    roles = ("mariadb source", "mariadb target", "postgresql")
+    roles = ("mariadb source", "mariadb target", "postgresql", "postgresql target")
     lines = []
-    for role, server in zip(roles, servers, strict=True):
-        db = TGT_DB if role == "mariadb target" else SRC_DB
+    for role, server in zip(roles[: len(servers)], servers, strict=True):
+        db = TGT_DB if role.endswith(" target") else SRC_DB
         lines.append(f"{role}: {server.url(db)}  (dir {server.directory})")
     info.write_text("\n".join(lines) + "\n")
     say(f"\nservers kept running; their URLs (with passwords) are in {info} (mode 0600)")
