@@ -423,9 +423,9 @@ LIVE_SCENARIOS = (
     LiveScenario("serve-apply-mm-off", "no serve: apply burst", "mm"),
     LiveScenario("serve-apply-mm-on", "serve idle beside the move: apply burst", "mm"),
 )
-#: paired scenarios (NAME-off / NAME-on): the least rate ratio on/off their feature may cost
 #: resamples of :func:`ratio_interval`
 BOOTSTRAP = 2000
+#: paired scenarios (NAME-off / NAME-on): the least rate ratio on/off their feature may cost
 PAIR_MIN_RATIO = {"guard-apply-mm": 0.90, "guard-apply-pp": 0.90, "serve-apply-mm": 0.95}
 LIVE_GROUPS = {
     "live": [s.name for s in LIVE_SCENARIOS],
