@@ -451,10 +451,13 @@ def paired_order(scenarios: Sequence[LiveScenario], repeat: int) -> list[LiveSce
     return out
 
 
-def ratio_interval(off: Sequence[float], on: Sequence[float]) -> tuple[float, float]:
+def ratio_interval(off: Sequence[float], on: Sequence[float]) -> tuple[float, float] | None:
     """A 90% bootstrap interval of median(on) / median(off): how far the machine's noise
     (single runs differ by ±10% here) leaves the ratio open. Resampled with a fixed seed, so the
-    same runs give the same interval."""
+    same runs give the same interval. None with fewer than three runs a side (no spread to
+    resample)."""
+    if min(len(off), len(on)) < 3:
+        return None
     rng = random.Random(0)
     ratios = sorted(
         statistics.median(rng.choices(on, k=len(on)))
@@ -486,13 +489,18 @@ def pair_costs(results: Sequence[LiveResult]) -> list[str]:
         if apply:
             floor = PAIR_MIN_RATIO.get(base, 0.9)
             verdict = "PASS" if on / off >= floor else "FAIL"
-            low, high = ratio_interval(sides["off"], sides["on"])
-            if low < floor <= high:
-                verdict += " (not decided: the 90% interval holds the target)"
+            interval = ratio_interval(sides["off"], sides["on"])
+            if interval is None:
+                spread = "no interval: fewer than 3 runs a side"
+            else:
+                low, high = interval
+                spread = f"90% interval {low:.3f}–{high:.3f}×"
+                if low < floor <= high:
+                    verdict += " (not decided: the 90% interval holds the target)"
             lines.append(
                 f"{base}: median {on:,.0f} rows/s on vs {off:,.0f} off = {on / off:.3f}× "
-                f"(cost {max(0.0, 1 - on / off):.1%}; 90% interval {low:.3f}–{high:.3f}×; "
-                f"target ≥ {floor:.2f}×): {verdict} [{runs}]"
+                f"(cost {max(0.0, 1 - on / off):.1%}; {spread}; target ≥ {floor:.2f}×): "
+                f"{verdict} [{runs}]"
             )
         else:
             verdict = "PASS" if on <= LAG_P99_TARGET else "FAIL"
